@@ -1,0 +1,31 @@
+"""factordose's numerical core: code sets, dose orders, billing units, claim lines.
+
+The public surface (DESIGN.md "Python API")::
+
+    dosing.billing_units(amount, code, *, code_set=None)
+    dosing.plan(order)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from dosing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.errors import CodeSetError, DosingError, InputError, UnknownCodeError
+from dosing.units import billing_units, equivalent_units
+
+try:
+    __version__ = version("factordose")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BillingCode",
+    "CodeSet",
+    "CodeSetError",
+    "DosingError",
+    "InputError",
+    "UnknownCodeError",
+    "__version__",
+    "billing_units",
+    "equivalent_units",
+    "load_code_set",
+]

@@ -1,0 +1,57 @@
+"""Errors raised by :mod:`dosing`.
+
+Every error derives from :class:`DosingError` and from the builtin it
+resembles, so callers can catch either.  Messages are one line and name the
+field, what was expected and what was given.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CodeSetError",
+    "DosingError",
+    "InputError",
+    "UnknownCodeError",
+]
+
+
+class DosingError(Exception):
+    """Base class of every error raised by :mod:`dosing`."""
+
+
+class InputError(ValueError, DosingError):
+    """A value given by the caller is not acceptable.
+
+    ``field`` names the offending field (``"weight_kg"``, ``"inventory[2].ndc"``),
+    ``expected`` what would have been accepted and ``got`` what was given.
+    """
+
+    def __init__(self, field: str, expected: str, got: object) -> None:
+        self.field = field
+        self.expected = expected
+        self.got = got
+        super().__init__(f"`{field}` must be {expected} (got {_show(got)})")
+
+
+class UnknownCodeError(LookupError, DosingError):
+    """A billing code is not in the code set; ``matches`` lists close ones."""
+
+    def __init__(self, code: str, code_set: str, matches: list[str]) -> None:
+        self.code = code
+        self.code_set = code_set
+        self.matches = matches
+        hint = f"; did you mean {', '.join(matches)}?" if matches else ""
+        super().__init__(f"`code` {code!r} is not in code set {code_set!r}{hint}")
+
+    def __str__(self) -> str:  # LookupError would quote the whole message
+        return str(self.args[0])
+
+
+class CodeSetError(ValueError, DosingError):
+    """A code set file is malformed; the message names the row and column."""
+
+
+def _show(value: object) -> str:
+    """The given value as a user would recognise it, kept short."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,170 @@
+"""The exact fast path: a dynamic program over reachable totals.
+
+Why a dynamic program: a dose is made of a few lots with up to tens of vials
+each, and the totals that matter (up to the top of the tolerance window) are
+a few thousand integers once amounts are scaled and divided by their common
+divisor (:mod:`optimizer.problem`).  Enumerating vial combinations grows as
+the product of the lot counts (11^6 = 1.8 million for six lots of ten), while
+the table of totals grows only with the order size, and each lot updates it
+with a handful of whole-array numpy operations.
+
+How: each lot of ``c`` vials is split into 0/1 items of 1, 2, 4, ... vials
+(binary splitting, so ``log2(c)`` items per lot).  For every total ``t`` the
+table keeps the cheapest way to reach it, cost = vials x B + expiry cost with
+B larger than any expiry cost, i.e. fewest vials first, then earliest expiry.
+A boolean mask per item records where taking it improved the table; walking
+the items backwards from a total recovers the vial counts.
+
+Because the objective ranks closeness first, and closeness depends only on
+the total, the optimum is the best (closeness, vials, over-not-under, expiry)
+over the reachable totals in the window: the answer is exact, and it is
+proven optimal by construction (every reachable total is considered).
+
+The path applies when the table stays small (``MAX_TABLE`` entries); above
+that :func:`optimizer.select` hands the problem to CP-SAT.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from optimizer.problem import Mode, Problem
+from optimizer.result import Answer, Status
+
+__all__ = ["MAX_TABLE", "solve"]
+
+MAX_TABLE = 2_000_000
+_INF = np.int64(2**62)
+
+
+class _Table:
+    """Cheapest (vials, expiry) way to reach every total from 0 to size - 1."""
+
+    def __init__(self, problem: Problem, size: int) -> None:
+        self.problem = problem
+        self.base = sum(problem.counts) * (max(problem.ranks, default=0)) + 1
+        cost = np.full(size, _INF, dtype=np.int64)
+        cost[0] = 0
+        self.items: list[tuple[int, int, int]] = []  # (lot index, vials, weight)
+        self.masks: list[npt.NDArray[np.bool_]] = []
+        for index, (amount, count, rank) in enumerate(
+            zip(problem.amounts, problem.counts, problem.ranks, strict=True)
+        ):
+            chunk = 1
+            while count > 0:
+                take = min(chunk, count)
+                count -= take
+                chunk *= 2
+                weight = take * amount
+                if weight >= size:
+                    continue
+                candidate = cost[: size - weight] + take * (self.base + rank)
+                better = candidate < cost[weight:]
+                np.copyto(cost[weight:], candidate, where=better)
+                self.items.append((index, take, weight))
+                self.masks.append(better)
+        self.cost = cost
+        self.size = size
+
+    def counts(self, total: int) -> tuple[int, ...]:
+        counts = [0] * len(self.problem.amounts)
+        for (index, take, weight), mask in zip(
+            reversed(self.items), reversed(self.masks), strict=True
+        ):
+            if total >= weight and mask[total - weight]:
+                counts[index] += take
+                total -= weight
+        assert total == 0, "backtracking must end at an empty selection"
+        return tuple(counts)
+
+    def reachable(self, start: int, stop: int) -> tuple[npt.NDArray[np.int64], ...]:
+        """(totals, vials, expiry) of reachable totals in [start, stop) within the vial limit."""
+        start = max(start, 0)
+        stop = min(stop, self.size)
+        if start >= stop:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
+        cost = self.cost[start:stop]
+        vials = cost // self.base
+        ok = (cost < _INF) & (vials <= self.problem.vial_limit)
+        totals = np.flatnonzero(ok).astype(np.int64) + start
+        return totals, vials[ok], cost[ok] % self.base
+
+
+def solve(problem: Problem, mode: Mode) -> Answer | None:
+    """Solve ``problem`` in ``mode`` (whole_vials or exact_dose); None if too large."""
+    if not problem.amounts:
+        return Answer(Status.INFEASIBLE)
+    stock = problem.total(problem.counts)
+    largest = max(problem.amounts)
+    if mode is Mode.WHOLE_VIALS:
+        top = problem.high
+    else:
+        top = problem.exact_floor + largest - 1
+    size = min(top, stock) + 1
+    if size > MAX_TABLE:
+        return None
+    table = _Table(problem, size)
+    target = problem.target
+    num, den = target.numerator, target.denominator
+    if mode is Mode.WHOLE_VIALS:
+        totals, vials, expiry = table.reachable(problem.low, problem.high + 1)
+        scaled = totals * den
+        keys = (np.abs(scaled - num), vials, (scaled < num).astype(np.int64), expiry)
+    else:
+        totals, vials, expiry = table.reachable(problem.exact_floor, size)
+        keys = (totals * den - num, vials, expiry)
+    if totals.size:
+        order = np.lexsort(tuple(reversed(keys)))
+        best = int(order[0])
+        chosen = table.counts(int(totals[best]))
+        alternatives = _pareto(table, totals, vials, keys, order, int(vials[best]))
+        return Answer(Status.OPTIMAL, chosen, alternatives)
+    return _nearest(problem, mode, table, stock, largest)
+
+
+def _pareto(
+    table: _Table,
+    totals: npt.NDArray[np.int64],
+    vials: npt.NDArray[np.int64],
+    keys: tuple[npt.NDArray[np.int64], ...],
+    order: npt.NDArray[np.intp],
+    chosen_vials: int,
+) -> tuple[tuple[int, ...], ...]:
+    """For each vial count below the chosen one, the best selection using at most
+    that many, kept when it needs fewer vials than the next better one."""
+    front: list[tuple[int, ...]] = []
+    closeness = keys[0]
+    best_so_far: int | None = None
+    ranked_vials = vials[order]
+    for limit in range(1, chosen_vials):
+        hits = np.flatnonzero(ranked_vials <= limit)
+        if not hits.size:
+            continue
+        index = int(order[hits[0]])
+        if best_so_far is not None and closeness[index] >= best_so_far:
+            continue
+        best_so_far = int(closeness[index])
+        front.append(table.counts(int(totals[index])))
+    return tuple(front)
+
+
+def _nearest(problem: Problem, mode: Mode, table: _Table, stock: int, largest: int) -> Answer:
+    """The nearest selections below and above what was asked, for an infeasible request."""
+    low = problem.low if mode is Mode.WHOLE_VIALS else problem.exact_floor
+    below = above = None
+    totals, vials, expiry = table.reachable(1, low)
+    if totals.size:
+        # largest total, then fewest vials, then earliest expiry
+        index = int(np.lexsort((expiry, vials, -totals))[0])
+        below = table.counts(int(totals[index]))
+    if mode is Mode.WHOLE_VIALS and stock > problem.high:
+        size = min(problem.high + largest, stock) + 1
+        if size <= MAX_TABLE:
+            wider = _Table(problem, size)
+            totals, vials, expiry = wider.reachable(problem.high + 1, size)
+            if totals.size:
+                index = int(np.lexsort((expiry, vials, totals))[0])
+                above = wider.counts(int(totals[index]))
+    return Answer(Status.INFEASIBLE, below=below, above=above)

@@ -1,0 +1,177 @@
+"""The shelf: lots of vials, each lot with its labeled (assayed) potency.
+
+A :class:`Lot` is ``count`` vials of ``amount`` each (IU, mcg or mg: the
+optimizer does not care which), with an optional ``ndc`` carried through
+untouched and an optional ``expires`` date.  Lots come from Python objects,
+from the order JSON's ``inventory`` list, or from the inventory CSV of
+DESIGN.md (header ``ndc,lot,amount,count,expires``, ``expires`` optional).
+
+A lot with ``count`` 0 is accepted (an inventory export lists depleted lots)
+and never chosen.  Duplicate lot ids, amounts <= 0, negative or fractional
+counts and dates that are not ISO ``YYYY-MM-DD`` are refused, naming the lot
+and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from optimizer.errors import FieldError, InventoryError
+from optimizer.numbers import as_fraction, parse_number
+
+__all__ = ["INVENTORY_COLUMNS", "Lot", "lots_from_records", "read_inventory_csv"]
+
+INVENTORY_COLUMNS = ("ndc", "lot", "amount", "count", "expires")
+_RECORD_KEYS = frozenset(INVENTORY_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Lot:
+    """``count`` vials holding ``amount`` each; ``ndc`` rides along untouched."""
+
+    lot: str
+    amount: Fraction
+    count: int
+    ndc: str | None = None
+    expires: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lot, str) or not self.lot.strip():
+            raise InventoryError("lot", "a non-empty lot id", self.lot)
+        name = f"lot {self.lot}"
+        amount = as_fraction(self.amount, f"{name}: amount", error=InventoryError)
+        if amount <= 0:
+            raise InventoryError(f"{name}: amount", "a number > 0 (the labeled potency)", amount)
+        object.__setattr__(self, "amount", amount)
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 0:
+            raise InventoryError(f"{name}: count", "a whole number of vials >= 0", self.count)
+        if self.expires is not None and not isinstance(self.expires, dt.date):
+            raise InventoryError(f"{name}: expires", "a date", self.expires)
+
+
+def lots_from_records(
+    records: Sequence[Mapping[str, object]], *, field: str = "inventory"
+) -> tuple[Lot, ...]:
+    """Lots from the order JSON's ``inventory`` list (dicts with the CSV's keys).
+
+    Unknown keys are refused, as everywhere in the order JSON.
+    """
+    if isinstance(records, (str, bytes)) or not isinstance(records, Sequence):
+        raise InventoryError(field, "a list of lots", records)
+    lots = []
+    for index, record in enumerate(records):
+        where = f"{field}[{index}]"
+        if not isinstance(record, Mapping):
+            raise InventoryError(where, "an object with ndc, lot, amount, count, expires", record)
+        unknown = sorted(set(record) - _RECORD_KEYS)
+        if unknown:
+            raise InventoryError(
+                f"{where}.{unknown[0]}", f"one of the keys {', '.join(INVENTORY_COLUMNS)}",
+                unknown[0],
+            )
+        for key in ("lot", "amount", "count"):
+            if key not in record:
+                raise InventoryError(f"{where}.{key}", "present", "nothing")
+        lot_id = record["lot"]
+        if not isinstance(lot_id, str) or not lot_id.strip():
+            raise InventoryError(f"{where}.lot", "a non-empty lot id (text)", lot_id)
+        name = f"{where} (lot {lot_id})"
+        amount = as_fraction(record["amount"], f"{name}.amount", error=InventoryError)
+        count = _whole(record["count"], f"{name}.count")
+        ndc = record.get("ndc")
+        if ndc is not None and not isinstance(ndc, str):
+            raise InventoryError(f"{name}.ndc", "text such as 12345-6789-01", ndc)
+        expires = _date(record.get("expires"), f"{name}.expires")
+        lots.append(_lot(lot_id.strip(), amount, count, ndc, expires, name))
+    return _unique(lots, field)
+
+
+def read_inventory_csv(path: str | Path) -> tuple[Lot, ...]:
+    """Lots from an inventory CSV file (see the module docstring)."""
+    try:
+        text = Path(path).read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError("inventory_file", "a readable CSV file", f"{path}: {exc}") from None
+    return parse_inventory_csv(text, str(path))
+
+
+def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
+    """Lots from the text of an inventory CSV; problems name the row and column."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in reader.fieldnames or []]
+    reader.fieldnames = header
+    missing = [c for c in ("ndc", "lot", "amount", "count") if c not in header]
+    if missing:
+        raise InventoryError(
+            f"{name} header", f"the columns {','.join(INVENTORY_COLUMNS)} (expires optional)",
+            ",".join(header) or "nothing",
+        )
+    lots = []
+    for row_number, row in enumerate(reader, start=2):
+        if None in row or any(row.get(c) is None for c in ("ndc", "lot", "amount", "count")):
+            raise InventoryError(f"{name} row {row_number}", f"{len(header)} columns", row)
+        where = f"{name} row {row_number}"
+        lot_id = row["lot"].strip()
+        if not lot_id:
+            raise InventoryError(f"{where}, column lot", "a non-empty lot id", row["lot"])
+        where = f"{where} (lot {lot_id})"
+        amount = parse_number(row["amount"], f"{where}, column amount", error=InventoryError)
+        count_text = row["count"].strip()
+        if not count_text.isdigit():
+            raise InventoryError(f"{where}, column count", "a whole number >= 0", row["count"])
+        expires = _date((row.get("expires") or "").strip() or None, f"{where}, column expires")
+        ndc = row["ndc"].strip() or None
+        lots.append(_lot(lot_id, amount, int(count_text), ndc, expires, where))
+    return _unique(lots, name)
+
+
+def _lot(lot_id: str, amount: Fraction, count: int, ndc: str | None,
+         expires: dt.date | None, where: str) -> Lot:
+    if amount <= 0:
+        raise InventoryError(f"{where}: amount", "a number > 0 (the labeled potency)", amount)
+    return Lot(lot=lot_id, amount=amount, count=count, ndc=ndc, expires=expires)
+
+
+def _whole(value: object, field: str) -> int:
+    number = as_fraction(value, field, error=InventoryError)
+    if number.denominator != 1 or number < 0:
+        raise InventoryError(field, "a whole number of vials >= 0", value)
+    return int(number)
+
+
+def _date(value: object, field: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise InventoryError(field, "an ISO date YYYY-MM-DD", value)
+
+
+def _unique(lots: Iterable[Lot], where: str) -> tuple[Lot, ...]:
+    seen: set[str] = set()
+    result = []
+    for lot in lots:
+        if lot.lot in seen:
+            raise InventoryError(f"{where}: lot {lot.lot}", "a lot id listed once", "a duplicate")
+        seen.add(lot.lot)
+        result.append(lot)
+    return tuple(result)
+
+
+def as_lots(lots: Iterable[Lot | Mapping[str, object]]) -> tuple[Lot, ...]:
+    """Lots given as :class:`Lot` objects or as inventory records, checked unique."""
+    items = list(lots)
+    if all(isinstance(item, Lot) for item in items):
+        return _unique(items, "lots")  # type: ignore[arg-type]
+    if all(isinstance(item, Mapping) for item in items):
+        return lots_from_records(items, field="lots")  # type: ignore[arg-type]
+    raise FieldError("lots", "Lot objects or inventory records", items)

@@ -1,0 +1,170 @@
+"""The selection problem, stated once and scaled to integers exactly.
+
+Both engines (:mod:`optimizer.exact` and :mod:`optimizer.cpsat`) and the
+brute-force reference (:mod:`optimizer.brute`) solve a :class:`Problem`:
+integer vial amounts, integer counts, an integer window and a rational
+target, so that no engine ever compares floats.
+
+Scaling: every amount is multiplied by the least common denominator ``D`` of
+the lot amounts (a decimal potency of 1,062.5 IU makes ``D`` = 2) and then
+divided by the greatest common divisor ``g`` of the scaled amounts, which
+shrinks the range the engines work over (amounts of 500, 1,000 and 1,500 IU
+become 1, 2 and 3).  The target and the window are scaled the same way and
+stay exact: the window's ends are rounded inwards to reachable integers.
+
+Objectives (DESIGN.md "Selection rules"), as integer keys smallest first:
+
+whole_vials
+    ``(|total - target|, vials, total < target, expiry cost)``
+exact_dose
+    ``(total - target, vials, expiry cost)`` over totals >= target
+
+The expiry cost of a selection is the sum, over its vials, of the rank of the
+vial's lot when lots are ordered by expiry (earliest 0; equal dates share a
+rank; lots without a date come last).  Smaller means earlier-expiring stock
+is used first (billing-rules.md section 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+
+from optimizer.errors import FieldError
+from optimizer.inventory import Lot
+from optimizer.numbers import as_fraction
+
+__all__ = ["Mode", "Problem", "Tolerance"]
+
+
+class Mode(StrEnum):
+    """How the dose is made up (DESIGN.md "Selection rules")."""
+
+    WHOLE_VIALS = "whole_vials"
+    EXACT_DOSE = "exact_dose"
+    AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far below and above the order the dispensed total may land, in percent."""
+
+    under_pct: Fraction = Fraction(10)
+    over_pct: Fraction = Fraction(10)
+
+    def __post_init__(self) -> None:
+        under = as_fraction(self.under_pct, "tolerance.under_pct")
+        over = as_fraction(self.over_pct, "tolerance.over_pct")
+        if not 0 <= under < 100:
+            raise FieldError("tolerance.under_pct", "a percentage >= 0 and < 100", under)
+        if not 0 <= over <= 1000:
+            raise FieldError("tolerance.over_pct", "a percentage >= 0 and <= 1000", over)
+        object.__setattr__(self, "under_pct", under)
+        object.__setattr__(self, "over_pct", over)
+
+    @classmethod
+    def symmetric(cls, pct: object) -> Tolerance:
+        value = as_fraction(pct, "tolerance_pct")
+        if not 0 <= value < 100:
+            raise FieldError("tolerance_pct", "a percentage >= 0 and < 100", value)
+        return cls(value, value)
+
+    def window(self, target: Fraction) -> tuple[Fraction, Fraction]:
+        """The lowest and highest acceptable totals for ``target``."""
+        return (target * (1 - self.under_pct / 100), target * (1 + self.over_pct / 100))
+
+    def __str__(self) -> str:
+        def pct(value: Fraction) -> str:
+            return f"{float(value):g}%"
+
+        if self.under_pct == self.over_pct:
+            return f"±{pct(self.under_pct)}"
+        return f"-{pct(self.under_pct)} / +{pct(self.over_pct)}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One dose, scaled to integers.  Build it with :meth:`build`."""
+
+    lots: tuple[Lot, ...]  # only the usable ones, in the caller's order
+    amounts: tuple[int, ...]  # scaled vial amounts
+    counts: tuple[int, ...]
+    ranks: tuple[int, ...]  # expiry rank of each lot
+    scale: Fraction  # original amount = scaled amount x scale
+    target: Fraction  # scaled, exact
+    low: int  # whole_vials window, scaled and rounded inwards
+    high: int
+    max_vials: int | None
+
+    @classmethod
+    def build(
+        cls,
+        target: Fraction,
+        lots: Sequence[Lot],
+        tolerance: Tolerance,
+        max_vials: int | None,
+    ) -> Problem:
+        usable = tuple(lot for lot in lots if lot.count > 0)
+        denominator = math.lcm(*(lot.amount.denominator for lot in usable)) if usable else 1
+        integers = [int(lot.amount * denominator) for lot in usable]
+        divisor = math.gcd(*integers) if integers else 1
+        scale = Fraction(divisor, denominator)
+        scaled_target = target / scale
+        low, high = tolerance.window(scaled_target)
+        return cls(
+            lots=usable,
+            amounts=tuple(a // divisor for a in integers),
+            counts=tuple(lot.count for lot in usable),
+            ranks=expiry_ranks(usable),
+            scale=scale,
+            target=scaled_target,
+            low=math.ceil(low),
+            high=math.floor(high),
+            max_vials=max_vials,
+        )
+
+    @property
+    def vial_limit(self) -> int:
+        """The most vials any selection may use."""
+        stock = sum(self.counts)
+        return stock if self.max_vials is None else min(stock, self.max_vials)
+
+    @property
+    def exact_floor(self) -> int:
+        """The smallest integer total that covers the target (exact_dose)."""
+        return math.ceil(self.target)
+
+    def whole_key(self, total: int, vials: int, expiry: int) -> tuple[Fraction, int, int, int]:
+        """The whole_vials objective of a selection, smallest best."""
+        return (abs(total - self.target), vials, int(total < self.target), expiry)
+
+    def exact_key(self, total: int, vials: int, expiry: int) -> tuple[Fraction, int, int]:
+        """The exact_dose objective of a selection (total >= target), smallest best."""
+        return (total - self.target, vials, expiry)
+
+    def expiry_cost(self, counts: Sequence[int]) -> int:
+        return sum(r * c for r, c in zip(self.ranks, counts, strict=True))
+
+    def total(self, counts: Sequence[int]) -> int:
+        return sum(a * c for a, c in zip(self.amounts, counts, strict=True))
+
+
+def expiry_ranks(lots: Sequence[Lot]) -> tuple[int, ...]:
+    """Dense rank of each lot's expiry date, earliest 0; no date ranks last."""
+    dates = sorted({lot.expires for lot in lots if lot.expires is not None})
+    rank = {date: index for index, date in enumerate(dates)}
+    last = len(dates)
+    return tuple(last if lot.expires is None else rank[lot.expires] for lot in lots)
+
+
+def usable_on(lots: Sequence[Lot], day: dt.date | None) -> tuple[tuple[Lot, ...], tuple[Lot, ...]]:
+    """(lots usable on ``day``, lots expired before it); all usable when no day."""
+    if day is None:
+        return tuple(lots), ()
+    fresh = tuple(lot for lot in lots if lot.expires is None or lot.expires >= day)
+    expired = tuple(lot for lot in lots if lot.expires is not None and lot.expires < day)
+    return fresh, expired
