@@ -173,7 +173,9 @@ def parse_code_set(text: str, name: str) -> CodeSet:
             )
         cells = {key: (value or "").strip() for key, value in row.items() if key is not None}
 
-        def bad(column: str, expected: str) -> CodeSetError:
+        def bad(
+            column: str, expected: str, row_number: int = row_number, cells: dict[str, str] = cells
+        ) -> CodeSetError:
             return CodeSetError(
                 f"code set {name!r}, row {row_number}, column `{column}` must be {expected} "
                 f"(got {cells.get(column, '')!r})"
@@ -194,8 +196,12 @@ def parse_code_set(text: str, name: str) -> CodeSet:
             raise bad("unit", f"one of {', '.join(UNITS_OF_MEASURE)}")
         for column in ("descriptor", "product", "source"):
             if not cells[column]:
-                raise bad(column, "filled in (every row says where it came from)"
-                          if column == "source" else "filled in")
+                raise bad(
+                    column,
+                    "filled in (every row says where it came from)"
+                    if column == "source"
+                    else "filled in",
+                )
         codes[code] = BillingCode(
             code=code,
             descriptor=cells["descriptor"],

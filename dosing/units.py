@@ -22,9 +22,10 @@ The array path is vectorized and gives the same answers:
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -61,7 +62,10 @@ def billing_units(
 ) -> npt.NDArray[np.int64]: ...
 @overload
 def billing_units(
-    amount: object, code: str | BillingCode, *, code_set: CodeSetLike = None
+    amount: int | float | Decimal | Fraction,
+    code: str | BillingCode,
+    *,
+    code_set: CodeSetLike = None,
 ) -> int: ...
 def billing_units(
     amount: object, code: str | BillingCode, *, code_set: CodeSetLike = None
@@ -144,7 +148,7 @@ def _checked_range(amount: npt.NDArray[np.generic], code: BillingCode) -> tuple[
     high = amount.max()
     if low > 0 and (amount.dtype.kind != "f" or np.isfinite(high)):
         return float(low), float(high)
-    flat = amount.reshape(-1)
+    flat: npt.NDArray[Any] = amount.reshape(-1)
     if amount.dtype.kind == "f":
         bad = np.flatnonzero(~(np.isfinite(flat) & (flat > 0)))
     else:

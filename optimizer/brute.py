@@ -40,7 +40,7 @@ def solve(problem: Problem, mode: Mode) -> Answer:
             if total < problem.target:
                 continue
             key = problem.exact_key(total, vials, expiry)
-        if best_key is None or key < best_key:  # type: ignore[operator]
+        if best_key is None or key < best_key:
             best, best_key = counts, key
     if best is None:
         return Answer(Status.INFEASIBLE)

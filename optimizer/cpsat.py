@@ -60,8 +60,7 @@ def solve(
             found = _optimize(smaller, goal, time_limit, workers)[1]
             if found is None:
                 continue
-            gap = abs(problem.total(found) * problem.target.denominator
-                      - problem.target.numerator)
+            gap = abs(problem.total(found) * problem.target.denominator - problem.target.numerator)
             if best_gap is not None and gap >= best_gap:
                 continue
             best_gap = gap

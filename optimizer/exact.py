@@ -98,16 +98,14 @@ def solve(problem: Problem, mode: Mode) -> Answer | None:
         return Answer(Status.INFEASIBLE)
     stock = problem.total(problem.counts)
     largest = max(problem.amounts)
-    if mode is Mode.WHOLE_VIALS:
-        top = problem.high
-    else:
-        top = problem.exact_floor + largest - 1
+    top = problem.high if mode is Mode.WHOLE_VIALS else problem.exact_floor + largest - 1
     size = min(top, stock) + 1
     if size > MAX_TABLE:
         return None
     table = _Table(problem, size)
     target = problem.target
     num, den = target.numerator, target.denominator
+    keys: tuple[npt.NDArray[np.int64], ...]
     if mode is Mode.WHOLE_VIALS:
         totals, vials, expiry = table.reachable(problem.low, problem.high + 1)
         scaled = totals * den

@@ -72,7 +72,8 @@ def lots_from_records(
         unknown = sorted(set(record) - _RECORD_KEYS)
         if unknown:
             raise InventoryError(
-                f"{where}.{unknown[0]}", f"one of the keys {', '.join(INVENTORY_COLUMNS)}",
+                f"{where}.{unknown[0]}",
+                f"one of the keys {', '.join(INVENTORY_COLUMNS)}",
                 unknown[0],
             )
         for key in ("lot", "amount", "count"):
@@ -109,7 +110,8 @@ def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
     missing = [c for c in ("ndc", "lot", "amount", "count") if c not in header]
     if missing:
         raise InventoryError(
-            f"{name} header", f"the columns {','.join(INVENTORY_COLUMNS)} (expires optional)",
+            f"{name} header",
+            f"the columns {','.join(INVENTORY_COLUMNS)} (expires optional)",
             ",".join(header) or "nothing",
         )
     lots = []
@@ -131,8 +133,9 @@ def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
     return _unique(lots, name)
 
 
-def _lot(lot_id: str, amount: Fraction, count: int, ndc: str | None,
-         expires: dt.date | None, where: str) -> Lot:
+def _lot(
+    lot_id: str, amount: Fraction, count: int, ndc: str | None, expires: dt.date | None, where: str
+) -> Lot:
     if amount <= 0:
         raise InventoryError(f"{where}: amount", "a number > 0 (the labeled potency)", amount)
     return Lot(lot=lot_id, amount=amount, count=count, ndc=ndc, expires=expires)

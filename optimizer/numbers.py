@@ -12,15 +12,20 @@ import math
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from numbers import Rational
+from typing import Protocol
 
 from optimizer.errors import FieldError
 
 __all__ = ["as_fraction", "parse_number", "to_json_number"]
 
-Number = int | float | Decimal | Fraction
+
+class ErrorFactory(Protocol):
+    """An error class taking (field, expected, got), like :class:`FieldError`."""
+
+    def __call__(self, field: str, expected: str, got: object) -> Exception: ...
 
 
-def as_fraction(value: object, field: str, *, error: type[FieldError] = FieldError) -> Fraction:
+def as_fraction(value: object, field: str, *, error: ErrorFactory = FieldError) -> Fraction:
     """``value`` as an exact, finite :class:`Fraction`; anything else is refused.
 
     Text is refused here (use :func:`parse_number` for text from a file), and
@@ -50,7 +55,7 @@ def as_fraction(value: object, field: str, *, error: type[FieldError] = FieldErr
     raise error(field, "a number", value)
 
 
-def parse_number(text: str, field: str, *, error: type[FieldError] = FieldError) -> Fraction:
+def parse_number(text: str, field: str, *, error: ErrorFactory = FieldError) -> Fraction:
     """A decimal number written as text (a CSV cell) as an exact Fraction."""
     cleaned = text.strip().replace(",", "") if isinstance(text, str) else text
     try:

@@ -9,7 +9,7 @@ caller's units.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
 from optimizer import cpsat, exact
@@ -85,8 +85,10 @@ def _solve(problem: Problem, mode: Mode, engine: str, time_limit: float) -> tupl
             return answer, "exact"
         if engine == "exact":
             raise FieldError(
-                "engine", f"'auto' or 'cpsat' for a problem this large (table over "
-                f"{exact.MAX_TABLE:,} totals)", engine,
+                "engine",
+                f"'auto' or 'cpsat' for a problem this large (table over "
+                f"{exact.MAX_TABLE:,} totals)",
+                engine,
             )
     return cpsat.solve(problem, mode, time_limit=time_limit), "cpsat"
 
@@ -128,16 +130,22 @@ def _reason(problem: Problem, result: SelectionResult) -> str:
     need = low if result.mode is Mode.WHOLE_VIALS else result.target
     expired = f" ({len(result.expired)} expired lot(s) set aside)" if result.expired else ""
     if stock < need:
-        return (f"not enough stock: {format_amount(stock)} on hand{expired}, "
-                f"{format_amount(need)} needed at least")
+        return (
+            f"not enough stock: {format_amount(stock)} on hand{expired}, "
+            f"{format_amount(need)} needed at least"
+        )
     limit = problem.max_vials
     largest = max(lot.amount for lot in problem.lots)
     if limit is not None and limit * largest < need:
-        return (f"max_vials {limit} is too few: {limit} x {format_amount(largest)} "
-                f"(the largest vial) is under {format_amount(need)}")
+        return (
+            f"max_vials {limit} is too few: {limit} x {format_amount(largest)} "
+            f"(the largest vial) is under {format_amount(need)}"
+        )
     if result.mode is Mode.WHOLE_VIALS:
-        return (f"no combination of whole vials lands in {format_amount(low)}–"
-                f"{format_amount(high)}{' with at most ' + str(limit) + ' vials' if limit else ''}")
+        return (
+            f"no combination of whole vials lands in {format_amount(low)}–"
+            f"{format_amount(high)}{' with at most ' + str(limit) + ' vials' if limit else ''}"
+        )
     return "no selection covers the dose within the vial limit"
 
 

@@ -1,0 +1,3 @@
+from dosing.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,296 @@
+"""Dose orders: what was ordered, and the amount it comes to (billing-rules.md section 5).
+
+An order (DESIGN.md "Order JSON") gives exactly one of
+
+* ``dose_per_kg`` with ``weight_kg``: amount = weight x dose per kg;
+* ``dose``: a fixed amount;
+* ``target_rise_pct`` with ``weight_kg``, Factor VIII only: amount =
+  weight x desired rise (IU/dL, % of normal) x 0.5, since each IU/kg raises
+  Factor VIII by about 2 IU/dL.
+
+Amounts are in the code's unit of measure and exact: 72.5 kg x 50 IU/kg is
+3,625 IU.  Everything is checked here, once, with messages that name the
+field; the rest of the package works on a valid :class:`Order`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from pathlib import Path
+
+from dosing.codesets import BillingCode
+from dosing.errors import InputError
+from optimizer import Lot, Mode, Tolerance, lots_from_records, read_inventory_csv
+from optimizer.errors import FieldError
+from optimizer.numbers import as_fraction
+from optimizer.select import format_amount
+
+__all__ = [
+    "FACTOR_VIII_RISE_PER_IU_PER_KG",
+    "ORDER_KEYS",
+    "WEIGHT_RANGE_KG",
+    "DoseCalculation",
+    "Order",
+    "Setting",
+    "parse_order",
+]
+
+#: IU of Factor VIII per kg per 1% (1 IU/dL) of desired rise (billing-rules.md section 5).
+FACTOR_VIII_RISE_PER_IU_PER_KG = Fraction(1, 2)
+
+#: Weights accepted, in kg.  The lightest extremely preterm neonates weigh about
+#: 0.5 kg and treated adults rarely over 300 kg; a weight outside is almost
+#: always a slip (pounds for kilograms, a misplaced decimal point).
+WEIGHT_RANGE_KG = (Fraction(1, 2), Fraction(300))
+
+#: A desired Factor VIII rise above 200% of normal is not a clinical target.
+MAX_RISE_PCT = Fraction(200)
+
+ORDER_KEYS = (
+    "code",
+    "code_set",
+    "weight_kg",
+    "dose_per_kg",
+    "dose",
+    "target_rise_pct",
+    "tolerance_pct",
+    "tolerance",
+    "mode",
+    "max_vials",
+    "setting",
+    "payer",
+    "date_of_service",
+    "inventory",
+    "inventory_file",
+)
+_DOSE_FIELDS = ("dose_per_kg", "dose", "target_rise_pct")
+
+
+class Setting(StrEnum):
+    """Where the drug goes: JW/JZ apply only when administered (billing-rules.md section 3)."""
+
+    ADMINISTERED = "administered"
+    DISPENSED = "dispensed"
+
+
+@dataclass(frozen=True)
+class DoseCalculation:
+    """The ordered amount and how it was reached, for the worksheet."""
+
+    amount: Fraction
+    how: str
+
+
+@dataclass(frozen=True)
+class Order:
+    """A valid dose order.  Build it with :func:`parse_order` or directly."""
+
+    code: str
+    inventory: tuple[Lot, ...]
+    code_set: str | None = None
+    weight_kg: Fraction | None = None
+    dose_per_kg: Fraction | None = None
+    dose: Fraction | None = None
+    target_rise_pct: Fraction | None = None
+    tolerance: Tolerance | None = None  # None: the payer's, else ±10%
+    mode: Mode = Mode.AUTO
+    max_vials: int | None = None
+    setting: Setting = Setting.ADMINISTERED
+    payer: str | None = None
+    date_of_service: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, str) or not self.code.strip():
+            raise InputError("code", "a HCPCS code such as J7212", self.code)
+        given = [name for name in _DOSE_FIELDS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise InputError(
+                "dose_per_kg|dose|target_rise_pct",
+                "exactly one of them",
+                ", ".join(given) if given else "none",
+            )
+        for name in ("weight_kg", *_DOSE_FIELDS):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _positive(value, name))
+        if self.weight_kg is not None:
+            low, high = WEIGHT_RANGE_KG
+            if not low <= self.weight_kg <= high:
+                raise InputError(
+                    "weight_kg",
+                    f"between {float(low):g} and {float(high):g} kg (outside that it is almost "
+                    "always pounds for kilograms or a misplaced decimal point)",
+                    _plain(self.weight_kg),
+                )
+        elif self.dose is None:
+            raise InputError("weight_kg", f"given with {given[0]}", "nothing")
+        if self.target_rise_pct is not None and self.target_rise_pct > MAX_RISE_PCT:
+            raise InputError(
+                "target_rise_pct",
+                f"at most {MAX_RISE_PCT}% of normal",
+                _plain(self.target_rise_pct),
+            )
+        if self.max_vials is not None and (
+            isinstance(self.max_vials, bool)
+            or not isinstance(self.max_vials, int)
+            or self.max_vials < 1
+        ):
+            raise InputError("max_vials", "a whole number >= 1", self.max_vials)
+
+    def dose_for(self, code: BillingCode) -> DoseCalculation:
+        """The ordered amount in ``code``'s unit of measure, and how it was computed."""
+        unit = code.unit
+        if self.dose is not None:
+            return DoseCalculation(self.dose, f"fixed dose {format_amount(self.dose)} {unit}")
+        assert self.weight_kg is not None
+        weight = format_amount(self.weight_kg)
+        if self.dose_per_kg is not None:
+            amount = self.weight_kg * self.dose_per_kg
+            return DoseCalculation(
+                amount,
+                f"{weight} kg x {format_amount(self.dose_per_kg)} {unit}/kg = "
+                f"{format_amount(amount)} {unit}",
+            )
+        assert self.target_rise_pct is not None
+        if code.factor != "VIII" or unit != "IU":
+            raise InputError(
+                "target_rise_pct",
+                "used with a Factor VIII code billed in IU (the 0.5 IU/kg per 1% rule is "
+                "Factor VIII's); give dose_per_kg or dose instead",
+                f"{code.code}, {code.factor or 'factor not stated'} in {unit}",
+            )
+        amount = self.weight_kg * self.target_rise_pct * FACTOR_VIII_RISE_PER_IU_PER_KG
+        return DoseCalculation(
+            amount,
+            f"{weight} kg x {format_amount(self.target_rise_pct)}% rise x 0.5 IU/kg per % = "
+            f"{format_amount(amount)} IU",
+        )
+
+
+def parse_order(
+    data: object, *, base_dir: Path | None = None, code_set: str | None = None
+) -> Order:
+    """An :class:`Order` from the order JSON (a dict).  Unknown keys are refused.
+
+    ``inventory_file`` is read relative to ``base_dir`` (the order file's folder)
+    when it is not absolute.  ``code_set`` (the CLI's ``--code-set``) overrides
+    the order's.
+    """
+    if not isinstance(data, Mapping):
+        raise InputError("order", "a JSON object", type(data).__name__)
+    unknown = sorted(set(data) - set(ORDER_KEYS))
+    if unknown:
+        raise InputError(
+            unknown[0], f"a known order key ({', '.join(ORDER_KEYS)})", "an unknown key"
+        )
+    if "code" not in data:
+        raise InputError("code", "present", "nothing")
+    try:
+        return Order(
+            code=_text(data["code"], "code").upper(),
+            code_set=code_set or _optional_text(data.get("code_set"), "code_set"),
+            weight_kg=_number(data.get("weight_kg"), "weight_kg"),
+            dose_per_kg=_number(data.get("dose_per_kg"), "dose_per_kg"),
+            dose=_number(data.get("dose"), "dose"),
+            target_rise_pct=_number(data.get("target_rise_pct"), "target_rise_pct"),
+            tolerance=_tolerance(data),
+            mode=_choice(data.get("mode", "auto"), "mode", Mode),  # type: ignore[arg-type]
+            max_vials=_whole(data.get("max_vials"), "max_vials"),
+            setting=_choice(  # type: ignore[arg-type]
+                data.get("setting", "administered"), "setting", Setting
+            ),
+            payer=_optional_text(data.get("payer"), "payer"),
+            date_of_service=_date(data.get("date_of_service"), "date_of_service"),
+            inventory=_inventory(data, base_dir),
+        )
+    except FieldError as exc:  # from the optimizer's checks: same shape, our type
+        raise InputError(exc.field, exc.expected, exc.got) from None
+
+
+def _inventory(data: Mapping[str, object], base_dir: Path | None) -> tuple[Lot, ...]:
+    has_list, has_file = "inventory" in data, "inventory_file" in data
+    if has_list == has_file:
+        raise InputError(
+            "inventory|inventory_file", "exactly one of them", "both" if has_list else "neither"
+        )
+    if has_list:
+        return lots_from_records(data["inventory"])  # type: ignore[arg-type]
+    name = _text(data["inventory_file"], "inventory_file")
+    path = Path(name)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if not path.is_file():
+        raise InputError("inventory_file", "the path of an inventory CSV", f"{name} (no such file)")
+    return read_inventory_csv(path)
+
+
+def _tolerance(data: Mapping[str, object]) -> Tolerance | None:
+    if "tolerance_pct" in data and "tolerance" in data:
+        raise InputError("tolerance_pct|tolerance", "one of them", "both")
+    if "tolerance_pct" in data:
+        return Tolerance.symmetric(_number(data["tolerance_pct"], "tolerance_pct"))
+    if "tolerance" not in data:
+        return None
+    value = data["tolerance"]
+    if not isinstance(value, Mapping) or set(value) != {"under_pct", "over_pct"}:
+        raise InputError("tolerance", 'an object {"under_pct": N, "over_pct": N}', value)
+    return Tolerance(
+        _number(value["under_pct"], "tolerance.under_pct"),  # type: ignore[arg-type]
+        _number(value["over_pct"], "tolerance.over_pct"),  # type: ignore[arg-type]
+    )
+
+
+def _number(value: object, field: str) -> Fraction | None:
+    return None if value is None else as_fraction(value, field, error=InputError)
+
+
+def _positive(value: object, field: str) -> Fraction:
+    number = as_fraction(value, field, error=InputError)
+    if number <= 0:
+        raise InputError(field, "a number > 0", _plain(number))
+    return number
+
+
+def _whole(value: object, field: str) -> int | None:
+    if value is None:
+        return None
+    number = as_fraction(value, field, error=InputError)
+    if number.denominator != 1:
+        raise InputError(field, "a whole number", _plain(number))
+    return int(number)
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(field, "non-empty text", value)
+    return value.strip()
+
+
+def _optional_text(value: object, field: str) -> str | None:
+    return None if value is None else _text(value, field)
+
+
+def _choice(value: object, field: str, kind: type[StrEnum]) -> StrEnum:
+    choices = [member.value for member in kind]
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(field, f"one of {', '.join(choices)}", value)
+    return kind(value)
+
+
+def _date(value: object, field: str) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InputError(field, "an ISO date YYYY-MM-DD", value)
+
+
+def _plain(value: Fraction) -> str:
+    return f"{float(value):g}"
