@@ -1,0 +1,140 @@
+"""The exact fast path, the CP-SAT model and brute force agree on every instance.
+
+Agreement is on the objective (DESIGN.md "Selection rules": closeness, vials,
+over-not-under, expiry cost), which is what "optimal" means; two optimal
+selections may differ only where the objective cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optimizer import Lot, Mode, Tolerance, brute, cpsat, exact
+from optimizer.problem import Problem
+from optimizer.result import Answer, Status
+from tests.strategies import shelves
+
+MODES = (Mode.WHOLE_VIALS, Mode.EXACT_DOSE)
+
+
+@st.composite
+def problems(draw: st.DrawFn, decimals: bool = False) -> Problem:
+    lots = draw(shelves(max_lots=4, max_count=4, decimals=decimals))
+    target = Fraction(draw(st.integers(200, 9000)))
+    if decimals:
+        target += Fraction(draw(st.integers(0, 99)), 100)
+    tolerance = Tolerance(
+        draw(st.sampled_from((0, 1, 2, 5, 10))), draw(st.sampled_from((0, 1, 2, 5, 10)))
+    )
+    max_vials = draw(st.none() | st.integers(1, 6))
+    return Problem.build(target, lots, tolerance, max_vials)
+
+
+def key(problem: Problem, mode: Mode, answer: Answer) -> object:
+    if answer.counts is None:
+        return answer.status
+    assert problem.total(answer.counts) >= 0
+    return brute.objective(problem, mode, answer.counts)
+
+
+def check_feasible(problem: Problem, mode: Mode, counts: tuple[int, ...]) -> None:
+    assert all(0 <= c <= limit for c, limit in zip(counts, problem.counts, strict=True))
+    assert sum(counts) <= problem.vial_limit
+    total = problem.total(counts)
+    if mode is Mode.WHOLE_VIALS:
+        assert problem.low <= total <= problem.high
+    else:
+        assert total >= problem.target
+
+
+@given(problems(), st.sampled_from(MODES))
+def test_fast_path_matches_brute_force(problem: Problem, mode: Mode) -> None:
+    fast = exact.solve(problem, mode)
+    assert fast is not None
+    reference = brute.solve(problem, mode)
+    assert key(problem, mode, fast) == key(problem, mode, reference)
+    if fast.counts is not None:
+        check_feasible(problem, mode, fast.counts)
+
+
+@given(problems(decimals=True), st.sampled_from(MODES))
+def test_fast_path_matches_brute_force_with_decimal_potencies(problem: Problem, mode: Mode) -> None:
+    fast = exact.solve(problem, mode)
+    assert fast is not None
+    assert key(problem, mode, fast) == key(problem, mode, brute.solve(problem, mode))
+
+
+@pytest.mark.slow
+@settings(max_examples=80)
+@given(problems(), st.sampled_from(MODES))
+def test_cpsat_matches_brute_force_and_fast_path(problem: Problem, mode: Mode) -> None:
+    model = cpsat.solve(problem, mode, alternatives=False)
+    assert model.status in (Status.OPTIMAL, Status.INFEASIBLE)
+    reference = brute.solve(problem, mode)
+    assert key(problem, mode, model) == key(problem, mode, reference)
+    fast = exact.solve(problem, mode)
+    assert fast is not None and key(problem, mode, fast) == key(problem, mode, model)
+
+
+@given(problems(), st.sampled_from(MODES))
+def test_alternatives_are_the_pareto_front(problem: Problem, mode: Mode) -> None:
+    """For each smaller vial count, the best selection with at most that many vials,
+    kept when strictly closer than every selection with fewer vials."""
+    fast = exact.solve(problem, mode)
+    assert fast is not None
+    if fast.counts is None:
+        return
+    expected = []
+    best_closeness = None
+    for limit in range(1, sum(fast.counts)):
+        capped = dataclasses.replace(
+            problem, max_vials=limit if problem.max_vials is None else min(limit, problem.max_vials)
+        )
+        answer = brute.solve(capped, mode)
+        if answer.counts is None:
+            continue
+        closeness = brute.objective(problem, mode, answer.counts)[0]
+        if best_closeness is not None and closeness >= best_closeness:
+            continue
+        best_closeness = closeness
+        expected.append(brute.objective(problem, mode, answer.counts))
+    assert [brute.objective(problem, mode, c) for c in fast.alternatives] == expected
+
+
+@given(problems())
+def test_nearest_below_and_above_an_infeasible_window(problem: Problem) -> None:
+    fast = exact.solve(problem, Mode.WHOLE_VIALS)
+    assert fast is not None
+    if fast.counts is not None:
+        return
+    totals = {problem.total(c) for c in brute.combinations(problem)}
+    under = [t for t in totals if 0 < t < problem.low]
+    over = [t for t in totals if t > problem.high]
+    assert (problem.total(fast.below) if fast.below else None) == (max(under) if under else None)
+    assert (problem.total(fast.above) if fast.above else None) == (min(over) if over else None)
+
+
+@pytest.mark.slow
+@settings(max_examples=40)
+@given(problems())
+def test_cpsat_nearest_below_and_above_match(problem: Problem) -> None:
+    fast = exact.solve(problem, Mode.WHOLE_VIALS)
+    model = cpsat.solve(problem, Mode.WHOLE_VIALS, alternatives=False)
+    assert fast is not None
+    for a, b in ((fast.below, model.below), (fast.above, model.above)):
+        assert (problem.total(a) if a else None) == (problem.total(b) if b else None)
+
+
+def test_large_tables_fall_back_to_cpsat() -> None:
+    lots = [Lot("A", Fraction("1000.001"), 3), Lot("B", Fraction("999.999"), 3)]
+    problem = Problem.build(Fraction(3000), lots, Tolerance(1, 1), None)
+    assert exact.solve(problem, Mode.WHOLE_VIALS) is None  # 3 million-entry table
+    answer = cpsat.solve(problem, Mode.WHOLE_VIALS)
+    assert answer.status is Status.OPTIMAL and answer.counts is not None
+    # 2 x 1,000.001 + 999.999 and 1,000.001 + 2 x 999.999 are both 0.001 away: over wins the tie
+    assert problem.total(answer.counts) * problem.scale == Fraction("3000.001")
