@@ -8,8 +8,11 @@ The public surface (DESIGN.md "Python API")::
 
 from importlib.metadata import PackageNotFoundError, version
 
+from dosing.claims import ClaimLine
 from dosing.codesets import BillingCode, CodeSet, load_code_set
 from dosing.errors import CodeSetError, DosingError, InputError, UnknownCodeError
+from dosing.orders import Order, Setting, parse_order
+from dosing.pipeline import Plan, plan
 from dosing.units import billing_units, equivalent_units
 
 try:
@@ -19,13 +22,19 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "BillingCode",
+    "ClaimLine",
     "CodeSet",
     "CodeSetError",
     "DosingError",
     "InputError",
+    "Order",
+    "Plan",
+    "Setting",
     "UnknownCodeError",
     "__version__",
     "billing_units",
     "equivalent_units",
     "load_code_set",
+    "parse_order",
+    "plan",
 ]

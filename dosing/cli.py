@@ -11,15 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import IntEnum
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from dosing import __version__
+from dosing import __version__, batch
 from dosing.codesets import SHIPPED_CODE_SETS, load_code_set
 from dosing.errors import DosingError, InputError
+from dosing.pipeline import plan
 from dosing.units import equivalent_units, resolve_code, units_for
+from dosing.worksheet import worksheet
 from optimizer.errors import OptimizerError
 from optimizer.numbers import parse_number
 from optimizer.select import format_amount
@@ -83,13 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     codes.add_argument("--json", action="store_true", help="print JSON")
     codes.set_defaults(run=_codes)
 
-    for register in _EXTRA_COMMANDS:
-        register(commands, code_set_help)
+    plan = commands.add_parser(
+        "plan",
+        help="plan a dose: vials to pull, amounts, claim lines",
+        description="Plan one order (ORDER.json, or - for standard input), or with --batch "
+        "one order per line of a JSON Lines file, one output line per input line.",
+    )
+    plan.add_argument("order", nargs="?", help="order JSON file, or - for standard input")
+    plan.add_argument("--batch", metavar="ORDERS.jsonl", help="plan every line of this file")
+    plan.add_argument("--json", action="store_true", help="print the plan JSON")
+    plan.add_argument("--code-set", help=code_set_help)
+    plan.set_defaults(run=_plan)
     return parser
-
-
-#: Subcommands defined in other modules register themselves here.
-_EXTRA_COMMANDS: list[Callable[[Any, str], None]] = []
 
 
 def main(
@@ -108,6 +117,47 @@ def main(
     except BrokenPipeError:  # `factordose ... | head`
         sys.stderr.close()
     return int(report.code)
+
+
+def _plan(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    if (args.order is None) == (args.batch is None):
+        raise _UsageError("give either ORDER.json (or -) or --batch ORDERS.jsonl, not both")
+    if args.batch is not None:
+        batch.run(
+            Path(args.batch), out=out, report=report, as_json=args.json, code_set=args.code_set
+        )
+        return
+    if args.order == "-":
+        text, base_dir = sys.stdin.read(), Path.cwd()
+    else:
+        path = Path(args.order)
+        text, base_dir = read_text(path, "order"), path.parent
+    result = plan(read_json(text, "order"), code_set=args.code_set, base_dir=base_dir)
+    print(
+        json.dumps(result.to_dict()) if args.json else worksheet(result),
+        file=out,
+        end=("\n" if args.json else ""),
+    )
+    report.saw(Exit.OK if result.ok else Exit.NEGATIVE)
+
+
+def read_text(path: Path, field: str) -> str:
+    """A UTF-8 text file, or an InputError naming ``field``."""
+    try:
+        return path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(field, "a readable file", f"{path}: {reason}") from None
+
+
+def read_json(text: str, field: str) -> Any:
+    """JSON with decimals kept exact (72.5 stays 72.5), or an InputError."""
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            field, "valid JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
 def _units(args: argparse.Namespace, out: TextIO, report: Report) -> None:

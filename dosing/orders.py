@@ -292,5 +292,6 @@ def _date(value: object, field: str) -> dt.date | None:
     raise InputError(field, "an ISO date YYYY-MM-DD", value)
 
 
-def _plain(value: Fraction) -> str:
-    return f"{float(value):g}"
+def _plain(value: Fraction) -> int | float:
+    """A number as given, for an error message."""
+    return int(value) if value.denominator == 1 else float(value)

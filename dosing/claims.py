@@ -1,0 +1,111 @@
+"""Claim lines: code, modifiers, units and NDC (billing-rules.md sections 2, 3 and 6).
+
+Rules, in the order they are applied:
+
+* Section 2: the billed amount over the code's unit amount, rounded **up**;
+  at least one unit.
+* Section 3, setting ``administered``: the first line bills the administered
+  amount rounded up.  What remains of the dispensed content after those
+  rounded-up units, in whole units rounded **down**, is billed on a second
+  line with JW when it is at least one unit; otherwise JZ is appended to the
+  administered line(s).  So the lines never bill more than the dispensed
+  content supports: together they are at most ``ceil(dispensed / unit)``.
+  Setting ``dispensed`` (self-administration at home) bills the dispensed
+  amount with neither modifier.
+* Section 6: one administered line per NDC when the vials come from several;
+  the units of the whole are shared out in proportion to the amount each NDC
+  gives, by largest remainder (ties to the NDC used first), so the lines add
+  up to exactly the units of the whole.  An NDC whose share rounds to no
+  unit gets no line (its amount is billed within the others).  The JW line
+  carries the NDC of the vial the dose was drawn from last (the opened one).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from dosing.codesets import BillingCode
+from dosing.orders import Setting
+from dosing.units import units_for
+
+__all__ = ["ClaimLine", "NdcAmount", "apportion", "claim_lines"]
+
+
+@dataclass(frozen=True)
+class ClaimLine:
+    """One line of the claim."""
+
+    code: str
+    modifiers: tuple[str, ...]
+    units: int
+    ndc: str | None
+
+    def __post_init__(self) -> None:
+        if self.units < 1:
+            raise ValueError(f"`units` must be >= 1 on a claim line (got {self.units})")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "modifiers": list(self.modifiers),
+            "units": self.units,
+            "ndc": self.ndc,
+        }
+
+
+@dataclass(frozen=True)
+class NdcAmount:
+    """How much of the dose came from one NDC, in the order the vials are used."""
+
+    ndc: str | None
+    dispensed: Fraction
+    administered: Fraction
+
+
+def claim_lines(
+    code: BillingCode,
+    sources: Sequence[NdcAmount],
+    setting: Setting,
+) -> tuple[ClaimLine, ...]:
+    """The claim lines for a dose drawn from ``sources`` (see the module docstring)."""
+    dispensed = sum((s.dispensed for s in sources), Fraction(0))
+    administered = sum((s.administered for s in sources), Fraction(0))
+    if setting is Setting.DISPENSED:
+        units = units_for(dispensed, code)
+        shares = apportion(units, [s.dispensed for s in sources])
+        return tuple(
+            ClaimLine(code.code, (), n, s.ndc) for s, n in zip(sources, shares, strict=True) if n
+        )
+    units = units_for(administered, code)
+    leftover = math.floor((dispensed - units * code.unit_amount) / code.unit_amount)
+    modifiers: tuple[str, ...] = () if leftover >= 1 else ("JZ",)
+    shares = apportion(units, [s.administered for s in sources])
+    lines = [
+        ClaimLine(code.code, modifiers, n, s.ndc) for s, n in zip(sources, shares, strict=True) if n
+    ]
+    if leftover >= 1:
+        opened = next(s for s in reversed(sources) if s.dispensed > s.administered)
+        lines.append(ClaimLine(code.code, ("JW",), leftover, opened.ndc))
+    return tuple(lines)
+
+
+def apportion(total: int, weights: Sequence[Fraction]) -> list[int]:
+    """Share ``total`` whole units in proportion to ``weights`` by largest remainder.
+
+    The shares add up to ``total`` exactly; ties go to the earlier weight.
+
+    >>> apportion(15, [Fraction(2060), Fraction(1650)])
+    [8, 7]
+    """
+    whole = sum(weights, Fraction(0))
+    if whole <= 0:
+        raise ValueError("apportion needs a positive total weight")
+    quotas = [total * w / whole for w in weights]
+    shares = [math.floor(q) for q in quotas]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - shares[i]), i))
+    for i in by_remainder[: total - sum(shares)]:
+        shares[i] += 1
+    return shares

@@ -1,0 +1,258 @@
+"""The plan pipeline: order -> amount -> vials -> what is given, discarded and billed.
+
+``plan(order)`` composes the pieces (DESIGN.md "Python API"): the order gives
+the amount (:mod:`dosing.orders`), :func:`optimizer.select` picks the vials
+from the lots usable on the date of service, and :mod:`dosing.claims` writes
+the claim lines.  The returned :class:`Plan`'s ``to_dict()`` is the plan JSON.
+
+What each amount means:
+
+* whole_vials: every chosen vial is given whole; administered = dispensed,
+  nothing discarded;
+* exact_dose: the ordered amount is drawn exactly, from the vials in order
+  (earliest expiry first); the rest of the last vial is discarded.
+
+``deviation_pct`` is administered against ordered, in percent, rounded to
+two decimals (0 for an exact dose).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from dosing.claims import ClaimLine, NdcAmount, claim_lines
+from dosing.codesets import BillingCode, load_code_set
+from dosing.errors import InputError
+from dosing.ndc import normalize_ndc
+from dosing.orders import DoseCalculation, Order, Setting, parse_order
+from dosing.units import equivalent_units
+from optimizer import Mode, Selection, SelectionResult, Tolerance, select
+from optimizer.errors import FieldError
+from optimizer.numbers import to_json_number
+from optimizer.select import format_amount
+
+__all__ = ["Plan", "PlannedVials", "plan"]
+
+DEFAULT_TOLERANCE = Tolerance(Fraction(10), Fraction(10))
+
+
+@dataclass(frozen=True)
+class PlannedVials:
+    """``count`` vials of one lot, with its NDC in the 11-digit claim form."""
+
+    lot: str
+    ndc: str | None
+    amount: Fraction
+    count: int
+    expires: dt.date | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ndc": self.ndc,
+            "lot": self.lot,
+            "amount": to_json_number(self.amount),
+            "count": self.count,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A planned dose: the fields of the plan JSON, plus what the worksheet shows."""
+
+    status: str  # ok | infeasible
+    order: Order
+    code: BillingCode
+    code_set: str
+    calculation: DoseCalculation
+    tolerance: Tolerance
+    selection: SelectionResult
+    vials: tuple[PlannedVials, ...] = ()
+    dispensed: Fraction | None = None
+    administered: Fraction | None = None
+    discarded: Fraction | None = None
+    claim_lines: tuple[ClaimLine, ...] = ()
+    equivalent_units: Mapping[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def ordered(self) -> Fraction:
+        return self.calculation.amount
+
+    @property
+    def mode(self) -> Mode:
+        return self.selection.mode
+
+    @property
+    def reason(self) -> str:
+        """Why there is no plan ("" when there is one), with the unit named."""
+        reason = self.selection.reason
+        return f"{reason} (amounts in {self.code.unit})" if reason else ""
+
+    @property
+    def deviation_pct(self) -> float | None:
+        if self.administered is None:
+            return None
+        return round(float((self.administered - self.ordered) / self.ordered * 100), 2)
+
+    def to_dict(self) -> dict[str, object]:
+        """The plan JSON of DESIGN.md (plus ``window``, ``warnings`` and, when
+        infeasible, ``reason`` and ``nearest``)."""
+        low, high = self.selection.window
+        data: dict[str, object] = {
+            "status": self.status,
+            "code": self.code.code,
+            "code_set": self.code_set,
+            "unit": {"amount": to_json_number(self.code.unit_amount), "of": self.code.unit},
+            "mode": self.mode.value,
+            "ordered": float(self.ordered),
+            "dispensed": _float(self.dispensed),
+            "administered": _float(self.administered),
+            "discarded": _float(self.discarded),
+            "deviation_pct": self.deviation_pct,
+            "vials": [v.to_dict() for v in self.vials],
+            "claim_lines": [line.to_dict() for line in self.claim_lines],
+            "equivalent_units": dict(self.equivalent_units),
+            "alternatives": [_option(s, self.ordered) for s in self.selection.alternatives],
+            "window": {"low": float(low), "high": float(high)},
+            "warnings": list(self.warnings),
+        }
+        if not self.ok:
+            data["reason"] = self.reason
+            data["nearest"] = {
+                "below": _option(self.selection.below, self.ordered),
+                "above": _option(self.selection.above, self.ordered),
+            }
+        return data
+
+
+def plan(
+    order: Order | Mapping[str, object],
+    *,
+    code_set: str | None = None,
+    base_dir: Path | None = None,
+    today: dt.date | None = None,
+) -> Plan:
+    """Plan one dose.  ``order`` is the order JSON as a dict, or an :class:`Order`.
+
+    Lots that expire before the date of service (or ``today``, default the
+    system date, when the order has none) are never chosen.
+    """
+    if not isinstance(order, Order):
+        order = parse_order(order, base_dir=base_dir, code_set=code_set)
+    table = load_code_set(code_set or order.code_set)
+    code = table.lookup(order.code)
+    calculation = order.dose_for(code)
+    tolerance = order.tolerance or DEFAULT_TOLERANCE
+    ndcs = {
+        lot.lot: normalize_ndc(lot.ndc, field=f"inventory lot {lot.lot}: ndc")
+        for lot in order.inventory
+        if lot.ndc is not None
+    }
+    day = order.date_of_service or today or dt.date.today()
+    try:
+        result = select(
+            calculation.amount,
+            order.inventory,
+            tolerance=tolerance,
+            mode=order.mode,
+            max_vials=order.max_vials,
+            as_of=day,
+        )
+    except FieldError as exc:
+        raise InputError(exc.field, exc.expected, exc.got) from None
+    warnings = _warnings(order, result, code, day)
+    common = dict(
+        order=order,
+        code=code,
+        code_set=table.name,
+        calculation=calculation,
+        tolerance=tolerance,
+        selection=result,
+        warnings=warnings,
+    )
+    if result.selection is None:
+        return Plan(status="infeasible", **common)  # type: ignore[arg-type]
+    chosen = result.selection
+    dispensed = chosen.total
+    administered = dispensed if result.mode is Mode.WHOLE_VIALS else calculation.amount
+    vials = tuple(
+        PlannedVials(p.lot.lot, ndcs.get(p.lot.lot), p.lot.amount, p.count, p.lot.expires)
+        for p in chosen.picks
+    )
+    sources = _sources(vials, dispensed - administered)
+    billed = administered if order.setting is Setting.ADMINISTERED else dispensed
+    return Plan(
+        status="ok",
+        vials=vials,
+        dispensed=dispensed,
+        administered=administered,
+        discarded=dispensed - administered,
+        claim_lines=claim_lines(code, sources, order.setting),
+        equivalent_units=equivalent_units(billed, code, code_set=table),
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def _sources(vials: tuple[PlannedVials, ...], discarded: Fraction) -> list[NdcAmount]:
+    """Amount dispensed and administered per NDC, in the order the vials are used;
+    the discard comes out of the last vial drawn."""
+    dispensed: dict[str | None, Fraction] = {}
+    for v in vials:
+        dispensed[v.ndc] = dispensed.get(v.ndc, Fraction(0)) + v.amount * v.count
+    last = vials[-1].ndc
+    return [
+        NdcAmount(ndc, amount, amount - (discarded if ndc == last else 0))
+        for ndc, amount in dispensed.items()
+    ]
+
+
+def _warnings(
+    order: Order, result: SelectionResult, code: BillingCode, day: dt.date
+) -> tuple[str, ...]:
+    unit = code.unit
+    notes = []
+    for lot in result.expired:
+        assert lot.expires is not None
+        notes.append(
+            f"lot {lot.lot} expired on {lot.expires.isoformat()} (before "
+            f"{day.isoformat()}): set aside"
+        )
+    if order.mode is Mode.AUTO and result.mode is Mode.EXACT_DOSE and result.ok:
+        low, high = Tolerance.window(order.tolerance or DEFAULT_TOLERANCE, result.target)
+        notes.append(
+            f"no whole-vial combination within {format_amount(low)}–"
+            f"{format_amount(high)} {unit}: the exact dose is drawn and the rest "
+            "discarded"
+        )
+    if result.ok and not result.proven_optimal:
+        notes.append(
+            "the solver stopped at its time limit: this selection is the best "
+            "found, not proven optimal"
+        )
+    if result.ok and any(p.lot.ndc is None for p in result.selection.picks):  # type: ignore[union-attr]
+        notes.append("some vials have no NDC: payers that require NDCs will deny the line")
+    return tuple(notes)
+
+
+def _float(value: Fraction | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _option(selection: Selection | None, ordered: Fraction) -> dict[str, object] | None:
+    if selection is None:
+        return None
+    return {
+        "vials": selection.vials,
+        "dispensed": float(selection.total),
+        "deviation_pct": round(float((selection.total - ordered) / ordered * 100), 2),
+        "lots": selection.counts_by_lot(),
+    }

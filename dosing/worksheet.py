@@ -1,0 +1,110 @@
+"""The pharmacist's worksheet: a plan as text to follow at the bench."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from dosing.pipeline import Plan
+from optimizer import Mode, Selection
+from optimizer.select import format_amount
+
+__all__ = ["worksheet"]
+
+
+def worksheet(plan: Plan) -> str:
+    """The plan as a worksheet: the order, the vials to pull, the claim lines."""
+    code, unit = plan.code, plan.code.unit
+    order = plan.order
+
+    def amount(value: Fraction) -> str:
+        return f"{format_amount(value)} {unit}"
+
+    low, high = plan.tolerance.window(plan.ordered)
+    mode = (
+        plan.mode.value if plan.mode is order.mode else f"{plan.mode.value} (asked: {order.mode})"
+    )
+    lines = [
+        f"factordose plan: {code.code} {code.descriptor}, {code.unit_label} per billing unit "
+        f"(code set {plan.code_set})",
+        f"Order:     {plan.calculation.how}",
+        f"Tolerance: {plan.tolerance} for whole vials, {amount(low)} to {amount(high)}",
+        f"Mode:      {mode}" + (f", at most {order.max_vials} vials" if order.max_vials else ""),
+    ]
+    if order.date_of_service:
+        lines.append(f"Date:      {order.date_of_service.isoformat()}")
+    lines.append("")
+    if not plan.ok:
+        lines.append(f"NO PLAN: {plan.reason}.")
+        for label, option in (
+            ("Nearest below", plan.selection.below),
+            ("Nearest above", plan.selection.above),
+        ):
+            if option is not None:
+                lines.append(f"  {label}: {_describe(option, plan.ordered, unit)}")
+        if plan.selection.below is None and plan.selection.above is None:
+            lines.append("  No selection of the vials on hand comes near the order.")
+        lines += _warnings(plan)
+        return "\n".join(lines) + "\n"
+
+    lines.append("Pull these vials (use in this order, earliest expiry first):")
+    for v in plan.vials:
+        expires = f"exp {v.expires.isoformat()}" if v.expires else "no expiry given"
+        ndc = f"NDC {v.ndc}" if v.ndc else "no NDC"
+        lines.append(
+            f"  [ ] {v.count} x lot {v.lot:<10} {amount(v.amount):>12} each  "
+            f"{ndc}  {expires}  = {amount(v.amount * v.count)}"
+        )
+    assert plan.dispensed is not None and plan.administered is not None
+    vials = sum(v.count for v in plan.vials)
+    lines.append(f"  Total: {amount(plan.dispensed)} in {vials} vial{'s' * (vials != 1)}")
+    if plan.mode is Mode.WHOLE_VIALS:
+        deviation = plan.dispensed - plan.ordered
+        lines.append(
+            f"Give the whole content of every vial: {amount(plan.administered)}, "
+            f"{_signed(deviation, unit)} ({plan.deviation_pct:+.2f}%) from the order."
+        )
+    else:
+        assert plan.discarded is not None
+        last = plan.vials[-1]
+        lines.append(
+            f"Draw exactly {amount(plan.administered)}; discard "
+            f"{amount(plan.discarded)} left in the last vial (lot {last.lot})."
+        )
+    lines.append("")
+    lines.append("Claim lines:")
+    for line in plan.claim_lines:
+        modifiers = " ".join(line.modifiers) or "-"
+        ndc = f"NDC {line.ndc}" if line.ndc else "no NDC"
+        lines.append(f"  {line.code}  {modifiers:<9} {line.units:>6,} units  {ndc}")
+    for other, units in plan.equivalent_units.items():
+        lines.append(
+            f"  (the same amount under {other} would be {units:,} units: "
+            f"do not mix the two codes' units)"
+        )
+    if plan.selection.alternatives:
+        lines.append("")
+        lines.append("Fewer vials, further from the order:")
+        for option in plan.selection.alternatives:
+            lines.append(f"  {_describe(option, plan.ordered, unit)}")
+    lines += _warnings(plan)
+    return "\n".join(lines) + "\n"
+
+
+def _describe(option: Selection, ordered: Fraction, unit: str) -> str:
+    lots = ", ".join(f"{count} x {lot}" for lot, count in option.counts_by_lot().items())
+    pct = float((option.total - ordered) / ordered * 100)
+    return (
+        f"{format_amount(option.total)} {unit} in {option.vials} "
+        f"vial{'s' * (option.vials != 1)} ({pct:+.2f}%): {lots}"
+    )
+
+
+def _signed(value: Fraction, unit: str) -> str:
+    sign = "+" if value >= 0 else "-"
+    return f"{sign}{format_amount(abs(value))} {unit}"
+
+
+def _warnings(plan: Plan) -> list[str]:
+    if not plan.warnings:
+        return []
+    return ["", "Warnings:", *(f"  ! {w}" for w in plan.warnings)]

@@ -1,0 +1,156 @@
+"""Claim lines (billing-rules.md sections 2, 3, 6): JW/JZ, rounding, NDC lines."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dosing import InputError
+from dosing.claims import NdcAmount, apportion, claim_lines
+from dosing.codesets import BillingCode
+from dosing.ndc import normalize_ndc
+from dosing.orders import Setting
+from dosing.pipeline import plan
+
+
+def code(unit_amount: int, unit: str = "mg") -> BillingCode:
+    return BillingCode("J9999", "test drug", "test", Fraction(unit_amount), unit, "test")
+
+
+def lines(unit: int, dispensed: int, administered: int, unit_of: str = "mg") -> list[tuple]:
+    source = [NdcAmount("00000000001", Fraction(dispensed), Fraction(administered))]
+    return [
+        (line.units, line.modifiers)
+        for line in claim_lines(code(unit, unit_of), source, Setting.ADMINISTERED)
+    ]
+
+
+# billing-rules.md section 3, published examples
+@pytest.mark.parametrize(
+    ("unit", "dispensed", "administered", "expected", "source"),
+    [
+        (10, 400, 350, [(35, ()), (5, ("JW",))], "350 mg from 4 x 100 mg, unit 10 mg"),
+        (10, 400, 400, [(40, ("JZ",))], "400 mg given from 4 x 100 mg: 40 units JZ"),
+        (10, 100, 70, [(7, ()), (3, ("JW",))], "70 mg from a 100 mg vial, unit 10 mg"),
+        (100, 100, 70, [(1, ("JZ",))], "70 mg from 100 mg, unit 100 mg: JW would overpay"),
+        (250, 1030, 760, [(4, ("JZ",))], "760 IU from 1,030 IU, unit 250 IU: 30 IU left, no JW"),
+    ],
+)
+def test_published_examples(
+    unit: int, dispensed: int, administered: int, expected: list[tuple], source: str
+) -> None:
+    assert lines(unit, dispensed, administered) == expected, source
+
+
+def test_dispensed_setting_bills_the_dispensed_amount_without_jw_or_jz() -> None:
+    source = [NdcAmount(None, Fraction(400), Fraction(350))]
+    result = claim_lines(code(10), source, Setting.DISPENSED)
+    assert [(line.units, line.modifiers) for line in result] == [(40, ())]
+
+
+def test_plan_reproduces_the_350_mg_example(tmp_path: Path) -> None:
+    """End to end: a user code set at 10 mg per unit, an exact dose of 350 mg."""
+    table = tmp_path / "codes.csv"
+    table.write_text(
+        "code,descriptor,product,unit_amount,unit,source\n"
+        "J9999,Test drug 10 mg,test,10,mg,billing-rules.md section 3 example\n"
+    )
+    result = plan(
+        {
+            "code": "J9999",
+            "code_set": str(table),
+            "dose": 350,
+            "mode": "exact_dose",
+            "inventory": [{"ndc": "12345-6789-01", "lot": "V", "amount": 100, "count": 4}],
+        }
+    )
+    assert [line.to_dict() for line in result.claim_lines] == [
+        {"code": "J9999", "modifiers": [], "units": 35, "ndc": "12345678901"},
+        {"code": "J9999", "modifiers": ["JW"], "units": 5, "ndc": "12345678901"},
+    ]
+    assert (result.dispensed, result.administered, result.discarded) == (400, 350, 50)
+
+
+@given(
+    st.integers(1, 3000),  # unit amount
+    st.lists(st.integers(1, 5000), min_size=1, max_size=4),  # vial content per NDC
+    st.fractions(min_value=0, max_value=1),  # share of the last vial left undrawn
+)
+def test_lines_never_bill_more_than_the_dispensed_content_supports(
+    unit: int, contents: list[int], undrawn: Fraction
+) -> None:
+    """The administered lines bill ceil(administered / unit); a JW line only ever
+    bills whole units of what is left, so the lines never exceed what was
+    dispensed, rounded up; JW and JZ never appear together; no line is empty."""
+    sources = [NdcAmount(f"{i:011d}", Fraction(c), Fraction(c)) for i, c in enumerate(contents)]
+    last = sources[-1]
+    left = min(last.dispensed * undrawn, last.dispensed - Fraction(1, 10))
+    sources[-1] = NdcAmount(last.ndc, last.dispensed, last.dispensed - left)
+    dispensed = sum(s.dispensed for s in sources)
+    administered = sum(s.administered for s in sources)
+    result = claim_lines(code(unit), sources, Setting.ADMINISTERED)
+    given_units = sum(line.units for line in result if "JW" not in line.modifiers)
+    jw_units = sum(line.units for line in result if "JW" in line.modifiers)
+    assert given_units == math.ceil(administered / unit)
+    assert given_units + jw_units <= math.ceil(dispensed / unit)
+    if jw_units:
+        assert (given_units + jw_units) * unit <= dispensed
+    modifiers = {m for line in result for m in line.modifiers}
+    assert not {"JW", "JZ"} <= modifiers
+    assert ("JZ" in modifiers) == (jw_units == 0)
+    assert all(line.units >= 1 for line in result)
+
+
+@given(st.integers(1, 10**6), st.lists(st.integers(1, 10**5), min_size=1, max_size=8))
+def test_apportion_adds_up_exactly(total: int, weights: list[int]) -> None:
+    shares = apportion(total, [Fraction(w) for w in weights])
+    assert sum(shares) == total
+    whole = sum(weights)
+    for share, weight in zip(shares, weights, strict=True):
+        assert abs(share - total * weight / whole) < 1
+
+
+def test_several_ndcs_get_one_line_each() -> None:
+    sources = [
+        NdcAmount("00000000001", Fraction(1650), Fraction(1650)),
+        NdcAmount("00000000002", Fraction(2060), Fraction(2060)),
+    ]
+    result = claim_lines(code(250, "IU"), sources, Setting.ADMINISTERED)
+    assert [(line.ndc, line.units, line.modifiers) for line in result] == [
+        ("00000000001", 7, ("JZ",)),
+        ("00000000002", 8, ("JZ",)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1234-5678-90", "01234567890"),  # 4-4-2
+        ("12345-678-90", "12345067890"),  # 5-3-2
+        ("12345-6789-0", "12345678900"),  # 5-4-1
+        ("12345-6789-01", "12345678901"),  # 5-4-2 already
+        ("12345678901", "12345678901"),
+        (" 0026-3956-10 ", "00026395610"),
+    ],
+)
+def test_ndc_forms(text: str, expected: str) -> None:
+    assert normalize_ndc(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["1234567890", "123-4567-89", "12345-67890-1", "abcde-fghi-jk", "", "12345-6789-012"]
+)
+def test_bad_ndcs_are_refused_with_the_lot_named(text: str) -> None:
+    with pytest.raises(InputError, match="inventory lot L1: ndc"):
+        plan(
+            {
+                "code": "J7212",
+                "dose": 1000,
+                "inventory": [{"ndc": text, "lot": "L1", "amount": 1000, "count": 1}],
+            }
+        )
