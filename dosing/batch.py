@@ -25,7 +25,15 @@ __all__ = ["run"]
 PROGRESS_FROM = 200  # lines; shorter batches finish before a bar helps
 
 
-def run(path: Path, *, out: TextIO, report: Report, as_json: bool, code_set: str | None) -> None:
+def run(
+    path: Path,
+    *,
+    out: TextIO,
+    report: Report,
+    as_json: bool,
+    code_set: str | None,
+    engine: str = "auto",
+) -> None:
     from dosing.cli import Exit, read_json, read_text
 
     lines = read_text(path, "batch").splitlines()
@@ -35,7 +43,10 @@ def run(path: Path, *, out: TextIO, report: Report, as_json: bool, code_set: str
             if not line.strip():
                 raise _BlankLine
             result = plan(
-                read_json(line, f"line {number}"), code_set=code_set, base_dir=path.parent
+                read_json(line, f"line {number}"),
+                code_set=code_set,
+                base_dir=path.parent,
+                engine=engine,
             )
         except _BlankLine:
             record = _error(number, "line", "an order (JSON object)", "an empty line")

@@ -26,7 +26,7 @@ from dosing.units import equivalent_units, resolve_code, units_for
 from dosing.worksheet import worksheet
 from optimizer.errors import OptimizerError
 from optimizer.numbers import parse_number
-from optimizer.select import format_amount
+from optimizer.select import ENGINES, format_amount
 
 __all__ = ["Exit", "Report", "main"]
 
@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--batch", metavar="ORDERS.jsonl", help="plan every line of this file")
     plan.add_argument("--json", action="store_true", help="print the plan JSON")
     plan.add_argument("--code-set", help=code_set_help)
+    plan.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="vial selection engine (same answers; for cross-checks and benchmarks)",
+    )
     plan.set_defaults(run=_plan)
     return parser
 
@@ -124,7 +130,12 @@ def _plan(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         raise _UsageError("give either ORDER.json (or -) or --batch ORDERS.jsonl, not both")
     if args.batch is not None:
         batch.run(
-            Path(args.batch), out=out, report=report, as_json=args.json, code_set=args.code_set
+            Path(args.batch),
+            out=out,
+            report=report,
+            as_json=args.json,
+            code_set=args.code_set,
+            engine=args.engine,
         )
         return
     if args.order == "-":
@@ -132,7 +143,9 @@ def _plan(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     else:
         path = Path(args.order)
         text, base_dir = read_text(path, "order"), path.parent
-    result = plan(read_json(text, "order"), code_set=args.code_set, base_dir=base_dir)
+    result = plan(
+        read_json(text, "order"), code_set=args.code_set, base_dir=base_dir, engine=args.engine
+    )
     print(
         json.dumps(result.to_dict()) if args.json else worksheet(result),
         file=out,

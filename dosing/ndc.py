@@ -9,6 +9,7 @@ told from the digits.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from dosing.errors import InputError
@@ -19,6 +20,7 @@ _HYPHENATED = re.compile(r"^(\d{4,5})-(\d{3,4})-(\d{1,2})$")
 _PADDED_WIDTHS = (5, 4, 2)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_ndc(text: str, *, field: str = "ndc") -> str:
     """The 11-digit 5-4-2 form of ``text`` (e.g. ``1234-5678-90`` -> ``01234567890``).
 

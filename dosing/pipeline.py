@@ -140,8 +140,12 @@ def plan(
     code_set: str | None = None,
     base_dir: Path | None = None,
     today: dt.date | None = None,
+    engine: str = "auto",
 ) -> Plan:
     """Plan one dose.  ``order`` is the order JSON as a dict, or an :class:`Order`.
+
+    ``engine`` is passed to :func:`optimizer.select` (``auto``, ``exact`` or
+    ``cpsat``); the answer is the same, only the speed differs.
 
     Lots that expire before the date of service (or ``today``, default the
     system date, when the order has none) are never chosen.
@@ -166,6 +170,7 @@ def plan(
             mode=order.mode,
             max_vials=order.max_vials,
             as_of=day,
+            engine=engine,
         )
     except FieldError as exc:
         raise InputError(exc.field, exc.expected, exc.got) from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,12 +95,25 @@ def lots_from_records(
 
 
 def read_inventory_csv(path: str | Path) -> tuple[Lot, ...]:
-    """Lots from an inventory CSV file (see the module docstring)."""
+    """Lots from an inventory CSV file (see the module docstring).
+
+    A batch names the same file on every line: the file is parsed once and
+    parsed again only when it changes (lots are immutable, so sharing is safe).
+    """
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        raise InventoryError("inventory_file", "a readable CSV file", f"{path}: {exc}") from None
+    return _read_inventory_csv(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_inventory_csv(path: str, _mtime_ns: int, _size: int) -> tuple[Lot, ...]:
     try:
         text = Path(path).read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InventoryError("inventory_file", "a readable CSV file", f"{path}: {exc}") from None
-    return parse_inventory_csv(text, str(path))
+    return parse_inventory_csv(text, path)
 
 
 def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
