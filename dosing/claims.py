@@ -18,6 +18,12 @@ Rules, in the order they are applied:
   up to exactly the units of the whole.  An NDC whose share rounds to no
   unit gets no line (its amount is billed within the others).  The JW line
   carries the NDC of the vial the dose was drawn from last (the opened one).
+* Section 3, payer policy: where a payer uses JW/JZ for drugs dispensed for
+  self-administration, the dispensed line carries JZ (the provider discarded
+  nothing); where a payer does not use them, neither appears.
+* Section 6, payer rules: KX on every line when the payer requires it and the
+  order documents it; a line above the payer's per-line unit limit is split
+  into lines of at most the limit, the repeats with modifier 76.
 """
 
 from __future__ import annotations
@@ -69,27 +75,49 @@ def claim_lines(
     code: BillingCode,
     sources: Sequence[NdcAmount],
     setting: Setting,
+    *,
+    jw_jz: bool | None = None,
+    kx: bool = False,
+    unit_limit: int | None = None,
 ) -> tuple[ClaimLine, ...]:
-    """The claim lines for a dose drawn from ``sources`` (see the module docstring)."""
+    """The claim lines for a dose drawn from ``sources`` (see the module docstring).
+
+    ``jw_jz``: whether the payer uses JW/JZ in this setting (default: only when
+    administered).  ``kx`` appends KX to every line.  ``unit_limit`` splits any
+    line above it, the repeats carrying modifier 76 (billing-rules.md section 6).
+    """
+    if jw_jz is None:
+        jw_jz = setting is Setting.ADMINISTERED
+    administered_setting = setting is Setting.ADMINISTERED
+    billed = [s.administered if administered_setting else s.dispensed for s in sources]
+    units = units_for(sum(billed, Fraction(0)), code)
     dispensed = sum((s.dispensed for s in sources), Fraction(0))
-    administered = sum((s.administered for s in sources), Fraction(0))
-    if setting is Setting.DISPENSED:
-        units = units_for(dispensed, code)
-        shares = apportion(units, [s.dispensed for s in sources])
-        return tuple(
-            ClaimLine(code.code, (), n, s.ndc) for s, n in zip(sources, shares, strict=True) if n
-        )
-    units = units_for(administered, code)
-    leftover = math.floor((dispensed - units * code.unit_amount) / code.unit_amount)
-    modifiers: tuple[str, ...] = () if leftover >= 1 else ("JZ",)
-    shares = apportion(units, [s.administered for s in sources])
+    leftover = 0
+    if jw_jz and administered_setting:
+        leftover = math.floor((dispensed - units * code.unit_amount) / code.unit_amount)
+    modifiers: tuple[str, ...] = ("JZ",) if jw_jz and leftover < 1 else ()
+    extra = ("KX",) if kx else ()
     lines = [
-        ClaimLine(code.code, modifiers, n, s.ndc) for s, n in zip(sources, shares, strict=True) if n
+        ClaimLine(code.code, modifiers + extra, n, s.ndc)
+        for s, n in zip(sources, apportion(units, billed), strict=True)
+        if n
     ]
     if leftover >= 1:
         opened = next(s for s in reversed(sources) if s.dispensed > s.administered)
-        lines.append(ClaimLine(code.code, ("JW",), leftover, opened.ndc))
-    return tuple(lines)
+        lines.append(ClaimLine(code.code, ("JW", *extra), leftover, opened.ndc))
+    return tuple(split for line in lines for split in _split(line, unit_limit))
+
+
+def _split(line: ClaimLine, limit: int | None) -> list[ClaimLine]:
+    """A line over the payer's per-line unit limit as several lines, repeats with 76."""
+    if limit is None or line.units <= limit:
+        return [line]
+    full, rest = divmod(line.units, limit)
+    sizes = [limit] * full + ([rest] if rest else [])
+    return [
+        ClaimLine(line.code, line.modifiers + (("76",) if i else ()), size, line.ndc)
+        for i, size in enumerate(sizes)
+    ]
 
 
 def apportion(total: int, weights: Sequence[Fraction]) -> list[int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from dosing import __version__, batch
+from dosing.checkreport import run_check
 from dosing.codesets import SHIPPED_CODE_SETS, load_code_set
 from dosing.errors import DosingError, InputError
 from dosing.pipeline import plan
@@ -104,6 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="vial selection engine (same answers; for cross-checks and benchmarks)",
     )
     plan.set_defaults(run=_plan)
+
+    check = commands.add_parser(
+        "check",
+        help="pre-submission checks of a claims CSV",
+        description="Check claim lines for the denials of billing-rules.md section 7. "
+        "Exit 1 when any error is found.",
+    )
+    check.add_argument("claims", help="claims CSV (columns in the README)")
+    check.add_argument(
+        "--payer",
+        help="payer profile (name or TOML path) for every row, instead of each row's payer column",
+    )
+    check.add_argument("--json", action="store_true", help="JSON Lines: findings, then a summary")
+    check.set_defaults(run=_check)
     return parser
 
 
@@ -152,6 +167,13 @@ def _plan(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         end=("\n" if args.json else ""),
     )
     report.saw(Exit.OK if result.ok else Exit.NEGATIVE)
+
+
+def _check(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    summary = run_check(
+        Path(args.claims), payer=args.payer, as_json=args.json, out=out, err=report.err
+    )
+    report.saw(Exit.NEGATIVE if summary.errors else Exit.OK)
 
 
 def read_text(path: Path, field: str) -> str:

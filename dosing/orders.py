@@ -30,6 +30,7 @@ from optimizer.numbers import as_fraction
 from optimizer.select import format_amount
 
 __all__ = [
+    "DOCUMENTATION_KEYS",
     "FACTOR_VIII_RISE_PER_IU_PER_KG",
     "ORDER_KEYS",
     "WEIGHT_RANGE_KG",
@@ -46,6 +47,16 @@ FACTOR_VIII_RISE_PER_IU_PER_KG = Fraction(1, 2)
 #: 0.5 kg and treated adults rarely over 300 kg; a weight outside is almost
 #: always a slip (pounds for kilograms, a misplaced decimal point).
 WEIGHT_RANGE_KG = (Fraction(1, 2), Fraction(300))
+
+#: Documentation an order may carry for the claim (payer checks, KX): beyond
+#: DESIGN.md's order keys, all optional.
+DOCUMENTATION_KEYS = (
+    "patient_id",
+    "diagnosis_codes",
+    "prior_authorization",
+    "prior_products",
+    "site",
+)
 
 #: A desired Factor VIII rise above 200% of normal is not a clinical target.
 MAX_RISE_PCT = Fraction(200)
@@ -66,6 +77,7 @@ ORDER_KEYS = (
     "date_of_service",
     "inventory",
     "inventory_file",
+    *DOCUMENTATION_KEYS,
 )
 _DOSE_FIELDS = ("dose_per_kg", "dose", "target_rise_pct")
 
@@ -102,6 +114,15 @@ class Order:
     setting: Setting = Setting.ADMINISTERED
     payer: str | None = None
     date_of_service: dt.date | None = None
+    patient_id: str | None = None
+    diagnosis_codes: tuple[str, ...] = ()
+    prior_authorization: str | None = None
+    prior_products: tuple[str, ...] = ()
+    site: str | None = None
+
+    def documented(self, name: str) -> bool:
+        """Whether the order carries ``name`` (a documentation key or weight_kg)."""
+        return bool(getattr(self, name))
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not self.code.strip():
@@ -206,6 +227,13 @@ def parse_order(
             payer=_optional_text(data.get("payer"), "payer"),
             date_of_service=_date(data.get("date_of_service"), "date_of_service"),
             inventory=_inventory(data, base_dir),
+            patient_id=_optional_text(data.get("patient_id"), "patient_id"),
+            diagnosis_codes=_texts(data.get("diagnosis_codes"), "diagnosis_codes"),
+            prior_authorization=_optional_text(
+                data.get("prior_authorization"), "prior_authorization"
+            ),
+            prior_products=_texts(data.get("prior_products"), "prior_products"),
+            site=_optional_text(data.get("site"), "site"),
         )
     except FieldError as exc:  # from the optimizer's checks: same shape, our type
         raise InputError(exc.field, exc.expected, exc.got) from None
@@ -272,6 +300,14 @@ def _text(value: object, field: str) -> str:
 
 def _optional_text(value: object, field: str) -> str | None:
     return None if value is None else _text(value, field)
+
+
+def _texts(value: object, field: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise InputError(field, "a list of non-empty texts", value)
+    return tuple(v.strip() for v in value)
 
 
 def _choice(value: object, field: str, kind: type[StrEnum]) -> StrEnum:

@@ -29,6 +29,7 @@ from dosing.codesets import BillingCode, load_code_set
 from dosing.errors import InputError
 from dosing.ndc import normalize_ndc
 from dosing.orders import DoseCalculation, Order, Setting, parse_order
+from dosing.payers import PayerProfile, load_payer
 from dosing.units import equivalent_units
 from optimizer import Mode, Selection, SelectionResult, Tolerance, select
 from optimizer.errors import FieldError
@@ -78,6 +79,7 @@ class Plan:
     claim_lines: tuple[ClaimLine, ...] = ()
     equivalent_units: Mapping[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    payer: PayerProfile | None = None
 
     @property
     def ok(self) -> bool:
@@ -123,6 +125,7 @@ class Plan:
             "equivalent_units": dict(self.equivalent_units),
             "alternatives": [_option(s, self.ordered) for s in self.selection.alternatives],
             "window": {"low": float(low), "high": float(high)},
+            "payer": self.payer.name if self.payer else None,
             "warnings": list(self.warnings),
         }
         if not self.ok:
@@ -155,7 +158,8 @@ def plan(
     table = load_code_set(code_set or order.code_set)
     code = table.lookup(order.code)
     calculation = order.dose_for(code)
-    tolerance = order.tolerance or DEFAULT_TOLERANCE
+    payer = load_payer(order.payer) if order.payer else None
+    tolerance = order.tolerance or (payer.dispensing_tolerance if payer else DEFAULT_TOLERANCE)
     ndcs = {
         lot.lot: normalize_ndc(lot.ndc, field=f"inventory lot {lot.lot}: ndc")
         for lot in order.inventory
@@ -174,7 +178,16 @@ def plan(
         )
     except FieldError as exc:
         raise InputError(exc.field, exc.expected, exc.got) from None
-    warnings = _warnings(order, result, code, day)
+    warnings = _warnings(order, result, code, day, tolerance)
+    kx = False
+    if payer is not None and payer.kx_required:
+        missing = [name for name in payer.kx_documentation if not order.documented(name)]
+        kx = not missing
+        if missing:
+            warnings += (
+                f"payer {payer.name} requires KX, but the order does not document "
+                f"{', '.join(missing)}: KX not appended",
+            )
     common = dict(
         order=order,
         code=code,
@@ -183,6 +196,7 @@ def plan(
         tolerance=tolerance,
         selection=result,
         warnings=warnings,
+        payer=payer,
     )
     if result.selection is None:
         return Plan(status="infeasible", **common)  # type: ignore[arg-type]
@@ -195,13 +209,21 @@ def plan(
     )
     sources = _sources(vials, dispensed - administered)
     billed = administered if order.setting is Setting.ADMINISTERED else dispensed
+    lines = claim_lines(
+        code,
+        sources,
+        order.setting,
+        jw_jz=payer.uses_jw_jz(order.setting.value) if payer else None,
+        kx=kx,
+        unit_limit=payer.unit_limit(code.code) if payer else None,
+    )
     return Plan(
         status="ok",
         vials=vials,
         dispensed=dispensed,
         administered=administered,
         discarded=dispensed - administered,
-        claim_lines=claim_lines(code, sources, order.setting),
+        claim_lines=lines,
         equivalent_units=equivalent_units(billed, code, code_set=table),
         **common,  # type: ignore[arg-type]
     )
@@ -221,7 +243,7 @@ def _sources(vials: tuple[PlannedVials, ...], discarded: Fraction) -> list[NdcAm
 
 
 def _warnings(
-    order: Order, result: SelectionResult, code: BillingCode, day: dt.date
+    order: Order, result: SelectionResult, code: BillingCode, day: dt.date, tolerance: Tolerance
 ) -> tuple[str, ...]:
     unit = code.unit
     notes = []
@@ -232,7 +254,7 @@ def _warnings(
             f"{day.isoformat()}): set aside"
         )
     if order.mode is Mode.AUTO and result.mode is Mode.EXACT_DOSE and result.ok:
-        low, high = Tolerance.window(order.tolerance or DEFAULT_TOLERANCE, result.target)
+        low, high = tolerance.window(result.target)
         notes.append(
             f"no whole-vial combination within {format_amount(low)}–"
             f"{format_amount(high)} {unit}: the exact dose is drawn and the rest "

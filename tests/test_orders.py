@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dosing import InputError, load_code_set
-from dosing.orders import ORDER_KEYS, Order, parse_order
+from dosing.orders import DOCUMENTATION_KEYS, ORDER_KEYS, Order, parse_order
 
 SPEC = load_code_set("spec")
 LOTS = [{"ndc": "12345-6789-01", "lot": "A1", "amount": 1030, "count": 4}]
@@ -121,9 +121,10 @@ def test_inventory_must_be_given_once(tmp_path: Path) -> None:
         )
 
 
-def test_order_keys_are_the_design_contract() -> None:
-    """DESIGN.md "Order JSON" lists these keys; unknown keys are an error."""
-    assert set(ORDER_KEYS) == {
+def test_order_keys_are_the_design_contract_plus_documentation() -> None:
+    """DESIGN.md "Order JSON" lists these keys, and the optional claim documentation
+    (README "Orders for a payer") adds five; unknown keys are an error."""
+    assert set(ORDER_KEYS) - set(DOCUMENTATION_KEYS) == {
         "code",
         "code_set",
         "weight_kg",
@@ -140,3 +141,18 @@ def test_order_keys_are_the_design_contract() -> None:
         "inventory",
         "inventory_file",
     }
+
+
+def test_documentation_fields() -> None:
+    parsed = order(
+        dose=3000,
+        patient_id="P1",
+        diagnosis_codes=["D66"],
+        prior_authorization="PA9",
+        prior_products=["kovaltry"],
+        site="HTC-0001",
+    )
+    assert parsed.diagnosis_codes == ("D66",) and parsed.documented("prior_authorization")
+    assert not order(dose=3000).documented("prior_authorization")
+    with pytest.raises(InputError, match="`diagnosis_codes` must be a list of non-empty texts"):
+        order(dose=3000, diagnosis_codes="D66")

@@ -1,0 +1,99 @@
+"""``factordose check`` output: a report grouped by claim, or JSON Lines.
+
+Text: each claim with findings, its findings by row, then a summary table of
+findings by id.  JSON (``--json``): one object per finding, then one summary
+object (``"type": "summary"``) that accounts for every row: checked or
+unreadable.  Both stream: nothing is held but the current claim.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TextIO
+
+from dosing.checks import RULES, Checker, ClaimResult, Summary
+
+__all__ = ["run_check"]
+
+
+def run_check(path: Path, *, payer: str | None, as_json: bool, out: TextIO, err: TextIO) -> Summary:
+    checker = Checker(payer)
+    progress = _Progress(err)
+    for result in checker.check_file(path):
+        if as_json:
+            for finding in result.findings:
+                out.write(json.dumps(finding.to_dict()) + "\n")
+        elif result.findings:
+            out.write(_claim_text(result))
+        progress.update(checker.summary.rows)
+    progress.done(checker.summary.rows)
+    summary = checker.summary
+    if as_json:
+        out.write(json.dumps(summary.to_dict()) + "\n")
+    else:
+        out.write(_summary_text(summary, payer))
+    return summary
+
+
+def _claim_text(result: ClaimResult) -> str:
+    errors = sum(f.rule.severity == "error" for f in result.findings)
+    warnings = len(result.findings) - errors
+    head = (
+        f"claim {result.claim_id or '(no id)'} (patient {result.patient_id or '?'}, payer "
+        f"{result.payer or '?'}, {result.rows} line{'s' * (result.rows != 1)}): "
+        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    )
+    lines = [head]
+    for f in result.findings:
+        lines.append(
+            f"  row {f.row:<6} line {f.line_id or '?':<4} {f.rule.severity.upper():<7} "
+            f"{f.rule.id} (s.{f.rule.section}): {f.message}"
+        )
+    return "\n".join(lines) + "\n\n"
+
+
+def _summary_text(summary: Summary, payer: str | None) -> str:
+    lines = [
+        f"Checked {summary.rows:,} rows in {summary.claims:,} claims"
+        + (f" against payer {payer}" if payer else "")
+        + ": "
+        f"{summary.rows - summary.rows_unreadable:,} checked, {summary.rows_unreadable:,} "
+        f"unreadable; {summary.claims_with_errors:,} claims with errors.",
+        f"{summary.errors:,} errors, {summary.warnings:,} warnings.",
+    ]
+    if summary.by_id:
+        width = max(len(rule) for rule in summary.by_id)
+        lines += [
+            "",
+            f"{'finding':<{width}}  severity  section  count",
+            f"{'-' * width}  --------  -------  -----",
+        ]
+        for rule_id, count in sorted(summary.by_id.items(), key=lambda item: (-item[1], item[0])):
+            rule = RULES[rule_id]
+            lines.append(f"{rule_id:<{width}}  {rule.severity:<8}  {rule.section:<7}  {count:,}")
+    else:
+        lines.append("No findings: the claims are ready to submit.")
+    return "\n".join(lines) + "\n"
+
+
+class _Progress:
+    """Rows checked, on stderr, only when it is a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        isatty = getattr(stream, "isatty", None)
+        self.stream = stream
+        self.enabled = bool(isatty and isatty())
+        self.last = time.monotonic()
+
+    def update(self, rows: int) -> None:
+        if self.enabled and time.monotonic() - self.last > 0.2:
+            self.last = time.monotonic()
+            self.stream.write(f"\rchecked {rows:,} rows")
+            self.stream.flush()
+
+    def done(self, rows: int) -> None:
+        if self.enabled:
+            self.stream.write(f"\rchecked {rows:,} rows\n")
+            self.stream.flush()

@@ -1,0 +1,553 @@
+"""Pre-submission claim checks: the denials of billing-rules.md section 7, caught first.
+
+Every rule has a stable id, a severity and the section of billing-rules.md it
+enforces (``RULES``).  :class:`Checker` reads the claims file as a stream,
+one claim (its consecutive rows) at a time, so memory stays bounded whatever
+the file's size; the only state kept across claims is one 64-bit hash per
+distinct line, for the duplicate check.  Every row is accounted for: checked,
+or reported as ``row-unreadable`` with the column at fault.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from dosing.claimfile import REQUIRED_CLAIM_COLUMNS, ClaimRow, parse_claim_row
+from dosing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.errors import DosingError, InputError
+from dosing.ndc import normalize_ndc
+from dosing.payers import PayerProfile, load_payer
+
+__all__ = ["RULES", "Checker", "ClaimResult", "Finding", "Rule", "Summary"]
+
+#: How a check reports: ``found(rule_id, message)``.
+Found = Callable[[str, str], None]
+
+#: ICD-10-CM codes that support a Factor VIII claim (billing-rules.md section 6):
+#: D66 hereditary factor VIII deficiency, D68.311 acquired hemophilia.
+HEMOPHILIA_A_DIAGNOSES = ("D66", "D68.311")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str  # error | warning
+    section: str  # of billing-rules.md
+    title: str
+
+
+RULES = {
+    rule.id: rule
+    for rule in (
+        Rule("row-unreadable", "error", "7", "a row that cannot be read"),
+        Rule("unknown-code", "error", "1", "a code not in the code set"),
+        Rule("unknown-payer", "error", "7", "a payer with no profile"),
+        Rule("units-mismatch", "error", "2", "billed units do not match the administered amount"),
+        Rule(
+            "units-in-wrong-code-unit",
+            "error",
+            "1, 2",
+            "units counted in another code's unit (per-IU quantity under a 250-IU code)",
+        ),
+        Rule("dose-not-justified", "error", "5, 7", "weight or ordered amount undocumented"),
+        Rule("dose-calculation-mismatch", "error", "5, 7", "weight x dose per kg is not the order"),
+        Rule("dose-outside-tolerance", "error", "4", "administered outside the payer's tolerance"),
+        Rule("jw-undocumented", "error", "3", "JW without a documented discard"),
+        Rule("jw-exceeds-discard", "error", "3", "more JW units than the discard supports"),
+        Rule("jw-jz-same-line", "error", "3", "JW and JZ on the same line"),
+        Rule("jw-jz-conflict", "error", "3", "a JW line and a JZ line for the same service"),
+        Rule(
+            "jz-with-billable-discard", "error", "3", "JZ although a billable amount was discarded"
+        ),
+        Rule("jw-jz-missing", "error", "3", "neither JW nor JZ where the payer requires one"),
+        Rule("jw-jz-not-used", "warning", "3", "JW/JZ where the payer does not use them"),
+        Rule("kx-missing", "error", "6", "KX missing where the payer requires it"),
+        Rule("kx-undocumented", "error", "6", "KX without the documentation the payer asks for"),
+        Rule("late-filing", "error", "6", "outside the payer's filing window"),
+        Rule("submission-before-service", "error", "6", "submitted before the date of service"),
+        Rule("duplicate-line", "error", "7", "the same line twice for a patient, code and date"),
+        Rule(
+            "missing-hemophilia-a-diagnosis",
+            "error",
+            "6, 7",
+            "Factor VIII without a hemophilia A diagnosis",
+        ),
+        Rule("missing-prior-authorization", "error", "7", "no prior authorization number"),
+        Rule("step-therapy-unmet", "error", "7", "required prior products not tried"),
+        Rule("out-of-network", "error", "7", "site outside the payer's network"),
+        Rule("unit-limit-exceeded", "error", "6", "more units on a line than the payer allows"),
+        Rule("ndc-invalid", "error", "6", "an NDC in no valid form"),
+        Rule("ndc-missing", "warning", "6", "no NDC on the line"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem on one line (``row`` is its line number in the file)."""
+
+    rule: Rule
+    claim_id: str
+    line_id: str
+    row: int
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "type": "finding",
+            "id": self.rule.id,
+            "severity": self.rule.severity,
+            "section": self.rule.section,
+            "claim_id": self.claim_id,
+            "line_id": self.line_id,
+            "row": self.row,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The findings of one claim (a run of consecutive rows with one claim id)."""
+
+    claim_id: str
+    rows: int
+    patient_id: str
+    payer: str
+    findings: tuple[Finding, ...]
+
+
+@dataclass
+class Summary:
+    """Counts over the whole file: every row is checked or unreadable."""
+
+    rows: int = 0
+    rows_unreadable: int = 0
+    claims: int = 0
+    claims_with_errors: int = 0
+    by_id: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def errors(self) -> int:
+        return sum(n for rule, n in self.by_id.items() if RULES[rule].severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(n for rule, n in self.by_id.items() if RULES[rule].severity == "warning")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "type": "summary",
+            "rows": self.rows,
+            "rows_checked": self.rows - self.rows_unreadable,
+            "rows_unreadable": self.rows_unreadable,
+            "claims": self.claims,
+            "claims_with_errors": self.claims_with_errors,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "by_id": dict(sorted(self.by_id.items())),
+        }
+
+
+class Checker:
+    """Checks claims; keeps the duplicate hashes and a :class:`Summary` as it goes."""
+
+    def __init__(self, payer: str | Path | None = None) -> None:
+        self.payer_override = load_payer(payer) if payer is not None else None
+        self.summary = Summary()
+        self._seen: set[int] = set()
+        self._payers: dict[str, PayerProfile | None] = {}
+        self._code_sets: dict[str, CodeSet | None] = {}
+        self._ndcs: dict[str, bool] = {}
+
+    def check_file(self, path: Path) -> Iterator[ClaimResult]:
+        """The results claim by claim; the header is checked before any row."""
+        try:
+            handle = path.open(newline="", encoding="utf-8-sig")
+        except OSError as exc:
+            raise InputError("claims", "a readable CSV file", f"{path}: {exc.strerror}") from None
+        with handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            missing = [c for c in REQUIRED_CLAIM_COLUMNS if c not in header]
+            if missing:
+                raise InputError(
+                    "claims header",
+                    "the columns " + ",".join(REQUIRED_CLAIM_COLUMNS) + " (see README)",
+                    ",".join(header) or "nothing",
+                )
+            rows = ((number, raw) for number, raw in enumerate(reader, start=2))
+            claims = itertools.groupby(
+                rows, key=lambda item: (item[1].get("claim_id") or "").strip()
+            )
+            for claim_id, group in claims:
+                yield self.check_claim(claim_id, group)
+
+    def check_claim(
+        self, claim_id: str, raw_rows: Iterable[tuple[int, dict[str, str | None]]]
+    ) -> ClaimResult:
+        findings: list[Finding] = []
+        rows: list[ClaimRow] = []
+        count = 0
+        for number, raw in raw_rows:
+            count += 1
+            try:
+                if None in raw:
+                    raise InputError("row", "as many cells as the header", "more")
+                rows.append(parse_claim_row(raw, number))
+            except InputError as exc:
+                self.summary.rows_unreadable += 1
+                line_id = (raw.get("line_id") or "").strip()
+                findings.append(
+                    Finding(
+                        RULES["row-unreadable"],
+                        claim_id,
+                        line_id,
+                        number,
+                        f"row {number} unreadable: {exc}; fix it and check again",
+                    )
+                )
+        for row in rows:
+            findings += self._check_line(row)
+        services: dict[tuple[str, object], list[ClaimRow]] = {}
+        for row in rows:
+            services.setdefault((row.code, row.date_of_service), []).append(row)
+        for service in services.values():
+            findings += self._check_service(service)
+        findings.sort(key=lambda f: f.row)
+        self.summary.rows += count
+        self.summary.claims += 1
+        self.summary.by_id.update(f.rule.id for f in findings)
+        if any(f.rule.severity == "error" for f in findings):
+            self.summary.claims_with_errors += 1
+        first = rows[0] if rows else None
+        return ClaimResult(
+            claim_id,
+            count,
+            first.patient_id if first else "",
+            first.payer if first else "",
+            tuple(findings),
+        )
+
+    # -- line checks -------------------------------------------------------
+
+    def _check_line(self, row: ClaimRow) -> list[Finding]:
+        out: list[Finding] = []
+
+        def found(rule: str, message: str) -> None:
+            out.append(Finding(RULES[rule], row.claim_id, row.line_id, row.row, message))
+
+        code = self._code(row, found)
+        payer = self._payer(row, found)
+        modifiers = set(row.modifiers)
+        if {"JW", "JZ"} <= modifiers:
+            found(
+                "jw-jz-same-line",
+                "JW and JZ on one line: JW bills a discard, JZ says there "
+                "was none; keep the one that is true",
+            )
+        if payer is not None:
+            self._check_payer_rules(row, payer, code, modifiers, found)
+        if row.ndc:
+            if not self._valid_ndc(row.ndc):
+                found(
+                    "ndc-invalid",
+                    f"NDC {row.ndc!r} is not 4-4-2, 5-3-2, 5-4-1 or 11 digits: "
+                    "copy it from the vial's label",
+                )
+        else:
+            found("ndc-missing", "no NDC: payers that require NDCs on drug lines will deny it")
+        if (
+            code is not None
+            and code.factor == "VIII"
+            and not any(d.startswith(HEMOPHILIA_A_DIAGNOSES) for d in row.diagnosis_codes)
+        ):
+            diagnoses = ", ".join(row.diagnosis_codes) or "none"
+            found(
+                "missing-hemophilia-a-diagnosis",
+                f"{row.code} is Factor VIII but the diagnoses ({diagnoses}) include no "
+                "hemophilia A (D66, or D68.311 acquired): add it",
+            )
+        if "76" not in modifiers and "59" not in modifiers:
+            key = hash(
+                (
+                    row.patient_id,
+                    row.code,
+                    row.date_of_service,
+                    row.ndc,
+                    tuple(sorted(modifiers - {"KX"})),
+                )
+            )
+            if key in self._seen:
+                found(
+                    "duplicate-line",
+                    f"patient {row.patient_id}, {row.code} on "
+                    f"{row.date_of_service.isoformat()} is already billed on an earlier line "
+                    "with the same NDC and modifiers: remove it, or mark a true repeat with 76",
+                )
+            else:
+                self._seen.add(key)
+        return out
+
+    def _check_payer_rules(
+        self,
+        row: ClaimRow,
+        payer: PayerProfile,
+        code: BillingCode | None,
+        modifiers: set[str],
+        found: Found,
+    ) -> None:
+        days = (row.submission_date - row.date_of_service).days
+        if days < 0:
+            found(
+                "submission-before-service",
+                f"submitted {row.submission_date.isoformat()}, "
+                f"before the date of service {row.date_of_service.isoformat()}",
+            )
+        elif days > payer.filing_window_days:
+            found(
+                "late-filing",
+                f"submitted {days} days after the date of service; "
+                f"{payer.name} allows {payer.filing_window_days}: the claim will be denied",
+            )
+        if payer.kx_required and "KX" not in modifiers:
+            found(
+                "kx-missing",
+                f"{payer.name} requires KX on {row.code}: add it once the "
+                f"documentation ({', '.join(payer.kx_documentation) or 'coverage criteria'}) "
+                "is on file",
+            )
+        if "KX" in modifiers:
+            lacking = [name for name in payer.kx_documentation if not getattr(row, name)]
+            if lacking:
+                found(
+                    "kx-undocumented",
+                    f"KX says the coverage criteria are documented, but "
+                    f"{', '.join(lacking)} is empty: document it or remove KX",
+                )
+        limit = payer.unit_limit(row.code)
+        if limit is not None and row.units > limit:
+            found(
+                "unit-limit-exceeded",
+                f"{row.units} units on one line; {payer.name} allows "
+                f"{limit} for {row.code}: split into lines of at most {limit}, the repeats "
+                "with modifier 76",
+            )
+        if payer.prior_authorization and not row.prior_authorization:
+            found(
+                "missing-prior-authorization",
+                f"{payer.name} requires prior authorization: add the authorization number",
+            )
+        if code is not None and code.product in payer.step_therapy:
+            required = payer.step_therapy[code.product]
+            if not set(required) & set(row.prior_products):
+                found(
+                    "step-therapy-unmet",
+                    f"{payer.name} covers {code.product} after one of "
+                    f"{', '.join(required)}; prior products on file: "
+                    f"{', '.join(row.prior_products) or 'none'}",
+                )
+        if payer.network_sites and row.site not in payer.network_sites:
+            found(
+                "out-of-network",
+                f"site {row.site or '(none)'} is not in {payer.name}'s "
+                f"network ({', '.join(sorted(payer.network_sites))})",
+            )
+        if ({"JW", "JZ"} & modifiers) and not payer.uses_jw_jz(row.setting):
+            found(
+                "jw-jz-not-used",
+                f"{payer.name} does not use JW/JZ for {row.setting} drugs: remove the modifier",
+            )
+
+    # -- service checks (one code on one date of one claim) ---------------
+
+    def _check_service(self, rows: list[ClaimRow]) -> list[Finding]:
+        out: list[Finding] = []
+        head = rows[0]
+
+        def found(rule: str, message: str, row: ClaimRow = head) -> None:
+            out.append(Finding(RULES[rule], row.claim_id, row.line_id, row.row, message))
+
+        code = self._code(head, None)
+        payer = self._payer(head, None)
+        if code is None:
+            return out
+        unit = code.unit_amount
+        jw_rows = [r for r in rows if "JW" in r.modifiers]
+        given_rows = [r for r in rows if "JW" not in r.modifiers]
+        billed = sum(r.units for r in given_rows)
+        administered = head.administered_amount
+        self._check_dose(head, payer, code, found)
+        if administered is None or administered <= 0:
+            found(
+                "dose-not-justified",
+                f"no administered amount documented: the {billed} "
+                f"billed units of {code.code} cannot be checked; document it",
+            )
+            return out
+        discarded = head.discarded_amount or Fraction(0)
+        dispensed = administered + discarded
+        # billing-rules.md s.3: the administered amount where the provider gives the
+        # drug; the whole dispensed content where it is dispensed for home use
+        dispensed_setting = head.setting == "dispensed"
+        amount_billed = dispensed if dispensed_setting else administered
+        what = "dispensed" if dispensed_setting else "administered"
+        expected = math.ceil(amount_billed / unit)
+        if billed != expected:
+            per_unit = math.ceil(amount_billed)
+            amount = f"{_plain(amount_billed)} {code.unit}"
+            if unit != 1 and billed == per_unit:
+                others = [
+                    c.code
+                    for c in load_code_set(head.code_set).equivalents(code.code)
+                    if c.unit_amount == 1
+                ]
+                other = f" (that is {others[0]}'s 1-{code.unit} unit)" if others else ""
+                found(
+                    "units-in-wrong-code-unit",
+                    f"{billed:,} units is {amount} counted per 1 {code.unit}{other}; "
+                    f"{code.code} bills per {code.unit_label}, so that is about "
+                    f"{_plain(unit)}x too many units: bill {expected}",
+                )
+            else:
+                found(
+                    "units-mismatch",
+                    f"{billed} units billed, but {amount} {what} is "
+                    f"{expected} units of {code.unit_label} (rounded up): bill {expected}",
+                )
+        # whole units left after the billed ones: none when the dispensed content is billed
+        supported = 0 if dispensed_setting else math.floor((dispensed - expected * unit) / unit)
+        modifiers = {m for r in rows for m in r.modifiers}
+        if jw_rows:
+            if not head.discard_documented or discarded <= 0:
+                found(
+                    "jw-undocumented",
+                    "JW bills a discard, but no discarded amount is "
+                    "documented: document the discard (amount, reason) or remove the line",
+                    jw_rows[0],
+                )
+            jw_units = sum(r.units for r in jw_rows)
+            if jw_units > max(supported, 0):
+                found(
+                    "jw-exceeds-discard",
+                    f"JW bills {jw_units} units, but "
+                    f"{_plain(dispensed)} {code.unit} dispensed less the {expected} units "
+                    f"given leaves {max(supported, 0)} whole units: bill at most "
+                    f"{max(supported, 0)}"
+                    + (" (drop the JW line and use JZ)" if supported < 1 else ""),
+                    jw_rows[0],
+                )
+            if "JZ" in modifiers and not any({"JW", "JZ"} <= set(r.modifiers) for r in rows):
+                found(
+                    "jw-jz-conflict",
+                    "one line says JZ (nothing discarded), another bills "
+                    "a discard with JW: keep the one that is true",
+                )
+        elif "JZ" in modifiers and head.discard_documented and supported >= 1:
+            found(
+                "jz-with-billable-discard",
+                f"JZ says nothing billable was discarded, but "
+                f"{_plain(discarded)} {code.unit} discarded leaves {_units(supported)}: "
+                f"bill them on a JW line and drop JZ",
+            )
+        if payer is not None and payer.uses_jw_jz(head.setting) and not {"JW", "JZ"} & modifiers:
+            found(
+                "jw-jz-missing",
+                f"{payer.name} requires JW or JZ on single-dose drugs "
+                f"{head.setting}: add JZ if nothing billable was discarded, else a JW line",
+            )
+        return out
+
+    def _check_dose(
+        self, head: ClaimRow, payer: PayerProfile | None, code: BillingCode, found: Found
+    ) -> None:
+        ordered = head.ordered_amount
+        if head.weight_kg is None or ordered is None:
+            missing = " and ".join(
+                name
+                for name, value in (("weight_kg", head.weight_kg), ("ordered_amount", ordered))
+                if value is None
+            )
+            found(
+                "dose-not-justified",
+                f"{missing} not documented: the dose cannot be justified by weight and calculation",
+            )
+            return
+        if head.dose_per_kg is not None and head.weight_kg * head.dose_per_kg != ordered:
+            product = head.weight_kg * head.dose_per_kg
+            found(
+                "dose-calculation-mismatch",
+                f"{_plain(head.weight_kg)} kg x "
+                f"{_plain(head.dose_per_kg)} {code.unit}/kg is {_plain(product)} {code.unit}, "
+                f"not the {_plain(ordered)} {code.unit} ordered: correct the order or the "
+                "weight",
+            )
+        given = head.administered_amount
+        if payer is not None and given is not None and ordered > 0:
+            low, high = payer.dispensing_tolerance.window(ordered)
+            if not low <= given <= high:
+                pct = float((given - ordered) / ordered * 100)
+                found(
+                    "dose-outside-tolerance",
+                    f"{_plain(given)} {code.unit} given is "
+                    f"{pct:+.1f}% from the {_plain(ordered)} ordered; {payer.name} accepts "
+                    f"{payer.dispensing_tolerance}",
+                )
+
+    # -- look-ups, cached --------------------------------------------------
+
+    def _code(self, row: ClaimRow, found: Found | None) -> BillingCode | None:
+        name = row.code_set
+        if name not in self._code_sets:
+            try:
+                self._code_sets[name] = load_code_set(name)
+            except DosingError:
+                self._code_sets[name] = None
+        table = self._code_sets[name]
+        code = table.get(row.code) if table is not None else None
+        if code is None and found is not None:
+            where = f"code set {name!r}" if table is not None else f"unknown code set {name!r}"
+            found("unknown-code", f"{row.code} is not in {where}: check the code")
+        return code
+
+    def _payer(self, row: ClaimRow, found: Found | None) -> PayerProfile | None:
+        if self.payer_override is not None:
+            return self.payer_override
+        if row.payer not in self._payers:
+            try:
+                self._payers[row.payer] = load_payer(row.payer)
+            except DosingError:
+                self._payers[row.payer] = None
+        payer = self._payers[row.payer]
+        if payer is None and found is not None:
+            found(
+                "unknown-payer",
+                f"no payer profile {row.payer!r}: use a shipped profile or "
+                "a TOML path, or pass --payer",
+            )
+        return payer
+
+    def _valid_ndc(self, text: str) -> bool:
+        if text not in self._ndcs:
+            try:
+                normalize_ndc(text)
+                self._ndcs[text] = True
+            except InputError:
+                self._ndcs[text] = False
+        return self._ndcs[text]
+
+
+def _units(count: int) -> str:
+    return f"{count:,} whole unit{'s' * (count != 1)}"
+
+
+def _plain(value: Fraction) -> str:
+    if value.denominator == 1:
+        return f"{value.numerator:,}"
+    return f"{float(value):,.4f}".rstrip("0").rstrip(".")

@@ -1,0 +1,220 @@
+"""Payer profiles: the rules one payer applies to clotting-factor claims.
+
+A profile is a TOML file (shipped: ``medicare`` and ``example-commercial``;
+or the path of your own).  It is checked once, on load, and every problem
+names the file and the key.  Keys (billing-rules.md sections in brackets):
+
+``filing_window_days``       days from service to submission (s.6)
+``prior_authorization``      whether a prior authorization number is required (s.7)
+``dispensing_tolerance``     ``under_pct``/``over_pct``, the default order tolerance (s.4)
+``kx.required``              whether lines need modifier KX (s.6)
+``kx.documentation``         order fields / claim columns that must be filled for KX
+``jw_jz.administered``       ``required`` or ``not_used``: JW/JZ policy by setting (s.3)
+``jw_jz.dispensed``          the same for drugs dispensed for self-administration
+``unit_limits``              code -> most units on one line; longer lines split with 76 (s.6)
+``step_therapy``             product -> products one of which must have been tried (s.7)
+``network.sites``            allowed sites or pharmacies; empty means any (s.7)
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dosing.errors import DosingError
+from optimizer import Tolerance
+from optimizer.errors import FieldError
+
+__all__ = [
+    "KX_DOCUMENTATION_FIELDS",
+    "SHIPPED_PAYERS",
+    "PayerProfile",
+    "PayerProfileError",
+    "load_payer",
+]
+
+SHIPPED_PAYERS = ("medicare", "example-commercial")
+JW_JZ_POLICIES = ("required", "not_used")
+#: What ``kx.documentation`` may ask for: order fields that are also claim columns.
+KX_DOCUMENTATION_FIELDS = (
+    "diagnosis_codes",
+    "weight_kg",
+    "prior_authorization",
+    "prior_products",
+    "site",
+    "patient_id",
+)
+_TOP_KEYS = {
+    "name",
+    "description",
+    "source",
+    "filing_window_days",
+    "prior_authorization",
+    "dispensing_tolerance",
+    "kx",
+    "jw_jz",
+    "unit_limits",
+    "step_therapy",
+    "network",
+}
+
+
+class PayerProfileError(ValueError, DosingError):
+    """A payer profile is missing or malformed; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class PayerProfile:
+    """One payer's rules (see the module docstring)."""
+
+    name: str
+    description: str
+    source: str
+    filing_window_days: int
+    prior_authorization: bool
+    dispensing_tolerance: Tolerance
+    kx_required: bool
+    kx_documentation: tuple[str, ...]
+    jw_jz: Mapping[str, str]
+    unit_limits: Mapping[str, int]
+    step_therapy: Mapping[str, tuple[str, ...]]
+    network_sites: frozenset[str]
+
+    def uses_jw_jz(self, setting: str) -> bool:
+        return self.jw_jz.get(setting) == "required"
+
+    def unit_limit(self, code: str) -> int | None:
+        return self.unit_limits.get(code)
+
+
+def load_payer(name: str | Path | PayerProfile) -> PayerProfile:
+    """A shipped profile by name, or a TOML file by path."""
+    if isinstance(name, PayerProfile):
+        return name
+    if isinstance(name, str) and name in SHIPPED_PAYERS:
+        return _shipped(name)
+    path = Path(name)
+    if not path.is_file():
+        raise PayerProfileError(
+            f"`payer` must be one of {', '.join(SHIPPED_PAYERS)} or the path of a TOML "
+            f"profile (got {str(name)!r})"
+        )
+    stat = path.stat()
+    return _from_file(str(path.resolve()), stat.st_mtime_ns)
+
+
+@functools.cache
+def _shipped(name: str) -> PayerProfile:
+    data = resources.files("dosing").joinpath("data", "payers", f"{name}.toml").read_text()
+    return parse_payer(data, name)
+
+
+@functools.lru_cache(maxsize=16)
+def _from_file(path: str, _mtime_ns: int) -> PayerProfile:
+    try:
+        text = Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PayerProfileError(f"payer profile {path!r} could not be read: {exc}") from None
+    return parse_payer(text, path)
+
+
+def parse_payer(text: str, source: str) -> PayerProfile:
+    """A profile from TOML text; every problem names ``source`` and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PayerProfileError(f"payer profile {source!r} is not valid TOML: {exc}") from None
+
+    def bad(key: str, expected: str, got: object) -> PayerProfileError:
+        return PayerProfileError(
+            f"payer profile {source!r}: `{key}` must be {expected} (got {got!r})"
+        )
+
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise bad(unknown[0], f"one of the keys {', '.join(sorted(_TOP_KEYS))}", unknown[0])
+
+    def table(key: str, allowed: set[str] | None = None) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise bad(key, "a table", value)
+        extra = sorted(set(value) - allowed) if allowed is not None else []
+        if extra:
+            raise bad(f"{key}.{extra[0]}", f"one of {', '.join(sorted(allowed or ()))}", extra[0])
+        return value
+
+    def text_of(key: str) -> str:
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise bad(key, "non-empty text", value)
+        return value
+
+    days = data.get("filing_window_days")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise bad("filing_window_days", "a whole number of days >= 1", days)
+    prior = data.get("prior_authorization", False)
+    if not isinstance(prior, bool):
+        raise bad("prior_authorization", "true or false", prior)
+    tolerance_table = table("dispensing_tolerance", {"under_pct", "over_pct"})
+    try:
+        tolerance = Tolerance(
+            Fraction(str(tolerance_table.get("under_pct", 10))),
+            Fraction(str(tolerance_table.get("over_pct", 10))),
+        )
+    except (FieldError, ValueError):
+        raise bad(
+            "dispensing_tolerance",
+            "under_pct and over_pct percentages (0 to <100)",
+            tolerance_table,
+        ) from None
+    kx = table("kx", {"required", "documentation"})
+    if not isinstance(kx.get("required", False), bool):
+        raise bad("kx.required", "true or false", kx.get("required"))
+    documentation = kx.get("documentation", [])
+    if not isinstance(documentation, list) or any(
+        d not in KX_DOCUMENTATION_FIELDS for d in documentation
+    ):
+        raise bad(
+            "kx.documentation",
+            f"a list drawn from {', '.join(KX_DOCUMENTATION_FIELDS)}",
+            documentation,
+        )
+    jw_jz = table("jw_jz", {"administered", "dispensed"})
+    for setting in ("administered", "dispensed"):
+        if jw_jz.get(setting, "required") not in JW_JZ_POLICIES:
+            raise bad(f"jw_jz.{setting}", f"one of {', '.join(JW_JZ_POLICIES)}", jw_jz.get(setting))
+    limits = table("unit_limits")
+    for code, limit in limits.items():
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise bad(f"unit_limits.{code}", "a whole number of units >= 1", limit)
+    steps = table("step_therapy")
+    for product, tried in steps.items():
+        if not isinstance(tried, list) or not tried or not all(isinstance(t, str) for t in tried):
+            raise bad(f"step_therapy.{product}", "a non-empty list of product names", tried)
+    network = table("network", {"sites"})
+    sites = network.get("sites", [])
+    if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
+        raise bad("network.sites", "a list of site ids", sites)
+    return PayerProfile(
+        name=text_of("name"),
+        description=text_of("description"),
+        source=text_of("source"),
+        filing_window_days=days,
+        prior_authorization=prior,
+        dispensing_tolerance=tolerance,
+        kx_required=kx.get("required", False),
+        kx_documentation=tuple(documentation),
+        jw_jz={
+            s: jw_jz.get(s, "required" if s == "administered" else "not_used")
+            for s in ("administered", "dispensed")
+        },
+        unit_limits={code.upper(): limit for code, limit in limits.items()},
+        step_therapy={p: tuple(t) for p, t in steps.items()},
+        network_sites=frozenset(sites),
+    )

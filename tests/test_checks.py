@@ -1,0 +1,253 @@
+"""Pre-submission checks: for every finding id, a claim that fails it and one that passes."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dosing import InputError, plan
+from dosing.checks import RULES, Checker
+from dosing.claimfile import CLAIM_COLUMNS, rows_from_plan
+from dosing.cli import main
+
+SUBMITTED = dt.date(2026, 11, 30)
+SHELF = [{"ndc": "12345-6789-01", "lot": "A1", "amount": 1030, "count": 4}]
+DOCUMENTED = {
+    "patient_id": "P1",
+    "diagnosis_codes": ["D66"],
+    "prior_authorization": "PA-77",
+    "prior_products": ["kovaltry"],
+    "site": "HTC-0001",
+}
+
+Row = dict[str, str]
+
+
+def planned_rows(
+    mode: str = "exact_dose",
+    payer: str = "example-commercial",
+    claim_id: str = "C1",
+    **extra: object,
+) -> list[Row]:
+    order = {
+        "code": "J7212",
+        "weight_kg": 72.5,
+        "dose_per_kg": 50,
+        "date_of_service": "2026-11-26",
+        "payer": payer,
+        "mode": mode,
+        "inventory": SHELF,
+        **DOCUMENTED,
+        **extra,
+    }
+    return rows_from_plan(plan(order), claim_id=claim_id, submission_date=SUBMITTED)
+
+
+def write(tmp_path: Path, rows: list[Row], name: str = "claims.csv") -> Path:
+    path = tmp_path / name
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CLAIM_COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def findings(tmp_path: Path, rows: list[Row], payer: str | None = None) -> list[str]:
+    checker = Checker(payer)
+    return [
+        f.rule.id for result in checker.check_file(write(tmp_path, rows)) for f in result.findings
+    ]
+
+
+def test_claims_built_by_plan_pass_every_check(tmp_path: Path) -> None:
+    jw = planned_rows("exact_dose")
+    assert [r["modifiers"] for r in jw] == ["KX", "JW KX"]  # 3,625 of 4,120 IU: 1 unit JW
+    jz = planned_rows("whole_vials", claim_id="C2", patient_id="P2", weight_kg=80, dose_per_kg=52)
+    assert [r["modifiers"] for r in jz] == ["JZ KX"]
+    medicare = planned_rows("exact_dose", payer="medicare", claim_id="C3", patient_id="P3")
+    assert findings(tmp_path, jw + jz + medicare) == []
+
+
+def mutate(**changes: str) -> Callable[[list[Row]], list[Row]]:
+    def apply(rows: list[Row]) -> list[Row]:
+        return [{**rows[0], **changes}, *rows[1:]]
+
+    return apply
+
+
+def all_lines(**changes: str) -> Callable[[list[Row]], list[Row]]:
+    return lambda rows: [{**row, **changes} for row in rows]
+
+
+# For each finding id: a change to a clean claim that must trigger it.
+FAILING: dict[str, Callable[[list[Row]], list[Row]]] = {
+    "row-unreadable": mutate(units="fifteen"),
+    "unknown-code": all_lines(code="J7221"),
+    "unknown-payer": all_lines(payer="acme-health"),
+    "units-mismatch": mutate(units="16"),
+    "units-in-wrong-code-unit": mutate(units="3625"),
+    "dose-not-justified": all_lines(weight_kg=""),
+    "dose-calculation-mismatch": all_lines(dose_per_kg="40"),
+    "dose-outside-tolerance": all_lines(administered_amount="3000", discarded_amount="1120"),
+    "jw-undocumented": all_lines(discard_documented="no"),
+    "jw-exceeds-discard": lambda rows: [rows[0], {**rows[1], "units": "2"}],
+    "jw-jz-same-line": lambda rows: [rows[0], {**rows[1], "modifiers": "JW JZ KX"}],
+    "jw-jz-conflict": mutate(modifiers="JZ KX"),
+    "jz-with-billable-discard": lambda rows: [{**rows[0], "modifiers": "JZ KX"}],
+    "jw-jz-missing": lambda rows: [rows[0]],
+    "jw-jz-not-used": all_lines(setting="dispensed", payer="medicare"),
+    "kx-missing": all_lines(modifiers=""),
+    "kx-undocumented": all_lines(prior_authorization=""),
+    "late-filing": all_lines(submission_date="2027-06-30"),
+    "submission-before-service": all_lines(submission_date="2026-11-01"),
+    "duplicate-line": lambda rows: [*rows, {**rows[0], "line_id": "3"}],
+    "missing-hemophilia-a-diagnosis": all_lines(diagnosis_codes="D67"),
+    "missing-prior-authorization": all_lines(prior_authorization=""),
+    "step-therapy-unmet": all_lines(prior_products="advate"),
+    "out-of-network": all_lines(site="CLINIC-9"),
+    "unit-limit-exceeded": mutate(
+        units="30",
+        administered_amount="7500",
+        ordered_amount="7500",
+        dose_per_kg="",
+        weight_kg="72.5",
+    ),
+    "ndc-invalid": all_lines(ndc="1234567890"),
+    "ndc-missing": all_lines(ndc=""),
+}
+
+
+def test_every_rule_has_a_failing_case() -> None:
+    assert set(FAILING) == set(RULES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(FAILING))
+def test_each_finding_fails_its_claim_and_passes_the_clean_one(
+    tmp_path: Path, rule_id: str
+) -> None:
+    clean = planned_rows("exact_dose")
+    assert rule_id not in findings(tmp_path, clean)
+    found = findings(tmp_path, FAILING[rule_id](clean))
+    assert rule_id in found, found
+
+
+def test_the_wrong_unit_message_gives_the_right_number(tmp_path: Path) -> None:
+    rows = FAILING["units-in-wrong-code-unit"](planned_rows())
+    checker = Checker()
+    [result] = list(checker.check_file(write(tmp_path, rows)))
+    message = next(f.message for f in result.findings if f.rule.id == "units-in-wrong-code-unit")
+    assert "about 250x too many units: bill 15" in message and "J7208" in message
+
+
+def test_payer_override_applies_to_every_row(tmp_path: Path) -> None:
+    rows = all_lines(payer="acme-health")(planned_rows())
+    assert "unknown-payer" not in findings(tmp_path, rows, payer="example-commercial")
+    assert "missing-prior-authorization" in findings(
+        tmp_path, all_lines(prior_authorization="")(rows), payer="example-commercial"
+    )
+
+
+def test_malformed_rows_are_reported_and_never_stop_the_run(tmp_path: Path) -> None:
+    good = planned_rows()
+    path = write(tmp_path, good)
+    with path.open("a") as handle:
+        handle.write("C9,1,P9,medicare,2026-13-01,2026-11-30,J7212,JZ,15\n")  # bad date
+        handle.write("C9,2,P9,medicare,2026-11-26,2026-11-30,J7212,JZ,x\n")  # bad units
+        handle.write("C10,1,P10,medicare,2026-11-26\n")  # too few cells: required are empty
+        handle.write(",".join(["C11"] * (len(CLAIM_COLUMNS) + 2)) + "\n")  # too many cells
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["check", str(path), "--json"], out=out, err=err)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    summary = records[-1]
+    assert summary["type"] == "summary"
+    assert summary["rows"] == len(good) + 4
+    assert summary["rows_unreadable"] == 4
+    assert summary["rows_checked"] == len(good)
+    unreadable = [r for r in records if r.get("id") == "row-unreadable"]
+    assert [r["row"] for r in unreadable] == [4, 5, 6, 7]
+    assert "date_of_service" in unreadable[0]["message"]
+    assert "`units` must be a whole number" in unreadable[1]["message"]
+    assert code == 1 and err.getvalue() == ""
+
+
+def test_text_report_groups_by_claim_with_a_summary_table(tmp_path: Path) -> None:
+    rows = planned_rows() + FAILING["late-filing"](planned_rows(claim_id="C2", patient_id="P2"))
+    out = io.StringIO()
+    code = main(["check", str(write(tmp_path, rows))], out=out, err=io.StringIO())
+    text = out.getvalue()
+    assert code == 1
+    assert "claim C2 (patient P2, payer example-commercial, 2 lines): 2 errors" in text
+    assert "claim C1" not in text  # clean claims are counted, not listed
+    assert "late-filing  error     6        2" in text
+    clean = io.StringIO()
+    assert main(["check", str(write(tmp_path, planned_rows()))], out=clean, err=io.StringIO()) == 0
+    assert "No findings" in clean.getvalue()
+
+
+def test_bad_header_or_missing_file_is_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("claim,units\nC1,3\n")
+    err = io.StringIO()
+    assert main(["check", str(path)], out=io.StringIO(), err=err) == 2
+    assert "`claims header` must be the columns" in err.getvalue()
+    assert main(["check", str(tmp_path / "none.csv")], out=io.StringIO(), err=err) == 2
+    with pytest.raises(InputError):
+        list(Checker().check_file(tmp_path / "none.csv"))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    weight=st.decimals(min_value=20, max_value=150, places=1),
+    per_kg=st.integers(25, 60),
+    mode=st.sampled_from(("whole_vials", "exact_dose", "auto")),
+    payer=st.sampled_from(("medicare", "example-commercial")),
+    setting=st.sampled_from(("administered", "dispensed")),
+    lots=st.lists(
+        st.tuples(
+            st.sampled_from((500, 1000, 2000)),
+            st.integers(-60, 60),
+            st.integers(1, 6),
+            st.sampled_from(("0026-3954-10", "0026-3956-10")),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_any_claim_built_by_plan_from_valid_documentation_passes(
+    tmp_path: Path,
+    weight: object,
+    per_kg: int,
+    mode: str,
+    payer: str,
+    setting: str,
+    lots: list[tuple[int, int, int, str]],
+) -> None:
+    inventory = [
+        {"ndc": ndc, "lot": f"L{i}", "amount": nominal + spread, "count": count}
+        for i, (nominal, spread, count, ndc) in enumerate(lots)
+    ]
+    result = plan(
+        {
+            "code": "J7212",
+            "weight_kg": float(weight),
+            "dose_per_kg": per_kg,  # type: ignore[arg-type]
+            "mode": mode,
+            "payer": payer,
+            "setting": setting,
+            "date_of_service": "2026-11-26",
+            "inventory": inventory,
+            **DOCUMENTED,
+        }
+    )
+    if not result.ok:
+        return
+    rows = rows_from_plan(result, claim_id="C1", submission_date=SUBMITTED)
+    assert findings(tmp_path, rows) == []
