@@ -24,6 +24,7 @@ from dosing.codesets import BillingCode, CodeSet, load_code_set
 from dosing.errors import DosingError, InputError
 from dosing.ndc import normalize_ndc
 from dosing.payers import PayerProfile, load_payer
+from optimizer.numbers import ceil_div, floor_div
 
 __all__ = ["RULES", "Checker", "ClaimResult", "Finding", "Rule", "Summary"]
 
@@ -398,7 +399,7 @@ class Checker:
         dispensed_setting = head.setting == "dispensed"
         amount_billed = dispensed if dispensed_setting else administered
         what = "dispensed" if dispensed_setting else "administered"
-        expected = math.ceil(amount_billed / unit)
+        expected = ceil_div(amount_billed, unit)
         if billed != expected:
             per_unit = math.ceil(amount_billed)
             amount = f"{_plain(amount_billed)} {code.unit}"
@@ -422,7 +423,7 @@ class Checker:
                     f"{expected} units of {code.unit_label} (rounded up): bill {expected}",
                 )
         # whole units left after the billed ones: none when the dispensed content is billed
-        supported = 0 if dispensed_setting else math.floor((dispensed - expected * unit) / unit)
+        supported = 0 if dispensed_setting else floor_div(dispensed - expected * unit, unit)
         modifiers = {m for r in rows for m in r.modifiers}
         if jw_rows:
             if not head.discard_documented or discarded <= 0:

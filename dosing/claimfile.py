@@ -35,6 +35,7 @@ rows alike: they describe the whole dose, not one line.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -112,67 +113,78 @@ class ClaimRow:
 
 
 def parse_claim_row(raw: dict[str, str | None], row: int) -> ClaimRow:
-    """A :class:`ClaimRow`, or :class:`InputError` naming the column."""
+    """A :class:`ClaimRow`, or :class:`InputError` naming the column.
 
-    def cell(name: str) -> str:
-        value = raw.get(name)
-        return value.strip() if isinstance(value, str) else ""
-
+    Claims files repeat the same dates, amounts and lists on many rows, so
+    each distinct text is parsed once (bounded caches).
+    """
+    cells = {name: value.strip() for name, value in raw.items() if isinstance(value, str)}
+    get = cells.get
     for name in REQUIRED_CLAIM_COLUMNS:
-        if name != "modifiers" and not cell(name):
+        if name != "modifiers" and not get(name):
             raise InputError(name, "filled in", "an empty cell")
-
-    def date(name: str) -> dt.date:
-        try:
-            return dt.date.fromisoformat(cell(name))
-        except ValueError:
-            raise InputError(name, "an ISO date YYYY-MM-DD", cell(name)) from None
-
-    def amount(name: str) -> Fraction | None:
-        text = cell(name)
-        if not text:
-            return None
-        value = parse_number(text, name, error=InputError)
-        if value < 0:
-            raise InputError(name, "a number >= 0", text)
-        return value
-
-    units_text = cell("units")
+    units_text = cells["units"]
     if not units_text.isdigit():
         raise InputError("units", "a whole number of billing units", units_text)
-    documented = cell("discard_documented").lower()
-    if documented not in _YES | _NO:
-        raise InputError("discard_documented", "yes or no", cell("discard_documented"))
-    setting = cell("setting").lower() or "administered"
+    documented = get("discard_documented", "").lower()
+    if documented not in _YES and documented not in _NO:
+        raise InputError("discard_documented", "yes or no", get("discard_documented"))
+    setting = get("setting", "").lower() or "administered"
     if setting not in ("administered", "dispensed"):
-        raise InputError("setting", "administered or dispensed", cell("setting"))
+        raise InputError("setting", "administered or dispensed", get("setting"))
     return ClaimRow(
         row=row,
-        claim_id=cell("claim_id"),
-        line_id=cell("line_id"),
-        patient_id=cell("patient_id"),
-        payer=cell("payer"),
-        date_of_service=date("date_of_service"),
-        submission_date=date("submission_date"),
-        code=cell("code").upper(),
-        modifiers=tuple(m.upper() for m in cell("modifiers").translate(_SEPARATORS).split()),
+        claim_id=cells["claim_id"],
+        line_id=cells["line_id"],
+        patient_id=cells["patient_id"],
+        payer=cells["payer"],
+        date_of_service=_date(cells["date_of_service"], "date_of_service"),
+        submission_date=_date(cells["submission_date"], "submission_date"),
+        code=cells["code"].upper(),
+        modifiers=_codes(get("modifiers", "")),
         units=int(units_text),
-        ndc=cell("ndc"),
-        diagnosis_codes=tuple(
-            d.upper() for d in cell("diagnosis_codes").translate(_SEPARATORS).split()
-        ),
-        weight_kg=amount("weight_kg"),
-        dose_per_kg=amount("dose_per_kg"),
-        ordered_amount=amount("ordered_amount"),
-        administered_amount=amount("administered_amount"),
-        discarded_amount=amount("discarded_amount"),
+        ndc=get("ndc", ""),
+        diagnosis_codes=_codes(get("diagnosis_codes", "")),
+        weight_kg=_amount(get("weight_kg", ""), "weight_kg"),
+        dose_per_kg=_amount(get("dose_per_kg", ""), "dose_per_kg"),
+        ordered_amount=_amount(get("ordered_amount", ""), "ordered_amount"),
+        administered_amount=_amount(get("administered_amount", ""), "administered_amount"),
+        discarded_amount=_amount(get("discarded_amount", ""), "discarded_amount"),
         discard_documented=documented in _YES,
-        prior_authorization=cell("prior_authorization"),
-        prior_products=tuple(cell("prior_products").translate(_SEPARATORS).split()),
-        site=cell("site"),
+        prior_authorization=get("prior_authorization", ""),
+        prior_products=_list(get("prior_products", "")),
+        site=get("site", ""),
         setting=setting,
-        code_set=cell("code_set") or "spec",
+        code_set=get("code_set") or "spec",
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(text: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(name, "an ISO date YYYY-MM-DD", text) from None
+
+
+@functools.lru_cache(maxsize=16384)
+def _amount(text: str, name: str) -> Fraction | None:
+    if not text:
+        return None
+    value = parse_number(text, name, error=InputError)
+    if value < 0:
+        raise InputError(name, "a number >= 0", text)
+    return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(part.upper() for part in text.translate(_SEPARATORS).split())
+
+
+@functools.lru_cache(maxsize=1024)
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(text.translate(_SEPARATORS).split())
 
 
 def rows_from_plan(

@@ -36,6 +36,7 @@ from fractions import Fraction
 from dosing.codesets import BillingCode
 from dosing.orders import Setting
 from dosing.units import units_for
+from optimizer.numbers import floor_div
 
 __all__ = ["ClaimLine", "NdcAmount", "apportion", "claim_lines"]
 
@@ -94,7 +95,7 @@ def claim_lines(
     dispensed = sum((s.dispensed for s in sources), Fraction(0))
     leftover = 0
     if jw_jz and administered_setting:
-        leftover = math.floor((dispensed - units * code.unit_amount) / code.unit_amount)
+        leftover = floor_div(dispensed - units * code.unit_amount, code.unit_amount)
     modifiers: tuple[str, ...] = ("JZ",) if jw_jz and leftover < 1 else ()
     extra = ("KX",) if kx else ()
     lines = [

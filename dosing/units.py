@@ -21,7 +21,6 @@ The array path is vectorized and gives the same answers:
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +31,7 @@ import numpy.typing as npt
 
 from dosing.codesets import BillingCode, CodeSet, load_code_set
 from dosing.errors import InputError
-from optimizer.numbers import as_fraction
+from optimizer.numbers import as_fraction, ceil_div
 
 __all__ = ["billing_units", "equivalent_units", "resolve_code", "units_for"]
 
@@ -53,7 +52,7 @@ def units_for(amount: Fraction, code: BillingCode) -> int:
     """Exact billing units of a positive ``amount`` (in ``code.unit``)."""
     if amount <= 0:
         raise InputError("amount", f"a number of {code.unit} > 0", amount)
-    return max(1, math.ceil(amount / code.unit_amount))
+    return max(1, ceil_div(amount, code.unit_amount))
 
 
 @overload

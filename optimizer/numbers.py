@@ -16,7 +16,7 @@ from typing import Protocol
 
 from optimizer.errors import FieldError
 
-__all__ = ["as_fraction", "parse_number", "to_json_number"]
+__all__ = ["as_fraction", "ceil_div", "floor_div", "parse_number", "to_json_number"]
 
 
 class ErrorFactory(Protocol):
@@ -65,6 +65,16 @@ def parse_number(text: str, field: str, *, error: ErrorFactory = FieldError) -> 
     if not number.is_finite():
         raise error(field, "a finite number", text)
     return Fraction(number)
+
+
+def ceil_div(a: Fraction, b: Fraction) -> int:
+    """ceil(a / b) for Fractions, in integer arithmetic (no Fraction built)."""
+    return -((-a.numerator * b.denominator) // (a.denominator * b.numerator))
+
+
+def floor_div(a: Fraction, b: Fraction) -> int:
+    """floor(a / b) for Fractions, in integer arithmetic (no Fraction built)."""
+    return (a.numerator * b.denominator) // (a.denominator * b.numerator)
 
 
 def to_json_number(value: Fraction, *, places: int | None = None) -> int | float:

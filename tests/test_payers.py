@@ -1,0 +1,112 @@
+"""Payer profiles: shipped data, validation on load, and their use by the plan pipeline."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from dosing import plan
+from dosing.payers import SHIPPED_PAYERS, PayerProfileError, load_payer
+
+SHELF = [{"ndc": "12345-6789-01", "lot": "A1", "amount": 1030, "count": 10}]
+DOCUMENTED = {"patient_id": "P1", "diagnosis_codes": ["D66"], "prior_authorization": "PA-1"}
+
+
+@pytest.mark.parametrize("name", SHIPPED_PAYERS)
+def test_every_shipped_profile_loads_and_cites_its_source(name: str) -> None:
+    profile = load_payer(name)
+    assert profile.name == name and "billing-rules.md" in profile.source
+    assert profile.filing_window_days >= 1
+    assert set(profile.jw_jz) == {"administered", "dispensed"}
+
+
+def test_medicare_values_follow_the_reference() -> None:
+    medicare = load_payer("medicare")
+    assert medicare.filing_window_days == 365  # billing-rules.md s.6: 12 months
+    assert medicare.uses_jw_jz("administered") and not medicare.uses_jw_jz("dispensed")
+    assert medicare.dispensing_tolerance.under_pct == Fraction(10)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "payer.toml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """name = "mine"\ndescription = "d"\nsource = "s"\nfiling_window_days = 90\n"""
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (GOOD.replace("90", "0"), "`filing_window_days` must be a whole number of days >= 1"),
+        (GOOD + "colour = 1\n", "`colour` must be one of the keys"),
+        (GOOD + "[kx]\nrequired = 'yes'\n", "`kx.required` must be true or false"),
+        (GOOD + "[kx]\ndocumentation = ['shoe_size']\n", "`kx.documentation` must be a list"),
+        (GOOD + "[jw_jz]\nadministered = 'sometimes'\n", "`jw_jz.administered` must be one of"),
+        (GOOD + "[unit_limits]\nJ7212 = 0\n", "`unit_limits.J7212` must be a whole number"),
+        (GOOD + "[step_therapy]\njivi = []\n", "`step_therapy.jivi` must be a non-empty list"),
+        (GOOD + "[dispensing_tolerance]\nunder_pct = 150\n", "`dispensing_tolerance` must be"),
+        (GOOD.replace('name = "mine"\n', ""), "`name` must be non-empty text"),
+        ("name = [", "is not valid TOML"),
+    ],
+)
+def test_malformed_profiles_are_refused_naming_the_key(
+    tmp_path: Path, text: str, needle: str
+) -> None:
+    with pytest.raises(PayerProfileError) as info:
+        load_payer(write(tmp_path, text))
+    assert needle in str(info.value) and "payer.toml" in str(info.value)
+
+
+def test_a_user_profile_works_by_path(tmp_path: Path) -> None:
+    profile = load_payer(write(tmp_path, GOOD + "[unit_limits]\nj7212 = 8\n"))
+    assert profile.unit_limit("J7212") == 8 and profile.filing_window_days == 90
+    with pytest.raises(PayerProfileError, match="`payer` must be one of medicare"):
+        load_payer("acme-health")
+
+
+def order(**fields: object) -> dict[str, object]:
+    return {
+        "code": "J7212",
+        "weight_kg": 70,
+        "dose_per_kg": 50,
+        "date_of_service": "2026-11-26",
+        "inventory": SHELF,
+        **fields,
+    }
+
+
+def test_kx_appended_only_when_the_order_documents_what_the_payer_asks() -> None:
+    documented = plan(order(payer="example-commercial", **DOCUMENTED))
+    assert all("KX" in line.modifiers for line in documented.claim_lines)
+    bare = plan(order(payer="example-commercial"))
+    assert all("KX" not in line.modifiers for line in bare.claim_lines)
+    assert any("requires KX" in w and "diagnosis_codes" in w for w in bare.warnings)
+    assert all("KX" not in line.modifiers for line in plan(order(payer="medicare")).claim_lines)
+
+
+def test_lines_above_the_unit_limit_split_with_76() -> None:
+    # 140 kg x 50 IU/kg = 7,000 IU: 7 x 1,030 = 7,210 IU = 29 units; the limit is 24
+    result = plan(order(weight_kg=140, payer="example-commercial", **DOCUMENTED))
+    assert [(line.units, line.modifiers) for line in result.claim_lines] == [
+        (24, ("JZ", "KX")),
+        (5, ("JZ", "KX", "76")),
+    ]
+
+
+def test_payer_tolerance_is_the_default_window() -> None:
+    # 3,500 IU: 3 x 1,030 = 3,090 is -11.7%, 4 x 1,030 = 4,120 is +17.7%: neither fits -5/+10
+    result = plan(order(payer="example-commercial", mode="whole_vials", **DOCUMENTED))
+    assert result.tolerance.under_pct == 5 and result.tolerance.over_pct == 10
+    assert not result.ok
+    assert plan(order(payer="example-commercial", tolerance_pct=20, mode="whole_vials")).ok
+
+
+def test_jw_jz_policy_by_setting() -> None:
+    home = dict(setting="dispensed", mode="exact_dose")
+    assert [line.modifiers for line in plan(order(payer="medicare", **home)).claim_lines] == [()]
+    commercial = plan(order(payer="example-commercial", **home, **DOCUMENTED))
+    assert [line.modifiers for line in commercial.claim_lines] == [("JZ", "KX")]
