@@ -336,7 +336,7 @@ class Checker:
         if limit is not None and row.units > limit:
             found(
                 "unit-limit-exceeded",
-                f"{row.units} units on one line; {payer.name} allows "
+                f"{row.units:,} units on one line; {payer.name} allows "
                 f"{limit} for {row.code}: split into lines of at most {limit}, the repeats "
                 "with modifier 76",
             )
@@ -401,9 +401,19 @@ class Checker:
         what = "dispensed" if dispensed_setting else "administered"
         expected = ceil_div(amount_billed, unit)
         if billed != expected:
-            per_unit = math.ceil(amount_billed)
             amount = f"{_plain(amount_billed)} {code.unit}"
-            if unit != 1 and billed == per_unit:
+            # a quantity counted per 1 IU (or mcg, mg) of the billed, ordered or dispensed
+            # amount, billed under a code whose unit is larger (billing-rules.md s.1, s.7)
+            per_one = {
+                math.ceil(value): label
+                for value, label in (
+                    (dispensed, "dispensed"),
+                    (head.ordered_amount, "ordered"),
+                    (amount_billed, what),
+                )
+                if value is not None and value > 0
+            }
+            if unit != 1 and billed in per_one:
                 others = [
                     c.code
                     for c in load_code_set(head.code_set).equivalents(code.code)
@@ -412,14 +422,14 @@ class Checker:
                 other = f" (that is {others[0]}'s 1-{code.unit} unit)" if others else ""
                 found(
                     "units-in-wrong-code-unit",
-                    f"{billed:,} units is {amount} counted per 1 {code.unit}{other}; "
-                    f"{code.code} bills per {code.unit_label}, so that is about "
-                    f"{_plain(unit)}x too many units: bill {expected}",
+                    f"{billed:,} units is the {per_one[billed]} amount counted per 1 "
+                    f"{code.unit}{other}; {code.code} bills per {code.unit_label}, so that is "
+                    f"about {_plain(unit)}x too many units: bill {expected} ({amount} {what})",
                 )
             else:
                 found(
                     "units-mismatch",
-                    f"{billed} units billed, but {amount} {what} is "
+                    f"{billed:,} units billed, but {amount} {what} is "
                     f"{expected} units of {code.unit_label} (rounded up): bill {expected}",
                 )
         # whole units left after the billed ones: none when the dispensed content is billed

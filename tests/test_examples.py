@@ -20,7 +20,12 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 def test_every_example_file_is_covered() -> None:
-    assert {p.name for p in EXAMPLES.iterdir()} == {"order.json", "inventory.csv", "orders.jsonl"}
+    assert {p.name for p in EXAMPLES.iterdir()} == {
+        "order.json",
+        "inventory.csv",
+        "orders.jsonl",
+        "claims.csv",
+    }
 
 
 def test_example_order_plans_and_prints_the_worksheet() -> None:
@@ -58,3 +63,18 @@ def test_order_from_standard_input(monkeypatch: pytest.MonkeyPatch, stdin_text: 
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(order)))
     code, out, _ = run("plan", "-", "--json")
     assert code == 0 and json.loads(out)["status"] == "ok"
+
+
+def test_example_claims_show_the_denials_they_were_written_with() -> None:
+    code, out, _ = run("check", str(EXAMPLES / "claims.csv"), "--json")
+    records = [json.loads(line) for line in out.splitlines()]
+    by_claim: dict[str, set[str]] = {}
+    for r in records[:-1]:
+        by_claim.setdefault(r["claim_id"], set()).add(r["id"])
+    assert "CLM-1" not in by_claim and "CLM-2" not in by_claim  # billed by dosing.plan
+    assert {"units-in-wrong-code-unit", "kx-missing", "missing-hemophilia-a-diagnosis"} <= by_claim[
+        "CLM-3"
+    ]
+    assert {"late-filing", "jw-undocumented", "jw-exceeds-discard"} <= by_claim["CLM-4"]
+    assert records[-1]["rows"] == 7 and records[-1]["rows_unreadable"] == 0
+    assert code == 1
