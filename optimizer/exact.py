@@ -32,7 +32,7 @@ import numpy.typing as npt
 from optimizer.problem import Mode, Problem
 from optimizer.result import Answer, Status
 
-__all__ = ["MAX_TABLE", "solve"]
+__all__ = ["MAX_TABLE", "solve", "window_totals"]
 
 MAX_TABLE = 2_000_000
 _INF = np.int64(2**62)
@@ -120,6 +120,19 @@ def solve(problem: Problem, mode: Mode) -> Answer | None:
         alternatives = _pareto(table, totals, vials, keys, order, int(vials[best]))
         return Answer(Status.OPTIMAL, chosen, alternatives)
     return _nearest(problem, mode, table, stock, largest)
+
+
+def window_totals(problem: Problem) -> list[int] | None:
+    """Every total in the whole_vials window that the stock reaches within the vial
+    limit, ignoring other doses (the supply model's domain per dose); None when
+    the table would be too large."""
+    size = min(problem.high, problem.total(problem.counts)) + 1
+    if not problem.amounts or size <= problem.low:
+        return []
+    if size > MAX_TABLE:
+        return None
+    totals, _, _ = _Table(problem, size).reachable(problem.low, problem.high + 1)
+    return [int(t) for t in totals]
 
 
 def _pareto(

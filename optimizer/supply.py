@@ -1,0 +1,292 @@
+"""Dispensing a supply: many doses from one shelf, chosen together on CP-SAT.
+
+Doses compete for the same lots: choosing each dose alone in turn (the
+``sequential`` baseline here) can starve the later ones or leave them far
+from their order.  ``plan_supply`` chooses all doses at once, with whole
+vials, each dose in its own tolerance window and under its own ``max_vials``,
+no lot used beyond its stock, no lot used for a dose after it expires.
+
+Objectives, solved as lexicographic stages (each stage's optimum becomes a
+constraint of the next, and the previous solution the next one's hint):
+
+0. most doses met (a supply that cannot be met whole still gets the best
+   partial plan, and each unmet dose says why);
+1. least total absolute deviation from the orders, summed over met doses;
+2. then, in one stage with weights that cannot overlap: fewest vials in all,
+   then fewest distinct lots per patient (simpler recall tracing), then
+   earliest expiry first (least sum of expiry ranks over the vials used).
+
+Each stage runs with its share of the time limit.  A stage is proven optimal
+when CP-SAT says OPTIMAL; otherwise the result reports the solver's best bound
+and the gap.  The search starts from the better of the sequential plan and
+the doses' own optima (when the stock covers them all), so the joint plan is
+never worse than the sequential one.  The two formulations are described in
+:mod:`optimizer.supply_models`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from optimizer import exact
+from optimizer.errors import FieldError, SolverError
+from optimizer.inventory import Lot
+from optimizer.problem import Mode, Problem, Tolerance
+from optimizer.result import Selection, Status
+from optimizer.select import format_amount, select
+from optimizer.supply_models import PatternModel, Scaled, Solution, VialModel
+
+__all__ = ["STAGES", "DoseRequest", "StageReport", "SupplyResult", "plan_supply", "sequential"]
+
+STAGES = ("doses met", "total deviation", "vials, then lots per patient, then expiry")
+#: Share of the time limit each stage may use (the deviation stage is the hard one).
+_STAGE_SHARE = (0.2, 0.6, 0.2)
+
+
+@dataclass(frozen=True)
+class DoseRequest:
+    """One dose of a supply: an amount, its window, and whose it is."""
+
+    target: Fraction
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    max_vials: int | None = None
+    patient: str = ""
+    as_of: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if not self.target > 0:
+            raise FieldError("target", "an amount > 0", self.target)
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """One lexicographic stage: its value, the solver's bound, and whether proven."""
+
+    name: str
+    value: int
+    bound: int
+    proven: bool
+    seconds: float
+
+    @property
+    def gap(self) -> float:
+        """Relative gap between the value found and the bound (0 when proven)."""
+        if self.proven or self.value == self.bound:
+            return 0.0
+        return abs(self.value - self.bound) / max(abs(self.value), 1)
+
+
+@dataclass(frozen=True)
+class SupplyResult:
+    """The selections of a supply, one per dose (None where the dose is not met)."""
+
+    status: Status
+    selections: tuple[Selection | None, ...]
+    reasons: dict[int, str]
+    stages: tuple[StageReport, ...] = ()
+    engine: str = "cpsat"
+    seconds: float = 0.0
+
+    @property
+    def met(self) -> int:
+        return sum(s is not None for s in self.selections)
+
+    @property
+    def total_deviation(self) -> Fraction:
+        return sum((abs(s.deviation) for s in self.selections if s is not None), Fraction(0))
+
+    @property
+    def vials(self) -> int:
+        return sum(s.vials for s in self.selections if s is not None)
+
+    @property
+    def proven_optimal(self) -> bool:
+        return self.status is Status.OPTIMAL
+
+    def key(self) -> tuple[int, Fraction, int]:
+        """How good the supply is, smaller better: (doses unmet, deviation, vials)."""
+        return (len(self.selections) - self.met, self.total_deviation, self.vials)
+
+
+def sequential(doses: Sequence[DoseRequest], lots: Sequence[Lot]) -> SupplyResult:
+    """The baseline: each dose chosen alone with the single-dose optimizer, in order,
+    from what the doses before it left on the shelf."""
+    started = time.perf_counter()
+    stock = {lot.lot: lot.count for lot in lots}
+    selections: list[Selection | None] = []
+    reasons: dict[int, str] = {}
+    for index, dose in enumerate(doses):
+        shelf = [Lot(lot.lot, lot.amount, stock[lot.lot], lot.ndc, lot.expires) for lot in lots]
+        result = select(
+            dose.target,
+            shelf,
+            tolerance=dose.tolerance,
+            mode=Mode.WHOLE_VIALS,
+            max_vials=dose.max_vials,
+            as_of=dose.as_of,
+        )
+        selections.append(result.selection)
+        if result.selection is None:
+            reasons[index] = result.reason
+            continue
+        for pick in result.selection.picks:
+            stock[pick.lot.lot] -= pick.count
+    status = Status.OPTIMAL if not reasons else Status.INFEASIBLE
+    return SupplyResult(
+        status,
+        tuple(selections),
+        reasons,
+        engine="sequential",
+        seconds=time.perf_counter() - started,
+    )
+
+
+def plan_supply(
+    doses: Sequence[DoseRequest],
+    lots: Sequence[Lot],
+    *,
+    time_limit: float = 30.0,
+    workers: int = 1,
+) -> SupplyResult:
+    """All doses chosen together (see the module docstring)."""
+    from ortools.sat.python import cp_model  # slow to import; only the supply needs it
+
+    if not doses:
+        raise FieldError("doses", "at least one dose", "none")
+    if not time_limit > 0:
+        raise FieldError("time_limit", "a number of seconds > 0", time_limit)
+    started = time.perf_counter()
+    usable = [lot for lot in lots if lot.count > 0]
+    scaled = Scaled(doses, usable)
+    baseline = sequential(doses, usable)
+    solution = _counts_of(baseline, usable)
+    alone = _alone_optima(scaled)
+    possible = [d for d, counts in enumerate(alone) if counts is not None]
+    if _stock_covers(scaled, alone):  # every dose's own optimum, all at once
+        solution = alone
+    model: PatternModel | VialModel = PatternModel.build(scaled) or VialModel(scaled)
+    reports: list[StageReport] = []
+    for stage, (name, share) in enumerate(zip(STAGES, _STAGE_SHARE, strict=True)):
+        objective = model.objective(stage)
+        if stage == 0 and sum(c is not None for c in solution) == len(possible):
+            # every dose that can be met alone is met: nothing can beat that
+            reports.append(StageReport(name, -len(possible), -len(possible), True, 0.0))
+            model.fix_met(possible)
+            continue
+        model.hint(solution)
+        model.model.minimize(objective)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = workers
+        solver.parameters.max_time_in_seconds = max(0.05, time_limit * share)
+        solver.parameters.linearization_level = 0 if isinstance(model, VialModel) else 1
+        stage_start = time.perf_counter()
+        code = solver.solve(model.model)
+        elapsed = time.perf_counter() - stage_start
+        if code == cp_model.MODEL_INVALID:
+            raise SolverError(f"CP-SAT rejected the supply model: {solver.status_name(code)}")
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            solution = model.read(solver)
+            value = round(solver.objective_value)
+        elif code == cp_model.INFEASIBLE:
+            raise SolverError("the supply model has no solution, yet the start was one (a bug)")
+        else:  # nothing found in time (UNKNOWN): the start stands, and it is feasible
+            value = scaled.evaluate(stage, solution)
+        proven = code == cp_model.OPTIMAL
+        bound = value if proven else round(solver.best_objective_bound)
+        reports.append(StageReport(name, value, bound, proven, elapsed))
+        model.model.add(objective <= value)
+        if stage == 0 and value == -len(possible):
+            model.fix_met(possible)
+    engine = "cpsat-patterns" if isinstance(model, PatternModel) else "cpsat-vials"
+    result = _result(scaled, solution, reports, engine, time.perf_counter() - started)
+    # the search started from the sequential plan or better; check all the same
+    if baseline.key() < result.key():
+        return baseline
+    return result
+
+
+def _counts_of(result: SupplyResult, lots: Sequence[Lot]) -> Solution:
+    index = {lot.lot: i for i, lot in enumerate(lots)}
+    counts: Solution = []
+    for selection in result.selections:
+        if selection is None:
+            counts.append(None)
+            continue
+        row = [0] * len(lots)
+        for pick in selection.picks:
+            row[index[pick.lot.lot]] += pick.count
+        counts.append(tuple(row))
+    return counts
+
+
+def _alone_optima(scaled: Scaled) -> Solution:
+    """Each dose's own optimum (whole vials, its usable stock, no other dose);
+    None for a dose that cannot be met even alone."""
+    chosen: Solution = []
+    for d in range(len(scaled.doses)):
+        problem = scaled.single_dose(d)
+        answer = exact.solve(problem, Mode.WHOLE_VIALS)
+        if answer is None or answer.counts is None:
+            chosen.append(None)
+            continue
+        counts = dict(zip((lot.lot for lot in problem.lots), answer.counts, strict=True))
+        chosen.append(tuple(counts.get(lot.lot, 0) for lot in scaled.lots))
+    return chosen
+
+
+def _stock_covers(scaled: Scaled, solution: Solution) -> bool:
+    return all(
+        sum(c[i] for c in solution if c is not None) <= lot.count
+        for i, lot in enumerate(scaled.lots)
+    )
+
+
+def _result(
+    scaled: Scaled, solution: Solution, reports: list[StageReport], engine: str, seconds: float
+) -> SupplyResult:
+    selections: list[Selection | None] = []
+    reasons: dict[int, str] = {}
+    for d, counts in enumerate(solution):
+        if counts is None:
+            selections.append(None)
+            reasons[d] = _why_unmet(scaled, d, solution)
+            continue
+        dose = scaled.doses[d]
+        problem = Problem.build(dose.target, scaled.lots, dose.tolerance, dose.max_vials)
+        selections.append(Selection.from_counts(problem, counts))
+    proven = all(r.proven for r in reports)
+    status = Status.OPTIMAL if proven else Status.FEASIBLE
+    if reasons and proven:
+        status = Status.INFEASIBLE  # proven: these doses cannot all be met together
+    return SupplyResult(status, tuple(selections), reasons, tuple(reports), engine, seconds)
+
+
+def _why_unmet(scaled: Scaled, d: int, solution: Solution) -> str:
+    """Why dose ``d`` is not met: on its own, or because other doses took the stock."""
+    dose = scaled.doses[d]
+    alone = select(
+        dose.target,
+        scaled.lots,
+        tolerance=dose.tolerance,
+        mode=Mode.WHOLE_VIALS,
+        max_vials=dose.max_vials,
+        as_of=dose.as_of,
+    )
+    if alone.selection is None:
+        return f"cannot be met even alone: {alone.reason}"
+    wanted = alone.selection.counts_by_lot()
+    taken: dict[str, list[int]] = {}
+    for other, counts in enumerate(solution):
+        for i, n in enumerate(counts or ()):
+            if n and scaled.lots[i].lot in wanted:
+                taken.setdefault(scaled.lots[i].lot, []).append(other + 1)
+    lots = "; ".join(f"lot {lot} to dose(s) {', '.join(map(str, ds))}" for lot, ds in taken.items())
+    low, high = dose.tolerance.window(dose.target)
+    return (
+        f"the stock it needs for {format_amount(low)}–{format_amount(high)} in whole vials "
+        f"goes to the other doses: {lots or 'all lots in use'}"
+    )
