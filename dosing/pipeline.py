@@ -19,24 +19,24 @@ two decimals (0 for an exact dose).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from dosing.claims import ClaimLine, NdcAmount, claim_lines
-from dosing.codesets import BillingCode, load_code_set
+from dosing.codesets import BillingCode, CodeSet, load_code_set
 from dosing.errors import InputError
 from dosing.ndc import normalize_ndc
 from dosing.orders import DoseCalculation, Order, Setting, parse_order
 from dosing.payers import PayerProfile, load_payer
 from dosing.units import equivalent_units
-from optimizer import Mode, Selection, SelectionResult, Tolerance, select
+from optimizer import Lot, Mode, Selection, SelectionResult, Tolerance, select
 from optimizer.errors import FieldError
 from optimizer.numbers import to_json_number
 from optimizer.select import format_amount
 
-__all__ = ["Plan", "PlannedVials", "plan"]
+__all__ = ["Plan", "PlannedVials", "Prepared", "assemble", "plan", "prepare"]
 
 DEFAULT_TOLERANCE = Tolerance(Fraction(10), Fraction(10))
 
@@ -155,6 +155,45 @@ def plan(
     """
     if not isinstance(order, Order):
         order = parse_order(order, base_dir=base_dir, code_set=code_set)
+    prepared = prepare(order, code_set=code_set, today=today)
+    try:
+        result = select(
+            prepared.calculation.amount,
+            order.inventory,
+            tolerance=prepared.tolerance,
+            mode=order.mode,
+            max_vials=order.max_vials,
+            as_of=prepared.day,
+            engine=engine,
+        )
+    except FieldError as exc:
+        raise InputError(exc.field, exc.expected, exc.got) from None
+    return assemble(prepared, result)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An order with everything looked up that selection and billing need."""
+
+    order: Order
+    table: CodeSet
+    code: BillingCode
+    calculation: DoseCalculation
+    payer: PayerProfile | None
+    tolerance: Tolerance
+    day: dt.date
+    ndcs: Mapping[str, str]
+
+
+def prepare(
+    order: Order,
+    *,
+    code_set: str | None = None,
+    today: dt.date | None = None,
+    lots: Sequence[Lot] | None = None,
+) -> Prepared:
+    """Look up the order's code, amount, payer, tolerance and NDCs (of ``lots``,
+    default the order's inventory), checking each."""
     table = load_code_set(code_set or order.code_set)
     code = table.lookup(order.code)
     calculation = order.dose_for(code)
@@ -162,23 +201,17 @@ def plan(
     tolerance = order.tolerance or (payer.dispensing_tolerance if payer else DEFAULT_TOLERANCE)
     ndcs = {
         lot.lot: normalize_ndc(lot.ndc, field=f"inventory lot {lot.lot}: ndc")
-        for lot in order.inventory
+        for lot in (order.inventory if lots is None else lots)
         if lot.ndc is not None
     }
     day = order.date_of_service or today or dt.date.today()
-    try:
-        result = select(
-            calculation.amount,
-            order.inventory,
-            tolerance=tolerance,
-            mode=order.mode,
-            max_vials=order.max_vials,
-            as_of=day,
-            engine=engine,
-        )
-    except FieldError as exc:
-        raise InputError(exc.field, exc.expected, exc.got) from None
-    warnings = _warnings(order, result, code, day, tolerance)
+    return Prepared(order, table, code, calculation, payer, tolerance, day, ndcs)
+
+
+def assemble(prepared: Prepared, result: SelectionResult) -> Plan:
+    """The plan for a prepared order and its vial selection: amounts, claim lines."""
+    order, code, payer = prepared.order, prepared.code, prepared.payer
+    warnings = _warnings(order, result, code, prepared.day, prepared.tolerance)
     kx = False
     if payer is not None and payer.kx_required:
         missing = [name for name in payer.kx_documentation if not order.documented(name)]
@@ -191,9 +224,9 @@ def plan(
     common = dict(
         order=order,
         code=code,
-        code_set=table.name,
-        calculation=calculation,
-        tolerance=tolerance,
+        code_set=prepared.table.name,
+        calculation=prepared.calculation,
+        tolerance=prepared.tolerance,
         selection=result,
         warnings=warnings,
         payer=payer,
@@ -202,9 +235,9 @@ def plan(
         return Plan(status="infeasible", **common)  # type: ignore[arg-type]
     chosen = result.selection
     dispensed = chosen.total
-    administered = dispensed if result.mode is Mode.WHOLE_VIALS else calculation.amount
+    administered = dispensed if result.mode is Mode.WHOLE_VIALS else prepared.calculation.amount
     vials = tuple(
-        PlannedVials(p.lot.lot, ndcs.get(p.lot.lot), p.lot.amount, p.count, p.lot.expires)
+        PlannedVials(p.lot.lot, prepared.ndcs.get(p.lot.lot), p.lot.amount, p.count, p.lot.expires)
         for p in chosen.picks
     )
     sources = _sources(vials, dispensed - administered)
@@ -224,7 +257,7 @@ def plan(
         administered=administered,
         discarded=dispensed - administered,
         claim_lines=lines,
-        equivalent_units=equivalent_units(billed, code, code_set=table),
+        equivalent_units=equivalent_units(billed, code, code_set=prepared.table),
         **common,  # type: ignore[arg-type]
     )
 
