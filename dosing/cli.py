@@ -23,8 +23,9 @@ from dosing.checkreport import run_check
 from dosing.codesets import SHIPPED_CODE_SETS, load_code_set
 from dosing.errors import DosingError, InputError
 from dosing.pipeline import plan
+from dosing.supply import plan_supply
 from dosing.units import equivalent_units, resolve_code, units_for
-from dosing.worksheet import worksheet
+from dosing.worksheet import supply_worksheet, worksheet
 from optimizer.errors import OptimizerError
 from optimizer.numbers import parse_number
 from optimizer.select import ENGINES, format_amount
@@ -119,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="JSON Lines: findings, then a summary")
     check.set_defaults(run=_check)
+
+    supply = commands.add_parser(
+        "supply",
+        help="plan many doses from one shelf together (CP-SAT)",
+        description="Plan every dose of a supply request (doses + one shared inventory) "
+        "together. Exit 1 when some dose cannot be met.",
+    )
+    supply.add_argument("request", help="supply request JSON file, or - for standard input")
+    supply.add_argument("--json", action="store_true", help="print the supply JSON")
+    supply.add_argument("--code-set", help=code_set_help)
+    supply.set_defaults(run=_supply)
     return parser
 
 
@@ -174,6 +186,20 @@ def _check(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         Path(args.claims), payer=args.payer, as_json=args.json, out=out, err=report.err
     )
     report.saw(Exit.NEGATIVE if summary.errors else Exit.OK)
+
+
+def _supply(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    if args.request == "-":
+        text, base_dir = sys.stdin.read(), Path.cwd()
+    else:
+        path = Path(args.request)
+        text, base_dir = read_text(path, "request"), path.parent
+    result = plan_supply(read_json(text, "request"), base_dir=base_dir, code_set=args.code_set)
+    if args.json:
+        print(json.dumps(result.to_dict()), file=out)
+    else:
+        print(supply_worksheet(result), file=out, end="")
+    report.saw(Exit.OK if result.ok else Exit.NEGATIVE)
 
 
 def read_text(path: Path, field: str) -> str:

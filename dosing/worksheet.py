@@ -5,10 +5,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 from dosing.pipeline import Plan
+from dosing.supply import SupplyPlan
 from optimizer import Mode, Selection
 from optimizer.select import format_amount
 
-__all__ = ["worksheet"]
+__all__ = ["supply_worksheet", "worksheet"]
 
 
 def worksheet(plan: Plan) -> str:
@@ -108,3 +109,29 @@ def _warnings(plan: Plan) -> list[str]:
     if not plan.warnings:
         return []
     return ["", "Warnings:", *(f"  ! {w}" for w in plan.warnings)]
+
+
+def supply_worksheet(supply: SupplyPlan) -> str:
+    """A supply as text: a summary, then each patient's doses as worksheets."""
+    result, baseline = supply.result, supply.baseline
+    unit = supply.plans[0].code.unit
+    proven = "proven optimal" if result.stages_proven else "best found in the time limit"
+    lines = [
+        f"factordose supply: {len(supply.plans)} doses, {result.met} met, "
+        f"{result.vials} vials, total deviation {format_amount(result.total_deviation)} {unit} "
+        f"({proven}, {result.engine}, {result.seconds:.2f} s)",
+        f"Doses planned one after another instead: {baseline.met} met, {baseline.vials} vials, "
+        f"total deviation {format_amount(baseline.total_deviation)} {unit}",
+    ]
+    for report in result.stages:
+        state = "proven" if report.proven else f"bound {report.bound:,}, gap {report.gap:.2%}"
+        value = report.detail or f"{report.value:,}"
+        lines.append(f"  stage {report.name}: {value} ({state}, {report.seconds:.2f} s)")
+    by_patient: dict[str, list[tuple[int, Plan]]] = {}
+    for number, plan in enumerate(supply.plans, start=1):
+        by_patient.setdefault(plan.order.patient_id or "(no patient id)", []).append((number, plan))
+    for patient, plans in by_patient.items():
+        lines += ["", "=" * 78, f"Patient {patient}: {len(plans)} dose(s)", "=" * 78]
+        for number, plan in plans:
+            lines += ["", f"--- dose {number} ---", worksheet(plan).rstrip("\n")]
+    return "\n".join(lines) + "\n"

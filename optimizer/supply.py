@@ -71,6 +71,7 @@ class StageReport:
     bound: int
     proven: bool
     seconds: float
+    detail: str = ""  # the value in words, where it combines several objectives
 
     @property
     def gap(self) -> float:
@@ -106,6 +107,11 @@ class SupplyResult:
     @property
     def proven_optimal(self) -> bool:
         return self.status is Status.OPTIMAL
+
+    @property
+    def stages_proven(self) -> bool:
+        """Every stage of the joint model proven optimal (False for the baseline)."""
+        return bool(self.stages) and all(r.proven for r in self.stages)
 
     def key(self) -> tuple[int, Fraction, int]:
         """How good the supply is, smaller better: (doses unmet, deviation, vials)."""
@@ -197,7 +203,8 @@ def plan_supply(
             value = scaled.evaluate(stage, solution)
         proven = code == cp_model.OPTIMAL
         bound = value if proven else round(solver.best_objective_bound)
-        reports.append(StageReport(name, value, bound, proven, elapsed))
+        detail = scaled.describe(solution) if stage == len(STAGES) - 1 else ""
+        reports.append(StageReport(name, value, bound, proven, elapsed, detail))
         model.model.add(objective <= value)
         if stage == 0 and value == -len(possible):
             model.fix_met(possible)
@@ -258,7 +265,7 @@ def _result(
         dose = scaled.doses[d]
         problem = Problem.build(dose.target, scaled.lots, dose.tolerance, dose.max_vials)
         selections.append(Selection.from_counts(problem, counts))
-    proven = all(r.proven for r in reports)
+    proven = bool(reports) and all(r.proven for r in reports)
     status = Status.OPTIMAL if proven else Status.FEASIBLE
     if reasons and proven:
         status = Status.INFEASIBLE  # proven: these doses cannot all be met together

@@ -7,8 +7,8 @@ expose the same small interface: ``model`` (the ``CpModel``), ``objective(stage)
 solution is, per dose, its vial counts per lot (None: dose not met).
 
 :class:`PatternModel` (used when the patterns are few enough)
-    Doses that are identical (same amount, window, vial cap, patient and date)
-    form a class.  Every selection that puts one dose of a class in its window
+    Doses that are interchangeable (same amount, window, vial cap, patient and
+    usable stock) form a class.  Every selection that puts one dose of a class in its window
     (a *pattern*: vial counts per lot) is enumerated; ``y[c][p]`` counts the
     doses of class ``c`` made with pattern ``p``.  Identical doses are then
     indistinguishable in the model, so no symmetric solutions exist, and the
@@ -74,6 +74,12 @@ class Scaled:
             patients.setdefault(dose.patient or f"dose {d + 1}", []).append(d)
         self.patients = patients
 
+    def class_key(self, d: int) -> tuple[object, ...]:
+        """Doses with equal keys are interchangeable: same amount, window, vial cap,
+        patient and usable stock (dates that set the same lots aside are alike)."""
+        dose = self.doses[d]
+        return (dose.target, dose.tolerance, dose.max_vials, dose.patient, tuple(self.limits[d]))
+
     def total(self, counts: Counts) -> int:
         return sum(a * n for a, n in zip(self.amounts, counts, strict=True))
 
@@ -104,6 +110,15 @@ class Scaled:
         expiry = sum(r * n for _, c in met for r, n in zip(self.ranks, c, strict=True))
         w_vials, w_lots = self.weights()
         return sum(sum(c) for _, c in met) * w_vials + lots_used * w_lots + expiry
+
+    def describe(self, solution: Solution) -> str:
+        """The last stage's value in words: vials, lots per patient, expiry cost."""
+        w_vials, w_lots = self.weights()
+        value = self.evaluate(2, solution)
+        return (
+            f"{value // w_vials} vials, {value % w_vials // w_lots} lots summed over "
+            f"patients, expiry cost {value % w_lots}"
+        )
 
     def single_dose(self, d: int) -> Problem:
         dose = self.doses[d]
@@ -174,8 +189,8 @@ class PatternModel:
     @classmethod
     def build(cls, scaled: Scaled) -> PatternModel | None:
         classes: dict[Any, list[int]] = {}
-        for d, dose in enumerate(scaled.doses):
-            classes.setdefault(dose, []).append(d)
+        for d in range(len(scaled.doses)):
+            classes.setdefault(scaled.class_key(d), []).append(d)
         patterns: list[list[Counts]] = []
         budget = MAX_PATTERNS
         for members in classes.values():
@@ -344,7 +359,7 @@ class VialModel:
                 model.add(sum(self.x[d][i] for d in members) <= lot.count * used)
                 lots_used.append(used)
         for d in range(1, len(scaled.doses)):  # identical doses: order their totals
-            if scaled.doses[d] == scaled.doses[d - 1]:
+            if scaled.class_key(d) == scaled.class_key(d - 1):
                 model.add(
                     sum(a * v for a, v in zip(scaled.amounts, self.x[d - 1], strict=True))
                     <= sum(a * v for a, v in zip(scaled.amounts, self.x[d], strict=True))

@@ -1,0 +1,210 @@
+"""Supply planning: many doses from one shelf (a patient's month, a pharmacy's prep list).
+
+A supply request (README "Dispensing a supply") lists doses, each an order as
+in DESIGN.md without its own inventory, and one shared inventory.  Every dose
+is prepared as ``dosing.plan`` prepares an order (amount, payer, tolerance),
+the vials of all doses are chosen together by :func:`optimizer.supply.plan_supply`
+(whole vials; objectives in its docstring), and each dose is billed as a plan
+is.  The sequential baseline (each dose alone, in order) is reported beside
+the joint plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from dosing.errors import InputError
+from dosing.orders import Order, parse_order
+from dosing.pipeline import Plan, Prepared, assemble, prepare
+from optimizer import Lot, Mode, SelectionResult, Status, lots_from_records, read_inventory_csv
+from optimizer.errors import FieldError
+from optimizer.numbers import as_fraction
+from optimizer.supply import DoseRequest, SupplyResult, sequential
+from optimizer.supply import plan_supply as optimize_supply
+
+__all__ = ["SUPPLY_KEYS", "SupplyPlan", "plan_supply"]
+
+SUPPLY_KEYS = ("doses", "inventory", "inventory_file", "code_set", "time_limit", "workers")
+DEFAULT_TIME_LIMIT = 30.0
+
+
+@dataclass(frozen=True)
+class SupplyPlan:
+    """One plan per dose, chosen together, with the solver's account of it."""
+
+    plans: tuple[Plan, ...]
+    result: SupplyResult
+    baseline: SupplyResult
+
+    @property
+    def ok(self) -> bool:
+        return all(plan.ok for plan in self.plans)
+
+    def to_dict(self) -> dict[str, object]:
+        unit = self.plans[0].code.unit
+        return {
+            "status": "ok" if self.ok else "partial",
+            "doses": [
+                {"dose": number, "patient_id": plan.order.patient_id, **plan.to_dict()}
+                for number, plan in enumerate(self.plans, start=1)
+            ],
+            "summary": {
+                "doses": len(self.plans),
+                "met": self.result.met,
+                "unit": unit,
+                "total_deviation": float(self.result.total_deviation),
+                "vials": self.result.vials,
+                "proven_optimal": self.result.proven_optimal,
+                "engine": self.result.engine,
+                "seconds": round(self.result.seconds, 3),
+                "stages": [
+                    {
+                        "stage": r.name,
+                        "value": r.value,
+                        "detail": r.detail,
+                        "bound": r.bound,
+                        "gap": round(r.gap, 6),
+                        "proven": r.proven,
+                        "seconds": round(r.seconds, 3),
+                    }
+                    for r in self.result.stages
+                ],
+                "sequential": {
+                    "met": self.baseline.met,
+                    "total_deviation": float(self.baseline.total_deviation),
+                    "vials": self.baseline.vials,
+                },
+            },
+        }
+
+
+def plan_supply(
+    request: Mapping[str, object],
+    *,
+    base_dir: Path | None = None,
+    code_set: str | None = None,
+    today: dt.date | None = None,
+) -> SupplyPlan:
+    """Plan every dose of a supply request (a dict of the supply JSON)."""
+    if not isinstance(request, Mapping):
+        raise InputError("request", "a JSON object", type(request).__name__)
+    unknown = sorted(set(request) - set(SUPPLY_KEYS))
+    if unknown:
+        raise InputError(
+            unknown[0], f"a known supply key ({', '.join(SUPPLY_KEYS)})", "an unknown key"
+        )
+    lots = _inventory(request, base_dir)
+    doses = request.get("doses")
+    if not isinstance(doses, list) or not doses:
+        raise InputError("doses", "a non-empty list of orders", doses)
+    set_name = code_set or _text(request.get("code_set"), "code_set")
+    prepared = [_prepare(i, dose, lots, set_name, today) for i, dose in enumerate(doses)]
+    units = {p.code.unit for p in prepared}
+    if len(units) > 1:
+        raise InputError(
+            "doses",
+            "codes of one unit of measure (one shelf of one drug)",
+            ", ".join(sorted(units)),
+        )
+    time_limit = _positive(request.get("time_limit", DEFAULT_TIME_LIMIT), "time_limit")
+    workers = request.get("workers", 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise InputError("workers", "a whole number of solver workers from 1 to 64", workers)
+    wanted = [
+        DoseRequest(
+            p.calculation.amount,
+            p.tolerance,
+            p.order.max_vials,
+            p.order.patient_id or f"dose {i + 1}",
+            p.day,
+        )
+        for i, p in enumerate(prepared)
+    ]
+    try:
+        result = optimize_supply(wanted, lots, time_limit=float(time_limit), workers=workers)
+    except FieldError as exc:
+        raise InputError(exc.field, exc.expected, exc.got) from None
+    baseline = sequential(wanted, [lot for lot in lots if lot.count > 0])
+    plans = []
+    for index, (p, selection) in enumerate(zip(prepared, result.selections, strict=True)):
+        window = p.tolerance.window(p.calculation.amount)
+        if selection is None:
+            status = Status.INFEASIBLE
+        else:
+            status = Status.OPTIMAL if result.stages_proven else Status.FEASIBLE
+        picked = SelectionResult(
+            status=status,
+            mode=Mode.WHOLE_VIALS,
+            target=p.calculation.amount,
+            window=window,
+            selection=selection,
+            reason=result.reasons.get(index, ""),
+            engine=result.engine,
+        )
+        plans.append(assemble(p, picked))
+    return SupplyPlan(tuple(plans), result, baseline)
+
+
+def _prepare(
+    index: int, dose: object, lots: tuple[Lot, ...], code_set: str | None, today: dt.date | None
+) -> Prepared:
+    where = f"doses[{index}]"
+    if not isinstance(dose, Mapping):
+        raise InputError(where, "an order (JSON object)", dose)
+    for key in ("inventory", "inventory_file"):
+        if key in dose:
+            raise InputError(
+                f"{where}.{key}",
+                "absent: the doses share the request's inventory",
+                "a dose inventory",
+            )
+    if dose.get("mode", "whole_vials") not in ("whole_vials", "auto"):
+        raise InputError(
+            f"{where}.mode", "whole_vials (a supply dispenses whole vials)", dose.get("mode")
+        )
+    try:
+        order: Order = parse_order({**dose, "inventory": []}, code_set=code_set)
+        return prepare(order, code_set=code_set, today=today, lots=lots)
+    except InputError as exc:
+        raise InputError(f"{where}.{exc.field}", exc.expected, exc.got) from None
+
+
+def _inventory(request: Mapping[str, object], base_dir: Path | None) -> tuple[Lot, ...]:
+    has_list, has_file = "inventory" in request, "inventory_file" in request
+    if has_list == has_file:
+        raise InputError(
+            "inventory|inventory_file", "exactly one of them", "both" if has_list else "neither"
+        )
+    try:
+        if has_list:
+            return lots_from_records(request["inventory"])  # type: ignore[arg-type]
+        name = _text(request["inventory_file"], "inventory_file") or ""
+        path = Path(name)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise InputError(
+                "inventory_file", "the path of an inventory CSV", f"{name} (no such file)"
+            )
+        return read_inventory_csv(path)
+    except FieldError as exc:
+        raise InputError(exc.field, exc.expected, exc.got) from None
+
+
+def _text(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(field, "non-empty text", value)
+    return value.strip()
+
+
+def _positive(value: object, field: str) -> Fraction:
+    number = as_fraction(value, field, error=InputError)
+    if number <= 0:
+        raise InputError(field, "a number of seconds > 0", float(number))
+    return number
