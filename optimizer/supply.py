@@ -180,7 +180,8 @@ def plan_supply(
         objective = model.objective(stage)
         if stage == 0 and sum(c is not None for c in solution) == len(possible):
             # every dose that can be met alone is met: nothing can beat that
-            reports.append(StageReport(name, -len(possible), -len(possible), True, 0.0))
+            detail = scaled.describe(stage, -len(possible), solution)
+            reports.append(StageReport(name, -len(possible), -len(possible), True, 0.0, detail))
             model.fix_met(possible)
             continue
         model.hint(solution)
@@ -203,7 +204,7 @@ def plan_supply(
             value = scaled.evaluate(stage, solution)
         proven = code == cp_model.OPTIMAL
         bound = value if proven else round(solver.best_objective_bound)
-        detail = scaled.describe(solution) if stage == len(STAGES) - 1 else ""
+        detail = scaled.describe(stage, value, solution)
         reports.append(StageReport(name, value, bound, proven, elapsed, detail))
         model.model.add(objective <= value)
         if stage == 0 and value == -len(possible):

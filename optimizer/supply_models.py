@@ -111,13 +111,18 @@ class Scaled:
         w_vials, w_lots = self.weights()
         return sum(sum(c) for _, c in met) * w_vials + lots_used * w_lots + expiry
 
-    def describe(self, solution: Solution) -> str:
-        """The last stage's value in words: vials, lots per patient, expiry cost."""
+    def describe(self, stage: int, value: int, solution: Solution) -> str:
+        """A stage's value in words (the last stage combines three objectives)."""
+        if stage == 0:
+            return f"{-value} of {len(self.doses)} doses met"
+        if stage == 1:
+            deviation = Fraction(value, self.common) * self.scale
+            return f"total deviation {float(deviation):,.6g}"
         w_vials, w_lots = self.weights()
-        value = self.evaluate(2, solution)
+        combined = self.evaluate(2, solution)
         return (
-            f"{value // w_vials} vials, {value % w_vials // w_lots} lots summed over "
-            f"patients, expiry cost {value % w_lots}"
+            f"{combined // w_vials} vials, {combined % w_vials // w_lots} lots summed over "
+            f"patients, expiry cost {combined % w_lots}"
         )
 
     def single_dose(self, d: int) -> Problem:
@@ -204,9 +209,9 @@ class PatternModel:
                 scaled.doses[d].max_vials,
                 budget,
             )
-            if found is None:
+            budget -= len(found) if found is not None else budget + 1
+            if found is None or budget < 0:
                 return None
-            budget -= len(found)
             patterns.append(found)
         return cls(scaled, list(classes.values()), patterns)
 
@@ -275,7 +280,12 @@ class PatternModel:
         return self.objectives[stage]
 
     def fix_met(self, possible: list[int]) -> None:
-        """Nothing to do: pattern counts carry no per-dose switch."""
+        """Stage 0 proved that exactly the doses that can be met alone are met: every
+        dose of their classes gets a pattern (classes share usable stock, so a
+        class is possible whole or not at all)."""
+        chosen = set(possible)
+        for members, ys in zip(self.classes, self.y, strict=True):
+            self.model.add(sum(ys) == (len(members) if members[0] in chosen else 0))
 
     def hint(self, solution: Solution) -> None:
         self.model.clear_hints()  # type: ignore[no-untyped-call]
