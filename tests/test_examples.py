@@ -24,6 +24,7 @@ def test_every_example_file_is_covered() -> None:
         "order.json",
         "inventory.csv",
         "orders.jsonl",
+        "supply.json",
         "claims.csv",
     }
 
