@@ -111,7 +111,7 @@ def plan_supply(
             ", ".join(sorted(units)),
         )
     time_limit = _positive(request.get("time_limit", DEFAULT_TIME_LIMIT), "time_limit")
-    workers = request.get("workers", 1)
+    workers = request.get("workers", 2)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
         raise InputError("workers", "a whole number of solver workers from 1 to 64", workers)
     wanted = [

@@ -31,6 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from optimizer import exact
 from optimizer.errors import FieldError, SolverError
@@ -43,8 +44,9 @@ from optimizer.supply_models import PatternModel, Scaled, Solution, VialModel
 __all__ = ["STAGES", "DoseRequest", "StageReport", "SupplyResult", "plan_supply", "sequential"]
 
 STAGES = ("doses met", "total deviation", "vials, then lots per patient, then expiry")
-#: Share of the time limit each stage may use (the deviation stage is the hard one).
-_STAGE_SHARE = (0.2, 0.6, 0.2)
+#: Share of the time limit of the first solve (doses met, then deviation); the
+#: second (vials, lots, expiry) has the rest.
+_STAGE_SHARE = (0.8, 0.2)
 
 
 @dataclass(frozen=True)
@@ -156,9 +158,15 @@ def plan_supply(
     lots: Sequence[Lot],
     *,
     time_limit: float = 30.0,
-    workers: int = 1,
+    workers: int = 2,
 ) -> SupplyResult:
-    """All doses chosen together (see the module docstring)."""
+    """All doses chosen together (see the module docstring).
+
+    ``workers``: CP-SAT search workers, default 2 (this machine's cores): its
+    portfolio finds the most-doses plans that one worker can miss.  With more
+    than one worker, equally good plans may differ between runs; pass 1 for
+    the same plan every time.
+    """
     from ortools.sat.python import cp_model  # slow to import; only the supply needs it
 
     if not doses:
@@ -175,46 +183,89 @@ def plan_supply(
     if _stock_covers(scaled, alone):  # every dose's own optimum, all at once
         solution = alone
     model: PatternModel | VialModel = PatternModel.build(scaled) or VialModel(scaled)
-    reports: list[StageReport] = []
-    for stage, (name, share) in enumerate(zip(STAGES, _STAGE_SHARE, strict=True)):
-        objective = model.objective(stage)
-        if stage == 0 and sum(c is not None for c in solution) == len(possible):
-            # every dose that can be met alone is met: nothing can beat that
-            detail = scaled.describe(stage, -len(possible), solution)
-            reports.append(StageReport(name, -len(possible), -len(possible), True, 0.0, detail))
-            model.fix_met(possible)
-            continue
-        model.hint(solution)
-        model.model.minimize(objective)
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = workers
-        solver.parameters.max_time_in_seconds = max(0.05, time_limit * share)
-        solver.parameters.linearization_level = 0 if isinstance(model, VialModel) else 1
-        stage_start = time.perf_counter()
-        code = solver.solve(model.model)
-        elapsed = time.perf_counter() - stage_start
-        if code == cp_model.MODEL_INVALID:
-            raise SolverError(f"CP-SAT rejected the supply model: {solver.status_name(code)}")
-        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            solution = model.read(solver)
-            value = round(solver.objective_value)
-        elif code == cp_model.INFEASIBLE:
-            raise SolverError("the supply model has no solution, yet the start was one (a bug)")
-        else:  # nothing found in time (UNKNOWN): the start stands, and it is feasible
-            value = scaled.evaluate(stage, solution)
-        proven = code == cp_model.OPTIMAL
-        bound = value if proven else round(solver.best_objective_bound)
-        detail = scaled.describe(stage, value, solution)
-        reports.append(StageReport(name, value, bound, proven, elapsed, detail))
-        model.model.add(objective <= value)
-        if stage == 0 and value == -len(possible):
-            model.fix_met(possible)
+    if sum(c is not None for c in solution) == len(possible):
+        model.fix_met(possible)  # every dose that can be met alone is met already
+    # Solve 1: doses met, then deviation, as one objective: met x W - deviation with W
+    # above any total deviation, so the two stay lexicographic (and the deviation
+    # guides the search for the most doses met).
+    weight = scaled.deviation_weight()
+    met, deviation = model.objective(0), model.objective(1)
+    # A start that leaves doses unmet can trap a single-worker search among plans
+    # with as few doses met; it is then not given (the final check still compares
+    # against the sequential plan).
+    start = solution if sum(c is not None for c in solution) == len(possible) else []
+    code, solver, elapsed = _solve(
+        model, met * weight + deviation, start, workers, time_limit * _STAGE_SHARE[0]
+    )
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        solution = model.read(solver)
+    count = sum(c is not None for c in solution)
+    spread = scaled.evaluate(1, solution)
+    optimal = code == cp_model.OPTIMAL
+    bound = round(solver.best_objective_bound) if not optimal else -count * weight + spread
+    met_proven = optimal or bound >= -count * weight
+    most = count if met_proven else count + -(-(-count * weight - bound) // weight)
+    reports = [
+        StageReport(
+            STAGES[0],
+            -count,
+            -min(most, len(possible)),
+            met_proven,
+            elapsed,
+            scaled.describe(0, -count, solution),
+        ),
+        StageReport(
+            STAGES[1],
+            spread,
+            max(0, bound + count * weight) if met_proven else 0,
+            optimal,
+            0.0,
+            scaled.describe(1, spread, solution),
+        ),
+    ]
+    model.model.add(met <= -count)
+    model.model.add(deviation <= spread)
+    if count == len(possible):
+        model.fix_met(possible)
+    # Solve 2: vials, then lots per patient, then expiry
+    left = time_limit - (time.perf_counter() - started)
+    last = model.objective(2)
+    code, solver, elapsed = _solve(model, last, solution, workers, left)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        solution = model.read(solver)
+    value = scaled.evaluate(2, solution)
+    optimal = code == cp_model.OPTIMAL
+    bound = value if optimal else round(solver.best_objective_bound)
+    reports.append(
+        StageReport(STAGES[2], value, bound, optimal, elapsed, scaled.describe(2, value, solution))
+    )
     engine = "cpsat-patterns" if isinstance(model, PatternModel) else "cpsat-vials"
     result = _result(scaled, solution, reports, engine, time.perf_counter() - started)
     # the search started from the sequential plan or better; check all the same
     if baseline.key() < result.key():
         return baseline
     return result
+
+
+def _solve(
+    model: PatternModel | VialModel, objective: Any, start: Solution, workers: int, seconds: float
+) -> tuple[Any, Any, float]:
+    """Minimize ``objective`` from the hint ``start``: (status code, solver, seconds)."""
+    from ortools.sat.python import cp_model
+
+    model.hint(start)
+    model.model.minimize(objective)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    solver.parameters.max_time_in_seconds = max(0.05, seconds)
+    solver.parameters.linearization_level = 0 if isinstance(model, VialModel) else 1
+    begun = time.perf_counter()
+    code = solver.solve(model.model)
+    if code == cp_model.MODEL_INVALID:
+        raise SolverError(f"CP-SAT rejected the supply model: {solver.status_name(code)}")
+    if code == cp_model.INFEASIBLE:
+        raise SolverError("the supply model has no solution, yet its start is one (a bug)")
+    return code, solver, time.perf_counter() - begun
 
 
 def _counts_of(result: SupplyResult, lots: Sequence[Lot]) -> Solution:

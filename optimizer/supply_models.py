@@ -62,7 +62,7 @@ class Scaled:
         targets = [dose.target / self.scale for dose in doses]
         self.common = math.lcm(*(t.denominator for t in targets))
         self.targets = [int(t * self.common) for t in targets]
-        self.windows = []
+        self.windows: list[tuple[int, int]] = []
         for dose, target in zip(doses, targets, strict=True):
             low, high = dose.tolerance.window(target)
             self.windows.append((math.ceil(low), math.floor(high)))
@@ -85,6 +85,13 @@ class Scaled:
 
     def deviation(self, d: int, counts: Counts) -> int:
         return abs(self.common * self.total(counts) - self.targets[d])
+
+    def deviation_weight(self) -> int:
+        """More than any total deviation: one dose met outweighs every deviation."""
+        return 1 + sum(
+            max(abs(self.common * low - t), abs(self.common * high - t))
+            for (low, high), t in zip(self.windows, self.targets, strict=True)
+        )
 
     def weights(self) -> tuple[int, int]:
         """(vials, lots) weights of the last stage: vials, then lots, then expiry."""
@@ -288,7 +295,10 @@ class PatternModel:
             self.model.add(sum(ys) == (len(members) if members[0] in chosen else 0))
 
     def hint(self, solution: Solution) -> None:
+        """Start the search from ``solution`` (an empty one: no start)."""
         self.model.clear_hints()  # type: ignore[no-untyped-call]
+        if not solution:
+            return
         for c, members in enumerate(self.classes):
             tally: dict[int, int] = {}
             for d in members:
@@ -387,7 +397,10 @@ class VialModel:
         return self.objectives[stage]
 
     def hint(self, solution: Solution) -> None:
+        """Start the search from ``solution`` (an empty one: no start)."""
         self.model.clear_hints()  # type: ignore[no-untyped-call]
+        if not solution:
+            return
         for row, met, counts in zip(self.x, self.met, solution, strict=True):
             self.model.add_hint(met, counts is not None)
             for v, n in zip(row, counts or (0,) * len(row), strict=True):
