@@ -4,6 +4,7 @@ The public surface (DESIGN.md "Python API")::
 
     dosing.billing_units(amount, code, *, code_set=None)
     dosing.plan(order)
+    dosing.plan_supply(request)     # many doses from one shelf, chosen together
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -13,6 +14,7 @@ from dosing.codesets import BillingCode, CodeSet, load_code_set
 from dosing.errors import CodeSetError, DosingError, InputError, UnknownCodeError
 from dosing.orders import Order, Setting, parse_order
 from dosing.pipeline import Plan, plan
+from dosing.supply import SupplyPlan, plan_supply
 from dosing.units import billing_units, equivalent_units
 
 try:
@@ -30,6 +32,7 @@ __all__ = [
     "Order",
     "Plan",
     "Setting",
+    "SupplyPlan",
     "UnknownCodeError",
     "__version__",
     "billing_units",
@@ -37,4 +40,5 @@ __all__ = [
     "load_code_set",
     "parse_order",
     "plan",
+    "plan_supply",
 ]

@@ -9,8 +9,10 @@ from optimizer.inventory import Lot, lots_from_records, read_inventory_csv
 from optimizer.problem import Mode, Tolerance
 from optimizer.result import Pick, Selection, SelectionResult, Status
 from optimizer.select import select
+from optimizer.supply import DoseRequest, SupplyResult, plan_supply, sequential
 
 __all__ = [
+    "DoseRequest",
     "FieldError",
     "InventoryError",
     "Lot",
@@ -21,8 +23,11 @@ __all__ = [
     "SelectionResult",
     "SolverError",
     "Status",
+    "SupplyResult",
     "Tolerance",
     "lots_from_records",
+    "plan_supply",
     "read_inventory_csv",
     "select",
+    "sequential",
 ]
