@@ -16,7 +16,7 @@ field; the rest of the package works on a valid :class:`Order`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -201,13 +201,7 @@ def parse_order(
     when it is not absolute.  ``code_set`` (the CLI's ``--code-set``) overrides
     the order's.
     """
-    if not isinstance(data, Mapping):
-        raise InputError("order", "a JSON object", type(data).__name__)
-    unknown = sorted(set(data) - set(ORDER_KEYS))
-    if unknown:
-        raise InputError(
-            unknown[0], f"a known order key ({', '.join(ORDER_KEYS)})", "an unknown key"
-        )
+    data = checked_object(data, ORDER_KEYS, what="order")
     if "code" not in data:
         raise InputError("code", "present", "nothing")
     try:
@@ -226,7 +220,7 @@ def parse_order(
             ),
             payer=_optional_text(data.get("payer"), "payer"),
             date_of_service=_date(data.get("date_of_service"), "date_of_service"),
-            inventory=_inventory(data, base_dir),
+            inventory=inventory_of(data, base_dir),
             patient_id=_optional_text(data.get("patient_id"), "patient_id"),
             diagnosis_codes=_texts(data.get("diagnosis_codes"), "diagnosis_codes"),
             prior_authorization=_optional_text(
@@ -236,6 +230,25 @@ def parse_order(
             site=_optional_text(data.get("site"), "site"),
         )
     except FieldError as exc:  # from the optimizer's checks: same shape, our type
+        raise InputError(exc.field, exc.expected, exc.got) from None
+
+
+def checked_object(data: object, keys: Sequence[str], *, what: str) -> Mapping[str, object]:
+    """``data`` as a JSON object whose keys are all among ``keys``."""
+    if not isinstance(data, Mapping):
+        raise InputError(what, "a JSON object", type(data).__name__)
+    unknown = sorted(set(data) - set(keys))
+    if unknown:
+        raise InputError(unknown[0], f"a known {what} key ({', '.join(keys)})", "an unknown key")
+    return data
+
+
+def inventory_of(data: Mapping[str, object], base_dir: Path | None) -> tuple[Lot, ...]:
+    """The lots of an ``inventory`` list or an ``inventory_file`` CSV (exactly one),
+    the file read relative to ``base_dir`` when not absolute."""
+    try:
+        return _inventory(data, base_dir)
+    except FieldError as exc:  # the optimizer's inventory checks: same shape, our type
         raise InputError(exc.field, exc.expected, exc.got) from None
 
 

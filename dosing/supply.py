@@ -18,9 +18,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from dosing.errors import InputError
-from dosing.orders import Order, parse_order
+from dosing.orders import Order, checked_object, inventory_of, parse_order
 from dosing.pipeline import Plan, Prepared, assemble, prepare
-from optimizer import Lot, Mode, SelectionResult, Status, lots_from_records, read_inventory_csv
+from optimizer import Lot, Mode, SelectionResult, Status
 from optimizer.errors import FieldError
 from optimizer.numbers import as_fraction
 from optimizer.supply import DoseRequest, SupplyResult, sequential
@@ -90,14 +90,8 @@ def plan_supply(
     today: dt.date | None = None,
 ) -> SupplyPlan:
     """Plan every dose of a supply request (a dict of the supply JSON)."""
-    if not isinstance(request, Mapping):
-        raise InputError("request", "a JSON object", type(request).__name__)
-    unknown = sorted(set(request) - set(SUPPLY_KEYS))
-    if unknown:
-        raise InputError(
-            unknown[0], f"a known supply key ({', '.join(SUPPLY_KEYS)})", "an unknown key"
-        )
-    lots = _inventory(request, base_dir)
+    request = checked_object(request, SUPPLY_KEYS, what="supply")
+    lots = inventory_of(request, base_dir)
     doses = request.get("doses")
     if not isinstance(doses, list) or not doses:
         raise InputError("doses", "a non-empty list of orders", doses)
@@ -171,28 +165,6 @@ def _prepare(
         return prepare(order, code_set=code_set, today=today, lots=lots)
     except InputError as exc:
         raise InputError(f"{where}.{exc.field}", exc.expected, exc.got) from None
-
-
-def _inventory(request: Mapping[str, object], base_dir: Path | None) -> tuple[Lot, ...]:
-    has_list, has_file = "inventory" in request, "inventory_file" in request
-    if has_list == has_file:
-        raise InputError(
-            "inventory|inventory_file", "exactly one of them", "both" if has_list else "neither"
-        )
-    try:
-        if has_list:
-            return lots_from_records(request["inventory"])  # type: ignore[arg-type]
-        name = _text(request["inventory_file"], "inventory_file") or ""
-        path = Path(name)
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        if not path.is_file():
-            raise InputError(
-                "inventory_file", "the path of an inventory CSV", f"{name} (no such file)"
-            )
-        return read_inventory_csv(path)
-    except FieldError as exc:
-        raise InputError(exc.field, exc.expected, exc.got) from None
 
 
 def _text(value: object, field: str) -> str | None:

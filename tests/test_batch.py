@@ -91,3 +91,26 @@ def test_one_output_line_per_input_line_whatever_the_input(
     code, out, _ = run_batch(tmp_path, lines, "--json")
     assert [json.loads(line)["line"] for line in out] == list(range(1, len(lines) + 1))
     assert code in (0, 1, 2)
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_only_for_long_batches(tmp_path: Path) -> None:
+    path = tmp_path / "orders.jsonl"
+    path.write_text("\n".join([GOOD] * 250) + "\n")
+    err = Terminal()
+    assert main(["plan", "--batch", str(path), "--json"], out=io.StringIO(), err=err) == 0
+    assert "250/250" in err.getvalue() and err.getvalue().endswith("\n")
+    quiet = io.StringIO()  # not a terminal: nothing
+    assert main(["plan", "--batch", str(path), "--json"], out=io.StringIO(), err=quiet) == 0
+    assert quiet.getvalue() == ""
+    short = tmp_path / "short.jsonl"
+    short.write_text(GOOD + "\n")
+    err = Terminal()
+    assert main(["plan", "--batch", str(short)], out=io.StringIO(), err=err) == 0
+    assert err.getvalue() == ""
