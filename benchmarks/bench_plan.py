@@ -4,7 +4,9 @@
 Jivi, ±10%, auto mode) on a shelf of 8 lots of 10 vials read from an
 inventory CSV, as a pharmacy's batch would be.  The baseline is the same
 pipeline with vial selection by a plain CP-SAT model (`--engine cpsat`),
-measured in the same run; both produce identical plans (checked).
+measured in the same run; both reach the same optimum on every order
+(checked: status, dispensed amount, deviation, vials and units; on an exact
+tie the two engines may pick different lots).
 """
 
 from __future__ import annotations
@@ -46,6 +48,20 @@ def write_inputs(folder: Path, orders: int, rng: random.Random) -> tuple[Path, l
     return batch, records
 
 
+def outcome(line: str) -> tuple[object, ...]:
+    """What an optimal plan is judged on: equally good plans may pick other lots."""
+    plan_json = json.loads(line)
+    vials = sum(v["count"] for v in plan_json.get("vials", []))
+    units = sum(c["units"] for c in plan_json.get("claim_lines", []))
+    return (
+        plan_json["status"],
+        plan_json.get("dispensed"),
+        plan_json.get("deviation_pct"),
+        vials,
+        units,
+    )
+
+
 def batch_run(batch: Path, engine: str) -> tuple[float, bytes]:
     start = time.perf_counter()
     result = subprocess.run(
@@ -78,7 +94,10 @@ def run(quick: bool, out_dir: Path) -> dict[str, object]:
         cpsat_s, cpsat_out = batch_run(batch, "cpsat")
         fast_lines = fast_out.decode().splitlines()
         assert len(fast_lines) == n
-        assert fast_lines == cpsat_out.decode().splitlines(), "both engines plan alike"
+        cpsat_lines = cpsat_out.decode().splitlines()
+        assert list(map(outcome, fast_lines)) == list(map(outcome, cpsat_lines)), (
+            "both engines reach the same optimum"
+        )
 
         sample = records[: 100 if quick else 2000]
         fast_times, cpsat_times = [], []
