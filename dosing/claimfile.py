@@ -41,6 +41,7 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 
 from dosing.errors import InputError
+from dosing.pipeline import Plan
 from optimizer.numbers import parse_number
 
 __all__ = [
@@ -188,11 +189,9 @@ def _list(text: str) -> tuple[str, ...]:
 
 
 def rows_from_plan(
-    plan: object, *, claim_id: str, submission_date: dt.date, payer: str | None = None
+    plan: Plan, *, claim_id: str, submission_date: dt.date, payer: str | None = None
 ) -> list[dict[str, str]]:
     """The claims-file rows that bill a planned dose, documentation included."""
-    from dosing.pipeline import Plan
-
     if not isinstance(plan, Plan) or not plan.ok:
         raise InputError("plan", "a feasible Plan (status ok)", getattr(plan, "status", plan))
     order = plan.order

@@ -8,6 +8,7 @@ caller's units.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
@@ -117,7 +118,7 @@ def _result(
         expired=expired,
     )
     if answer.counts is None:
-        object.__setattr__(result, "reason", _reason(problem, result))
+        return dataclasses.replace(result, reason=_reason(problem, result))
     return result
 
 
