@@ -39,14 +39,33 @@ from optimizer.inventory import Lot
 from optimizer.problem import Mode, Problem, Tolerance
 from optimizer.result import Selection, Status
 from optimizer.select import format_amount, select
+from optimizer.supply_columns import ColumnSearch
 from optimizer.supply_models import PatternModel, Scaled, Solution, VialModel
 
-__all__ = ["STAGES", "DoseRequest", "StageReport", "SupplyResult", "plan_supply", "sequential"]
+__all__ = [
+    "MAX_PATTERN_CLASSES",
+    "MODELS",
+    "STAGES",
+    "DoseRequest",
+    "StageReport",
+    "SupplyResult",
+    "plan_supply",
+    "sequential",
+]
 
+#: The formulations ``plan_supply`` can use (``auto`` chooses by size).
+MODELS = ("auto", "patterns", "columns", "vials")
 STAGES = ("doses met", "total deviation", "vials, then lots per patient, then expiry")
 #: Share of the time limit of the first solve (doses met, then deviation); the
 #: second (vials, lots, expiry) has the rest.
 _STAGE_SHARE = (0.8, 0.2)
+#: ``auto`` uses the pattern model for at most this many classes of identical
+#: doses (a patient's month is one); above, column generation is faster (each
+#: dose its own class makes the pattern model a column model with every column).
+MAX_PATTERN_CLASSES = 10
+#: Share of the time limit for finding a plan that meets every dose, when the
+#: sequential plan does not (column generation; the vial model takes over if none).
+_MEET_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -159,6 +178,7 @@ def plan_supply(
     *,
     time_limit: float = 30.0,
     workers: int = 2,
+    model: str = "auto",
 ) -> SupplyResult:
     """All doses chosen together (see the module docstring).
 
@@ -166,13 +186,19 @@ def plan_supply(
     portfolio finds the most-doses plans that one worker can miss.  With more
     than one worker, equally good plans may differ between runs; pass 1 for
     the same plan every time.
-    """
-    from ortools.sat.python import cp_model  # slow to import; only the supply needs it
 
+    ``model``: one of :data:`MODELS`.  ``auto`` takes the pattern model when
+    the patterns are few enough, else column generation when a first plan
+    meets every dose that can be met, else the vial model; the others ask for
+    one (``columns`` still falls back to the vial model without such a plan,
+    and ``patterns`` to the next choice when the patterns are too many).
+    """
     if not doses:
         raise FieldError("doses", "at least one dose", "none")
     if not time_limit > 0:
         raise FieldError("time_limit", "a number of seconds > 0", time_limit)
+    if model not in MODELS:
+        raise FieldError("model", f"one of {', '.join(MODELS)}", model)
     started = time.perf_counter()
     usable = [lot for lot in lots if lot.count > 0]
     scaled = Scaled(doses, usable)
@@ -182,7 +208,74 @@ def plan_supply(
     possible = [d for d, counts in enumerate(alone) if counts is not None]
     if _stock_covers(scaled, alone):  # every dose's own optimum, all at once
         solution = alone
-    model: PatternModel | VialModel = PatternModel.build(scaled) or VialModel(scaled)
+    # plans that meet every dose that can be met (proving the most doses met)
+    starts = [s for s in (solution, _counts_of(baseline, usable)) if _meets(s, possible)]
+    few = len(scaled.classes()) <= MAX_PATTERN_CLASSES
+    wanted = model == "patterns" or (model == "auto" and few)
+    patterns = PatternModel.build(scaled) if wanted else None
+    search = ColumnSearch(scaled, possible) if patterns is None and model != "vials" else None
+    if search is not None and possible and not starts:  # the first plans miss doses
+        found = search.meet_all(solution, time_limit * _MEET_SHARE, workers)
+        starts = [found] if found is not None else []
+    if search is not None and possible and starts:
+        result = _by_columns(search, starts, time_limit, workers, started)
+    else:
+        result = _by_stages(
+            scaled, patterns or VialModel(scaled), solution, possible, time_limit, workers, started
+        )
+    # the search started from the sequential plan or better; check all the same
+    if baseline.key() < result.key():
+        return baseline
+    return result
+
+
+def _by_columns(
+    search: ColumnSearch, starts: list[Solution], time_limit: float, workers: int, started: float
+) -> SupplyResult:
+    """Every dose that can be met is met (a start proves it): deviation, then the
+    last stage, by column generation (:mod:`optimizer.supply_columns`)."""
+    scaled = search.scaled
+    left = time_limit - (time.perf_counter() - started)
+    first = search.deviation_stage(starts, left * _STAGE_SHARE[0], workers)
+    met = -len(search.doses)
+    reports = [
+        StageReport(STAGES[0], met, met, True, 0.0, scaled.describe(0, met, first.solution)),
+        StageReport(
+            STAGES[1],
+            first.value,
+            first.bound,
+            first.proven,
+            first.seconds,
+            scaled.describe(1, first.value, first.solution),
+        ),
+    ]
+    left = time_limit - (time.perf_counter() - started)
+    last = search.last_stage(first.solution, first.value, left, workers)
+    reports.append(
+        StageReport(
+            STAGES[2],
+            last.value,
+            last.bound,
+            last.proven,
+            last.seconds,
+            scaled.describe(2, last.value, last.solution),
+        )
+    )
+    return _result(scaled, last.solution, reports, "cpsat-columns", time.perf_counter() - started)
+
+
+def _by_stages(
+    scaled: Scaled,
+    model: PatternModel | VialModel,
+    solution: Solution,
+    possible: list[int],
+    time_limit: float,
+    workers: int,
+    started: float,
+) -> SupplyResult:
+    """The lexicographic stages on one CP-SAT model (patterns or vials)."""
+    from ortools.sat.python import cp_model  # slow to import; only the supply needs it
+
     if sum(c is not None for c in solution) == len(possible):
         model.fix_met(possible)  # every dose that can be met alone is met already
     # Solve 1: doses met, then deviation, as one objective: met x W - deviation with W
@@ -240,11 +333,7 @@ def plan_supply(
         StageReport(STAGES[2], value, bound, optimal, elapsed, scaled.describe(2, value, solution))
     )
     engine = "cpsat-patterns" if isinstance(model, PatternModel) else "cpsat-vials"
-    result = _result(scaled, solution, reports, engine, time.perf_counter() - started)
-    # the search started from the sequential plan or better; check all the same
-    if baseline.key() < result.key():
-        return baseline
-    return result
+    return _result(scaled, solution, reports, engine, time.perf_counter() - started)
 
 
 def _solve(
@@ -295,6 +384,10 @@ def _alone_optima(scaled: Scaled) -> Solution:
         counts = dict(zip((lot.lot for lot in problem.lots), answer.counts, strict=True))
         chosen.append(tuple(counts.get(lot.lot, 0) for lot in scaled.lots))
     return chosen
+
+
+def _meets(solution: Solution, doses: list[int]) -> bool:
+    return all(solution[d] is not None for d in doses)
 
 
 def _stock_covers(scaled: Scaled, solution: Solution) -> bool:

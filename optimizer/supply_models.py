@@ -80,6 +80,13 @@ class Scaled:
         dose = self.doses[d]
         return (dose.target, dose.tolerance, dose.max_vials, dose.patient, tuple(self.limits[d]))
 
+    def classes(self) -> list[list[int]]:
+        """The doses grouped by :meth:`class_key`, in order of first appearance."""
+        classes: dict[tuple[object, ...], list[int]] = {}
+        for d in range(len(self.doses)):
+            classes.setdefault(self.class_key(d), []).append(d)
+        return list(classes.values())
+
     def total(self, counts: Counts) -> int:
         return sum(a * n for a, n in zip(self.amounts, counts, strict=True))
 
@@ -200,12 +207,10 @@ class PatternModel:
 
     @classmethod
     def build(cls, scaled: Scaled) -> PatternModel | None:
-        classes: dict[Any, list[int]] = {}
-        for d in range(len(scaled.doses)):
-            classes.setdefault(scaled.class_key(d), []).append(d)
+        classes = scaled.classes()
         patterns: list[list[Counts]] = []
         budget = MAX_PATTERNS
-        for members in classes.values():
+        for members in classes:
             d = members[0]
             low, high = scaled.windows[d]
             found = enumerate_patterns(
@@ -220,7 +225,7 @@ class PatternModel:
             if found is None or budget < 0:
                 return None
             patterns.append(found)
-        return cls(scaled, list(classes.values()), patterns)
+        return cls(scaled, classes, patterns)
 
     def __init__(
         self, scaled: Scaled, classes: list[list[int]], patterns: list[list[Counts]]

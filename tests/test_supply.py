@@ -131,15 +131,33 @@ def test_pattern_model_matches_brute_force(case: tuple[list[DoseRequest], list[L
 @given(supplies())
 def test_vial_model_matches_brute_force(case: tuple[list[DoseRequest], list[Lot]]) -> None:
     doses, lots = case
-    saved = models.MAX_PATTERNS
-    models.MAX_PATTERNS = -1  # no patterns allowed: the vial model answers
-    try:
-        result = plan_supply(doses, lots, time_limit=10)
-    finally:
-        models.MAX_PATTERNS = saved
+    result = plan_supply(doses, lots, time_limit=10, model="vials")
     assert result.engine in ("cpsat-vials", "sequential")
     check_plan(doses, lots, result)
     assert result_key(doses, lots, result) == brute_force(doses, lots)
+
+
+@pytest.mark.slow
+@settings(max_examples=40)
+@given(supplies())
+def test_column_model_matches_brute_force(case: tuple[list[DoseRequest], list[Lot]]) -> None:
+    doses, lots = case
+    result = plan_supply(doses, lots, time_limit=10, model="columns")
+    check_plan(doses, lots, result)
+    best = brute_force(doses, lots)
+    found = result_key(doses, lots, result)
+    if result.engine != "cpsat-columns":  # no first plan met every dose: vial model
+        assert found == best
+        return
+    first, last = result.stages[1], result.stages[2]
+    scaled = models.Scaled(doses, [lot for lot in lots if lot.count > 0])
+    w_vials, w_lots = scaled.weights()
+    _, deviation, vials, lots_used, expiry = best
+    # the bounds are lower bounds of the optimum, and proven means optimal
+    assert first.bound <= deviation * scaled.common / scaled.scale <= first.value
+    assert last.bound <= vials * w_vials + lots_used * w_lots + expiry  # type: ignore[operator]
+    assert found[:2] == best[:2] or not first.proven
+    assert found == best or not result.stages_proven
 
 
 @pytest.mark.slow
