@@ -28,7 +28,15 @@ from optimizer.supply import plan_supply as optimize_supply
 
 __all__ = ["SUPPLY_KEYS", "SupplyPlan", "plan_supply"]
 
-SUPPLY_KEYS = ("doses", "inventory", "inventory_file", "code_set", "time_limit", "workers")
+SUPPLY_KEYS = (
+    "doses",
+    "inventory",
+    "inventory_file",
+    "code_set",
+    "time_limit",
+    "workers",
+    "model",
+)
 DEFAULT_TIME_LIMIT = 30.0
 
 
@@ -119,7 +127,13 @@ def plan_supply(
         for i, p in enumerate(prepared)
     ]
     try:
-        result = optimize_supply(wanted, lots, time_limit=float(time_limit), workers=workers)
+        result = optimize_supply(
+            wanted,
+            lots,
+            time_limit=float(time_limit),
+            workers=workers,
+            model=_text(request.get("model"), "model") or "auto",
+        )
     except FieldError as exc:
         raise InputError(exc.field, exc.expected, exc.got) from None
     baseline = sequential(wanted, [lot for lot in lots if lot.count > 0])

@@ -39,7 +39,7 @@ from optimizer.inventory import Lot
 from optimizer.problem import Mode, Problem, Tolerance
 from optimizer.result import Selection, Status
 from optimizer.select import format_amount, select
-from optimizer.supply_columns import ColumnSearch
+from optimizer.supply_columns import ColumnSearch, StageOutcome
 from optimizer.supply_models import PatternModel, Scaled, Solution, VialModel
 
 __all__ = [
@@ -63,8 +63,8 @@ _STAGE_SHARE = (0.8, 0.2)
 #: doses (a patient's month is one); above, column generation is faster (each
 #: dose its own class makes the pattern model a column model with every column).
 MAX_PATTERN_CLASSES = 10
-#: Share of the time limit for finding a plan that meets every dose, when the
-#: sequential plan does not (column generation; the vial model takes over if none).
+#: Share of the time limit for the most doses met by column generation, when
+#: neither the sequential plan nor the doses' own optima meet every dose that can be.
 _MEET_SHARE = 0.3
 
 
@@ -213,12 +213,9 @@ def plan_supply(
     few = len(scaled.classes()) <= MAX_PATTERN_CLASSES
     wanted = model == "patterns" or (model == "auto" and few)
     patterns = PatternModel.build(scaled) if wanted else None
-    search = ColumnSearch(scaled, possible) if patterns is None and model != "vials" else None
-    if search is not None and possible and not starts:  # the first plans miss doses
-        found = search.meet_all(solution, time_limit * _MEET_SHARE, workers)
-        starts = [found] if found is not None else []
-    if search is not None and possible and starts:
-        result = _by_columns(search, starts, time_limit, workers, started)
+    if patterns is None and model != "vials" and possible:
+        search = ColumnSearch(scaled, possible)
+        result = _by_columns(search, starts, solution, time_limit, workers, started)
     else:
         result = _by_stages(
             scaled, patterns or VialModel(scaled), solution, possible, time_limit, workers, started
@@ -230,16 +227,35 @@ def plan_supply(
 
 
 def _by_columns(
-    search: ColumnSearch, starts: list[Solution], time_limit: float, workers: int, started: float
+    search: ColumnSearch,
+    starts: list[Solution],
+    solution: Solution,
+    time_limit: float,
+    workers: int,
+    started: float,
 ) -> SupplyResult:
-    """Every dose that can be met is met (a start proves it): deviation, then the
-    last stage, by column generation (:mod:`optimizer.supply_columns`)."""
+    """The stages by column generation (:mod:`optimizer.supply_columns`).  With
+    ``starts`` (plans meeting every dose that can be met) the most doses met is
+    proven already; otherwise stage 0 searches from ``solution``."""
     scaled = search.scaled
+    if starts:
+        met = -len(search.doses)
+        zero = StageOutcome(starts[0], met, met, True, 0.0)
+    else:
+        left = time_limit - (time.perf_counter() - started)
+        zero = search.most_met(solution, left * _MEET_SHARE, workers)
+        starts = [zero.solution]
     left = time_limit - (time.perf_counter() - started)
     first = search.deviation_stage(starts, left * _STAGE_SHARE[0], workers)
-    met = -len(search.doses)
     reports = [
-        StageReport(STAGES[0], met, met, True, 0.0, scaled.describe(0, met, first.solution)),
+        StageReport(
+            STAGES[0],
+            zero.value,
+            zero.bound,
+            zero.proven,
+            zero.seconds,
+            scaled.describe(0, zero.value, zero.solution),
+        ),
         StageReport(
             STAGES[1],
             first.value,
@@ -288,7 +304,11 @@ def _by_stages(
     # against the sequential plan).
     start = solution if sum(c is not None for c in solution) == len(possible) else []
     code, solver, elapsed = _solve(
-        model, met * weight + deviation, start, workers, time_limit * _STAGE_SHARE[0]
+        model,
+        met * weight + deviation,
+        start,
+        workers,
+        (time_limit - (time.perf_counter() - started)) * _STAGE_SHARE[0],
     )
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         solution = model.read(solver)

@@ -59,6 +59,11 @@ MAX_ENUMERATED = 20_000
 Array = npt.NDArray[np.float64]
 #: Doses priced by one table: the same usable stock per lot, the same vial cap.
 _Group = tuple[tuple[int, ...], int | None]
+#: The last stage adds, per dose, the fewest-vials selection of this many of the
+#: totals at least as close to its order as its stage-1 selection, nearest first.
+_NEAREST = 4
+#: Columns added per dose and pricing round (its best totals at the prices).
+_PER_ROUND = 2
 #: Tie-break while generating columns: among equally priced ones, fewer vials.
 _PER_VIAL = 1e-7
 
@@ -170,13 +175,16 @@ class _Overflow(Exception):
 
 
 class ColumnSearch:
-    """The column-generation search over the doses ``doses`` (all to be met)."""
+    """The column-generation search over the doses ``doses`` (those that can be
+    met, each alone).  Solutions are per dose of the whole supply, None where
+    not met; inside, an empty column stands for a dose not met."""
 
     def __init__(self, scaled: Scaled, doses: Sequence[int]) -> None:
         self.scaled = scaled
         self.doses = list(doses)
         self.position = {d: k for k, d in enumerate(self.doses)}
         self.stock = np.array([lot.count for lot in scaled.lots], dtype=np.float64)
+        self.empty: Counts = (0,) * len(scaled.lots)
         groups: dict[_Group, list[int]] = {}
         for d in self.doses:
             key = (tuple(scaled.limits[d]), scaled.doses[d].max_vials)
@@ -198,6 +206,8 @@ class ColumnSearch:
             self.deviations[d] = np.abs(scaled.common * totals - scaled.targets[d])
         self.columns: dict[int, list[Counts]] = {d: [] for d in self.doses}
         self._seen: dict[int, set[Counts]] = {d: set() for d in self.doses}
+        self._deviations: dict[tuple[int, Counts], int] = {}
+        self.met: int | None = None  # doses to meet, when fewer than all
 
     def add(self, d: int, counts: Counts) -> bool:
         if counts in self._seen[d]:
@@ -206,92 +216,151 @@ class ColumnSearch:
         self.columns[d].append(counts)
         return True
 
-    # -- stage 0: a plan that meets every dose --------------------------------
+    def _inside(self, solution: Solution) -> Solution:
+        return [
+            self.empty if c is None and d in self.position else c for d, c in enumerate(solution)
+        ]
 
-    def meet_all(self, start: Solution, seconds: float, workers: int) -> Solution | None:
-        """A plan meeting every dose, searched from ``start`` (which misses some):
-        column generation and the integer program on ``met x W - deviation``, an
-        empty column standing for a dose not met.  None when none is found."""
+    def _outside(self, solution: Solution) -> Solution:
+        return [None if c == self.empty else c for c in solution]
+
+    def _deviation(self, d: int, counts: Counts) -> int:
+        """A column's deviation (0 for the empty one), computed once per column."""
+        known = self._deviations.get((d, counts))
+        if known is None:
+            known = self.scaled.deviation(d, counts) if counts != self.empty else 0
+            self._deviations[d, counts] = known
+        return known
+
+    # -- stage 0: most doses met ----------------------------------------------
+
+    def most_met(self, start: Solution, seconds: float, workers: int) -> StageOutcome:
+        """Most doses met, searched from ``start`` (which misses some): column
+        generation on ``deviation - W`` per dose met (W above any total deviation),
+        then the integer program on the doses not met.  Value and bound are
+        ``-doses met`` and ``-most doses that can be met``."""
+        begun = time.perf_counter()
         scaled = self.scaled
-        empty: Counts = (0,) * len(scaled.lots)
         weight = scaled.deviation_weight()
+        inside = self._inside(start)
         for d in self.doses:
-            self.add(d, empty)
-            counts = start[d]
-            if counts is not None:
-                self.add(d, counts)
+            self.add(d, self.empty)
+            counts = inside[d]
+            assert counts is not None
+            self.add(d, counts)
 
         def cost_of(d: int, counts: Counts) -> float:
-            return float(scaled.deviation(d, counts) - weight) if any(counts) else 0.0
+            return float(self._deviation(d, counts) - weight) if counts != self.empty else 0.0
 
         def value_of(d: int, cheapest: Array, nu: float) -> Array:
             return self.deviations[d] - weight + cheapest[self.totals[d]]
 
-        begun = time.perf_counter()
-        self._column_generation(
+        prices, _, _ = self._column_generation(
             cost_of, np.zeros(len(self.stock)), value_of, None, begun + 0.5 * seconds
         )
-        costs = {d: [round(cost_of(d, c)) for c in self.columns[d]] for d in self.doses}
-        begin: Solution = [empty if c is None else c for c in start]
-        found, _, _ = self._integer_program(
-            costs, begin, seconds - (time.perf_counter() - begun), workers
+        # any plan meeting m doses costs at most W - 1 - W x m, and at least the bound
+        lagrangian, minima = self._lagrangian(prices, float(weight), partial=True)
+        most = min(len(self.doses), math.floor((weight - 1 - lagrangian) / weight + 1e-9))
+        deadline = begun + seconds
+
+        def unmet() -> dict[int, list[int]]:
+            return {d: [int(c == self.empty) for c in self.columns[d]] for d in self.doses}
+
+        fewest = len(self.doses) - most  # doses not met, at the least
+        found, missed, _ = self._integer_program(
+            unmet(), inside, deadline - time.perf_counter(), workers, floor=fewest, presolve=False
         )
-        for d in self.doses:  # the empty column has done its work
-            self.columns[d].remove(empty)
-            self._seen[d].discard(empty)
-        if any(found[d] == empty for d in self.doses):
-            return None
-        return [None if c == empty else c for c in found]
+        met = len(self.doses) - missed
+        if met < most and time.perf_counter() < deadline:
+            # a plan meeting one dose more costs at most -W x met - 1: its columns
+            # are within that of the bound (step 4 of the module docstring)
+            slack = -weight * met - 1 - lagrangian
+            extra = self._enumerate(prices, float(weight), minima, slack, deadline)
+            if extra is not None:
+                for d, columns in extra.items():
+                    for counts in columns:
+                        self.add(d, counts)
+                found, missed, optimal = self._integer_program(
+                    unmet(),
+                    found,
+                    deadline - time.perf_counter(),
+                    workers,
+                    floor=fewest,
+                    presolve=False,
+                )
+                met = len(self.doses) - missed
+                if optimal:
+                    most = met
+        self.met = met if met < len(self.doses) else None
+        if self.met is None:  # every dose met: the empty column has done its work
+            for d in self.doses:
+                self.columns[d].remove(self.empty)
+                self._seen[d].discard(self.empty)
+        return StageOutcome(
+            self._outside(found), -met, -max(most, met), met >= most, time.perf_counter() - begun
+        )
 
     # -- stage 1: total deviation ---------------------------------------------
 
     def deviation_stage(
         self, starts: Sequence[Solution], seconds: float, workers: int
     ) -> StageOutcome:
-        """Least total deviation, every dose met; ``starts`` are plans that meet them."""
+        """Least total deviation with as many doses met as ``starts`` (plans
+        meeting every dose, or stage 0's)."""
         begun = time.perf_counter()
         deadline = begun + seconds
-        for start in starts:
+        inside = [self._inside(start) for start in starts]
+        for start in inside:
             for d in self.doses:
                 counts = start[d]
-                assert counts is not None, "a start meets every dose"
+                assert counts is not None
                 self.add(d, counts)
-        best = min(starts, key=lambda s: self.scaled.evaluate(1, s))
-        prices = self._generate(begun + 0.4 * seconds)
-        lagrangian, minima = self._lagrangian(prices)
+        costs = self._deviation_costs()
+        best = min(inside, key=lambda s: self._value(costs, s, 0))
+        prices, sigma = self._generate(begun + 0.4 * seconds)
+        lagrangian, minima = self._lagrangian(prices, sigma, partial=self.met is not None)
         bound = math.ceil(lagrangian - 1e-6 * max(1.0, abs(lagrangian)))
         solution, value, _ = self._integer_program(
-            self._deviation_objective(), best, deadline - time.perf_counter(), workers
+            self._deviation_costs(), best, deadline - time.perf_counter(), workers, floor=bound
         )
         if value > bound and time.perf_counter() < deadline:
-            extra = self._enumerate(prices, minima, value - 1 - lagrangian, deadline)
+            extra = self._enumerate(prices, sigma, minima, value - 1 - lagrangian, deadline)
             if extra is not None:  # every column a better plan could use is known
                 for d, found in extra.items():
                     for counts in found:
                         self.add(d, counts)
                 solution, value, optimal = self._integer_program(
-                    self._deviation_objective(), solution, deadline - time.perf_counter(), workers
+                    self._deviation_costs(),
+                    solution,
+                    deadline - time.perf_counter(),
+                    workers,
+                    floor=bound,
                 )
                 if optimal:
                     bound = value
-        proven = value <= bound
-        return StageOutcome(solution, value, min(bound, value), proven, time.perf_counter() - begun)
+        return StageOutcome(
+            self._outside(solution),
+            value,
+            min(bound, value),
+            value <= bound,
+            time.perf_counter() - begun,
+        )
 
-    def _deviation_objective(self) -> dict[int, list[int]]:
-        return {d: [self.scaled.deviation(d, c) for c in self.columns[d]] for d in self.doses}
+    def _deviation_costs(self) -> dict[int, list[int]]:
+        return {d: [self._deviation(d, c) for c in self.columns[d]] for d in self.doses}
 
-    def _generate(self, deadline: float) -> Array:
+    def _generate(self, deadline: float) -> tuple[Array, float]:
         """Column generation for the deviation, until no column prices out or
-        ``deadline``: the last stock prices."""
+        ``deadline``: the last stock prices and the price of a dose met."""
         deviation = {d: self.deviations[d].astype(np.float64) for d in self.doses}
-        prices, _ = self._column_generation(
-            lambda d, c: float(self.scaled.deviation(d, c)),
+        prices, _, sigma = self._column_generation(
+            lambda d, c: float(self._deviation(d, c)),
             np.zeros(len(self.stock)),
             lambda d, cheapest, nu: deviation[d] + cheapest[self.totals[d]],
             None,
             deadline,
         )
-        return prices
+        return prices, sigma
 
     def _column_generation(
         self,
@@ -300,19 +369,24 @@ class ColumnSearch:
         value_of: Any,
         deviation_cap: int | None,
         deadline: float,
-    ) -> tuple[Array, float]:
+    ) -> tuple[Array, float, float]:
         """The master LP over the known columns, priced out until no column has a
-        negative reduced cost or ``deadline``: (stock prices, deviation price).
+        negative reduced cost or ``deadline``: (stock prices, deviation price,
+        price of a dose met).
 
         ``cost_of(d, counts)``: a column's cost; pricing reaches every total at
         ``per_vial + stock price`` per vial, and ``value_of(d, cheapest, nu)``
         turns that into the dose's column values over its window's totals.
+        When fewer than all doses are to be met (``self.met``), a row holds the
+        number of doses met.
         """
         from scipy.optimize import linprog
         from scipy.sparse import csc_array, vstack
 
-        prices, nu = np.zeros(len(self.stock)), 0.0
-        while True:
+        prices, nu, sigma = np.zeros(len(self.stock)), 0.0, 0.0
+        took = 0.0  # the last round's seconds: no round is begun that would end late
+        while time.perf_counter() + took < deadline:
+            began = time.perf_counter()
             flat = [(d, c) for d in self.doses for c in self.columns[d]]
             rows, cols, data = [], [], []
             for j, (_, counts) in enumerate(flat):
@@ -324,56 +398,79 @@ class ColumnSearch:
             upper = csc_array((data, (rows, cols)), shape=(len(self.stock), len(flat)))
             limits = self.stock
             if deviation_cap is not None:
-                spread = [float(self.scaled.deviation(d, c)) for d, c in flat]
+                spread = [float(self._deviation(d, c)) for d, c in flat]
                 upper = vstack([upper, csc_array([spread])]).tocsc()
                 limits = np.append(self.stock, float(deviation_cap))
             member = csc_array(
                 (np.ones(len(flat)), ([self.position[d] for d, _ in flat], range(len(flat)))),
                 shape=(len(self.doses), len(flat)),
             )
+            equal = np.ones(len(self.doses))
+            if self.met is not None:
+                met = [float(c != self.empty) for _, c in flat]
+                member = vstack([member, csc_array([met])]).tocsc()
+                equal = np.append(equal, float(self.met))
             lp = linprog(
                 np.array([cost_of(d, c) for d, c in flat], dtype=np.float64),
                 A_ub=upper,
                 b_ub=limits,
                 A_eq=member,
-                b_eq=np.ones(len(self.doses)),
+                b_eq=equal,
                 bounds=(0, None),
                 method="highs",
             )
             if lp.status != 0:  # the starts make it feasible; stop pricing quietly
-                return prices, nu
+                return prices, nu, sigma
             duals = np.maximum(0.0, -np.asarray(lp.ineqlin.marginals))
             prices = duals[: len(self.stock)]
             nu = float(duals[-1]) if deviation_cap is not None else 0.0
             convexity = np.asarray(lp.eqlin.marginals)
+            sigma = float(convexity[-1]) if self.met is not None else 0.0
             added = 0
             for key, members in self.groups.items():
                 table = self.tables[key]
                 cheapest = table.run(per_vial + prices, _PER_VIAL)
                 for d in members:
-                    values = value_of(d, cheapest, nu)
-                    for k in np.argsort(values, kind="stable")[:2]:
+                    values = value_of(d, cheapest, nu) - sigma
+                    for k in np.argsort(values, kind="stable")[:_PER_ROUND]:
                         tolerance = 1e-6 * max(1.0, abs(float(values[k])))
                         if values[k] < convexity[self.position[d]] - tolerance and self.add(
                             d, table.counts(int(self.totals[d][k]))
                         ):
                             added += 1
-            if not added or time.perf_counter() > deadline:
-                return prices, nu
+            if not added:
+                break
+            took = time.perf_counter() - began
+        return prices, nu, sigma
 
-    def _lagrangian(self, prices: Array) -> tuple[float, dict[int, float]]:
-        """The Lagrangian bound at ``prices`` and each dose's minimum
-        ``deviation + prices . counts`` over all its columns."""
+    def _lagrangian(
+        self, prices: Array, sigma: float, partial: bool
+    ) -> tuple[float, dict[int, float]]:
+        """The Lagrangian bound of the total deviation at stock ``prices`` and
+        ``sigma`` per dose met, and each dose's minimum ``deviation + prices .
+        counts - sigma`` over all its columns (0 for not met, when ``partial``).
+
+        With ``partial`` the bound is of a plan meeting ``self.met`` doses (or
+        any number, when ``self.met`` is None: stage 0 passes ``sigma = -W``)."""
         minima: dict[int, float] = {}
         for key, members in self.groups.items():
             table = self.tables[key]
             cheapest = table.run(prices)
             for d in members:
-                minima[d] = float(np.min(self.deviations[d] + cheapest[self.totals[d]]))
-        return sum(minima.values()) - float(prices @ self.stock), minima
+                least = float(np.min(self.deviations[d] + cheapest[self.totals[d]])) - sigma
+                minima[d] = min(0.0, least) if partial else least
+        value = sum(minima.values()) - float(prices @ self.stock)
+        if self.met is not None:
+            value += sigma * self.met
+        return value, minima
 
     def _enumerate(
-        self, prices: Array, minima: dict[int, float], slack: float, deadline: float
+        self,
+        prices: Array,
+        sigma: float,
+        minima: dict[int, float],
+        slack: float,
+        deadline: float,
     ) -> dict[int, list[Counts]] | None:
         """Every column within ``slack`` of its dose's minimum at ``prices`` (None
         when more than ``MAX_ENUMERATED`` or past ``deadline``)."""
@@ -382,21 +479,14 @@ class ColumnSearch:
         budget = [MAX_ENUMERATED]
         try:
             for key, members in self.groups.items():
-                limits, cap = key[0], key[1]
+                limits, cap = key
                 size = self.tables[key].size
                 suffix = _suffix_tables(scaled.amounts, limits, size, prices)
                 for d in members:
                     if time.perf_counter() > deadline:
                         return None
-                    found[d] = self._columns_within(
-                        d,
-                        prices,
-                        suffix,
-                        limits,
-                        cap,
-                        minima[d] + slack,
-                        budget,
-                    )
+                    most = minima[d] + slack + sigma
+                    found[d] = self._columns_within(d, prices, suffix, limits, cap, most, budget)
         except _Overflow:
             return None
         return found
@@ -454,48 +544,60 @@ class ColumnSearch:
         workers: int,
         deviation_cap: int | None = None,
         lots_weight: int = 0,
+        floor: int | None = None,
+        presolve: bool = True,
     ) -> tuple[Solution, int, bool]:
         """Best plan over the known columns: (plan, value, proven over them).
 
         ``costs`` per dose and column; ``deviation_cap`` bounds the total
-        deviation; ``lots_weight`` prices each lot a patient uses.
+        deviation; ``lots_weight`` prices each lot a patient uses; ``floor`` is
+        a proven lower bound of the value (CP-SAT stops when it reaches it).
+        ``presolve=False`` for the doses-not-met program: there CP-SAT's presolve
+        loosens the objective's bound (seen with OR-Tools 9.15: doses not met
+        bounded below by -30, where 0 is plain), so a plan meeting every dose
+        was found at once but never proven; without presolve it is.
         """
         from ortools.sat.python import cp_model
 
         scaled = self.scaled
         model = cp_model.CpModel()
+        width = len(scaled.lots)
         pick: dict[int, list[Any]] = {}
+        usage: list[tuple[list[Any], list[int]]] = [([], []) for _ in range(width)]
+        peak = [0] * width  # the most each lot could give, every dose at its largest
+        picks: list[Any] = []
+        weights: list[int] = []
+        met: list[Any] = []
+        spread: list[int] = []
         for d in self.doses:
-            pick[d] = [model.new_bool_var(f"y{d}_{j}") for j in range(len(self.columns[d]))]
-            model.add_exactly_one(pick[d])
-            for counts, y in zip(self.columns[d], pick[d], strict=True):
+            columns = self.columns[d]
+            pick[d] = ys = [model.new_bool_var("") for _ in columns]
+            model.add_exactly_one(ys)
+            for counts, y, cost in zip(columns, ys, costs[d], strict=True):
                 model.add_hint(y, counts == start[d])
-        for i, lot in enumerate(scaled.lots):
-            terms = [
-                counts[i] * y
-                for d in self.doses
-                for counts, y in zip(self.columns[d], pick[d], strict=True)
-                if counts[i]
-            ]
-            most = sum(max(c[i] for c in self.columns[d]) for d in self.doses)
-            if terms and most > lot.count:  # otherwise the lot cannot run out
-                model.add(sum(terms) <= lot.count)
+                picks.append(y)
+                weights.append(cost)
+                for i, n in enumerate(counts):
+                    if n:
+                        usage[i][0].append(y)
+                        usage[i][1].append(n)
+                if self.met is not None and counts != self.empty:
+                    met.append(y)
+                if deviation_cap is not None:
+                    spread.append(self._deviation(d, counts))
+            for i, most in enumerate(map(max, zip(*columns, strict=True))):
+                peak[i] += most
+        for (ys, ns), most, lot in zip(usage, peak, scaled.lots, strict=True):
+            if most > lot.count:  # otherwise the lot cannot run out
+                model.add(cp_model.LinearExpr.weighted_sum(ys, ns) <= lot.count)
+        if self.met is not None:
+            model.add(sum(met) == self.met)
         if deviation_cap is not None:
-            model.add(
-                sum(
-                    scaled.deviation(d, c) * y
-                    for d in self.doses
-                    for c, y in zip(self.columns[d], pick[d], strict=True)
-                )
-                <= deviation_cap
-            )
-        objective = [
-            cost * y for d in self.doses for cost, y in zip(costs[d], pick[d], strict=True)
-        ]
+            model.add(cp_model.LinearExpr.weighted_sum(picks, spread) <= deviation_cap)
         if lots_weight:
             for members in scaled.patients.values():
                 ours = [d for d in members if d in pick]
-                for i in range(len(scaled.lots)):
+                for i in range(width):
                     users = [
                         y
                         for d in ours
@@ -506,11 +608,16 @@ class ColumnSearch:
                         used = model.new_bool_var("")
                         for y in users:
                             model.add_implication(y, used)
-                        objective.append(lots_weight * used)
-        model.minimize(sum(objective))
+                        picks.append(used)
+                        weights.append(lots_weight)
+        objective = cp_model.LinearExpr.weighted_sum(picks, weights)
+        if floor is not None:
+            model.add(objective >= floor)
+        model.minimize(objective)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = workers
         solver.parameters.max_time_in_seconds = max(0.05, seconds)
+        solver.parameters.cp_model_presolve = presolve
         code = solver.solve(model)
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return start, self._value(costs, start, lots_weight), False
@@ -543,9 +650,11 @@ class ColumnSearch:
     def last_stage(
         self, solution: Solution, deviation: int, seconds: float, workers: int
     ) -> StageOutcome:
-        """Fewest vials, lots per patient, expiry cost, total deviation at most ``deviation``."""
+        """Fewest vials, lots per patient, expiry cost, total deviation at most
+        ``deviation`` (and as many doses met as in ``solution``)."""
         begun = time.perf_counter()
         scaled = self.scaled
+        solution = self._inside(solution)
         w_vials, w_lots = scaled.weights()
         per_vial = np.array([w_vials + r for r in scaled.ranks], dtype=np.float64)
         share = {d: len(m) for m in scaled.patients.values() for d in m}
@@ -555,10 +664,14 @@ class ColumnSearch:
             for d in members:
                 counts = solution[d]
                 assert counts is not None
+                if counts == self.empty:
+                    continue
                 closest = scaled.deviation(d, counts)
-                for total, dev in zip(self.totals[d], self.deviations[d], strict=True):
-                    if dev <= closest and np.isfinite(table.cost[total]):
-                        self.add(d, table.counts(int(total)))
+                near = np.flatnonzero(
+                    (self.deviations[d] <= closest) & np.isfinite(table.cost[self.totals[d]])
+                )
+                for k in near[np.argsort(self.deviations[d][near], kind="stable")][:_NEAREST]:
+                    self.add(d, table.counts(int(self.totals[d][k])))
 
         def cost_of(d: int, counts: Counts) -> float:
             lots = sum(1 for n in counts if n)
@@ -567,7 +680,7 @@ class ColumnSearch:
         def value_of(d: int, cheapest: Array, nu: float) -> Array:
             return cheapest[self.totals[d]] + nu * self.deviations[d]
 
-        prices, _ = self._column_generation(
+        prices, _, sigma = self._column_generation(
             cost_of, per_vial, value_of, deviation, begun + 0.4 * seconds
         )
         costs = {
@@ -577,6 +690,10 @@ class ColumnSearch:
             ]
             for d in self.doses
         }
+        bound = max(
+            self._last_bound(deviation, per_vial, w_lots, share, prices * 0, sigma),
+            self._last_bound(deviation, per_vial, w_lots, share, prices, sigma),
+        )
         found, value, _ = self._integer_program(
             costs,
             solution,
@@ -585,21 +702,28 @@ class ColumnSearch:
             deviation_cap=deviation,
             lots_weight=w_lots,
         )
-        bound = max(
-            self._last_bound(deviation, per_vial, w_lots, share, np.zeros(len(self.stock))),
-            self._last_bound(deviation, per_vial, w_lots, share, prices),
-        )
         return StageOutcome(
-            found, value, min(bound, value), value <= bound, time.perf_counter() - begun
+            self._outside(found),
+            value,
+            min(bound, value),
+            value <= bound,
+            time.perf_counter() - begun,
         )
 
     def _last_bound(
-        self, deviation: int, per_vial: Array, w_lots: int, share: dict[int, int], prices: Array
+        self,
+        deviation: int,
+        per_vial: Array,
+        w_lots: int,
+        share: dict[int, int],
+        prices: Array,
+        sigma: float,
     ) -> int:
-        """The Lagrangian bound of the last stage at stock ``prices``, the deviation
-        limit's multiplier maximized by bisection (the bound is concave in it)."""
+        """The Lagrangian bound of the last stage at stock ``prices`` and ``sigma``
+        per dose met (when not all are), the deviation limit's multiplier
+        maximized by bisection (the bound is concave in it)."""
         scaled = self.scaled
-        rows: list[tuple[Array, Array]] = []
+        costs: list[Array] = []
         for key, members in self.groups.items():
             limits = key[0]
             size = self.tables[key].size
@@ -610,17 +734,28 @@ class ColumnSearch:
                     by_share[n] = _with_lot_cost(
                         scaled.amounts, limits, size, per_vial + prices, w_lots / n
                     )
-                cost = by_share[n][self.totals[d]]
-                rows.append((cost, self.deviations[d].astype(np.float64)))
+                costs.append(by_share[n][self.totals[d]])
+        order = [d for members in self.groups.values() for d in members]
+        # one row per dose, its window's totals padded with unreachable ones
+        width = max(len(c) for c in costs)
+        cost = np.full((len(costs), width), np.inf)
+        spread = np.zeros((len(costs), width))
+        for row, (c, d) in enumerate(zip(costs, order, strict=True)):
+            cost[row, : len(c)] = c
+            spread[row, : len(c)] = self.deviations[d]
         fixed = -float(prices @ self.stock)
+        if self.met is None:
+            sigma = 0.0
+        else:
+            fixed += sigma * self.met
+        rows = np.arange(len(costs))
 
         def value(nu: float) -> tuple[float, float]:
-            total, slope = fixed - nu * deviation, -float(deviation)
-            for cost, dev in rows:
-                k = int(np.argmin(cost + nu * dev))
-                total += float(cost[k] + nu * dev[k])
-                slope += float(dev[k])
-            return total, slope
+            chosen = np.argmin(cost + nu * spread, axis=1)
+            least = cost[rows, chosen] + nu * spread[rows, chosen] - sigma
+            taken = least < 0 if self.met is not None else np.ones(len(rows), dtype=bool)
+            total = fixed - nu * deviation + float(np.sum(least[taken]))
+            return total, float(np.sum(spread[rows, chosen][taken])) - deviation
 
         best, slope = value(0.0)
         if slope > 0:

@@ -250,6 +250,8 @@ def test_supply_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
         ({"colour": 1}, "colour"),
         ({"time_limit": 0}, "time_limit"),
         ({"workers": 0}, "workers"),
+        ({"model": "simplex"}, "model"),
+        ({"model": 3}, "model"),
         ({"doses": [{"code": "J7212", "dose": 1000, "mode": "exact_dose"}]}, "doses[0].mode"),
         ({"doses": [{"code": "J7212", "dose": 1000, "inventory": []}]}, "doses[0].inventory"),
         ({"doses": [{"code": "J7212", "dose": -1}]}, "doses[0].dose"),
@@ -265,3 +267,14 @@ def test_bad_requests_name_the_field(change: dict[str, object], field: str) -> N
     with pytest.raises(InputError) as info:
         plan_request(request)
     assert info.value.field == field
+
+
+def test_patterns_and_columns_prove_the_same_example_optimum() -> None:
+    request = json.loads((EXAMPLES / "supply.json").read_text())
+    results = [
+        plan_request({**request, "model": model}, base_dir=EXAMPLES).result
+        for model in ("patterns", "columns")
+    ]
+    assert [r.engine for r in results] == ["cpsat-patterns", "cpsat-columns"]
+    assert all(r.met == 13 and r.stages[1].proven for r in results)
+    assert results[0].total_deviation == results[1].total_deviation
