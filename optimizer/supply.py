@@ -17,11 +17,24 @@ constraint of the next, and the previous solution the next one's hint):
    earliest expiry first (least sum of expiry ranks over the vials used).
 
 Each stage runs with its share of the time limit.  A stage is proven optimal
-when CP-SAT says OPTIMAL; otherwise the result reports the solver's best bound
-and the gap.  The search starts from the better of the sequential plan and
-the doses' own optima (when the stock covers them all), so the joint plan is
-never worse than the sequential one.  The two formulations are described in
-:mod:`optimizer.supply_models`.
+when its value meets a proven lower bound; otherwise the result reports the
+bound and the gap.  The search starts from the better of the sequential plan
+and the doses' own optima (when the stock covers them all), so the joint plan
+is never worse than the sequential one.
+
+Three formulations (``model``; ``auto`` chooses):
+
+patterns (:mod:`optimizer.supply_models`)
+    few classes of identical doses (a patient's month): every selection of a
+    class enumerated, CP-SAT over how many doses take each; chosen when there
+    are at most ``MAX_PATTERN_CLASSES`` classes and ``MAX_PATTERNS`` patterns.
+columns (:mod:`optimizer.supply_columns`)
+    many different doses (a pharmacy's day): column generation on a linear
+    program, a Lagrangian bound, CP-SAT over the columns found; stages 0 and 1
+    (and their bounds) weighted as above, the last stage as one program.
+vials (:mod:`optimizer.supply_models`)
+    one CP-SAT variable per dose and lot; only when asked for (or when no dose
+    can be met): its bound is weak on large supplies.
 """
 
 from __future__ import annotations
@@ -66,6 +79,9 @@ MAX_PATTERN_CLASSES = 10
 #: Share of the time limit for the most doses met by column generation, when
 #: neither the sequential plan nor the doses' own optima meet every dose that can be.
 _MEET_SHARE = 0.3
+#: Seconds that must be left after column generation, when it did not prove
+#: every stage of a supply with few enough patterns, to try the pattern model.
+_PATTERNS_AFTER = 1.0
 
 
 @dataclass(frozen=True)
@@ -187,11 +203,11 @@ def plan_supply(
     than one worker, equally good plans may differ between runs; pass 1 for
     the same plan every time.
 
-    ``model``: one of :data:`MODELS`.  ``auto`` takes the pattern model when
-    the patterns are few enough, else column generation when a first plan
-    meets every dose that can be met, else the vial model; the others ask for
-    one (``columns`` still falls back to the vial model without such a plan,
-    and ``patterns`` to the next choice when the patterns are too many).
+    ``model``: one of :data:`MODELS` (see the module docstring).  ``auto``
+    takes the pattern model for few classes of identical doses with few
+    enough patterns, else column generation; ``patterns`` falls back to
+    column generation when the patterns are too many; every model but
+    ``vials`` leaves a supply in which no dose can be met to the vial model.
     """
     if not doses:
         raise FieldError("doses", "at least one dose", "none")
@@ -216,6 +232,15 @@ def plan_supply(
     if patterns is None and model != "vials" and possible:
         search = ColumnSearch(scaled, possible)
         result = _by_columns(search, starts, solution, time_limit, workers, started)
+        left = time_limit - (time.perf_counter() - started)
+        if model == "auto" and not result.stages_proven and left > _PATTERNS_AFTER:
+            # time is left for the pattern model to prove what columns did not
+            patterns = PatternModel.build(scaled)
+            if patterns is not None:
+                found = _counts_of(result, usable)
+                other = _by_stages(scaled, patterns, found, possible, time_limit, workers, started)
+                if _rank(scaled, other) < _rank(scaled, result):
+                    result = other
     else:
         result = _by_stages(
             scaled, patterns or VialModel(scaled), solution, possible, time_limit, workers, started
@@ -404,6 +429,13 @@ def _alone_optima(scaled: Scaled) -> Solution:
         counts = dict(zip((lot.lot for lot in problem.lots), answer.counts, strict=True))
         chosen.append(tuple(counts.get(lot.lot, 0) for lot in scaled.lots))
     return chosen
+
+
+def _rank(scaled: Scaled, result: SupplyResult) -> tuple[int, ...]:
+    """Results in order: the stage values, then the more stages proven."""
+    solution = _counts_of(result, scaled.lots)
+    values = tuple(scaled.evaluate(stage, solution) for stage in range(3))
+    return (*values, -sum(r.proven for r in result.stages))
 
 
 def _meets(solution: Solution, doses: list[int]) -> bool:

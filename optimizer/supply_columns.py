@@ -8,34 +8,50 @@ the linear relaxation over every possible column (the Dantzig-Wolfe bound) is
 close to the integer optimum, because the doses share the stock only through
 a few contested lots.
 
-How, for the total deviation (every dose that can be met is met):
+How, for the total deviation (stage 1):
 
 1. Column generation.  The master linear program (HiGHS through
    ``scipy.optimize.linprog``) picks a convex combination of known columns per
    dose under the stock limits.  Its stock duals price the lots; a dynamic
    program over totals (binary-split bounded knapsack, as in
    :mod:`optimizer.exact`) then finds, for every total, the cheapest way to
-   reach it at those prices, and each dose's best ``deviation + price`` column
-   is added while it has a negative reduced cost.
+   reach it at those prices, and each dose's best ``deviation + price``
+   columns are added while they have a negative reduced cost.
 2. The bound.  For any prices ``p >= 0`` the Lagrangian value
    ``sum over doses of min(deviation + p . counts) - p . stock`` is a lower
    bound of the total deviation; it is computed with the same dynamic program
    (exact over all columns, not only the known ones) and rounded up, since
    deviations are integers.
 3. A plan.  CP-SAT solves the integer program over the known columns, started
-   from the sequential plan (or each dose's own optimum).
-4. The proof.  A plan better than the one found can only use columns whose
-   Lagrangian cost is within ``found - 1 - bound`` of their dose's cheapest;
-   when those are few (``MAX_ENUMERATED``), all are enumerated and the integer
-   program over them settles optimality.  Otherwise the gap is reported.
+   from the sequential plan (or each dose's own optimum), with the bound as a
+   floor so that it stops on reaching it.
+4. The proof.  Any plan costs at least the bound plus, per dose, how far its
+   column's Lagrangian cost is above that dose's cheapest; so a plan better
+   than the one found uses only columns within ``found - 1 - bound`` of their
+   dose's cheapest.  When those are few (``MAX_ENUMERATED``), all are
+   enumerated (a depth-first search pruned by least-cost-to-complete tables)
+   and the integer program over them settles optimality.  Otherwise the gap
+   is reported.
+
+Stage 0 (most doses met) runs only when neither the sequential plan nor the
+doses' own optima meet every dose that can be met alone.  An empty column
+stands for a dose not met; the same steps run on ``deviation - W`` per dose
+met (``W`` above any total deviation), and a plan meeting ``m`` doses costs
+at most ``W - 1 - W m``, so the bound caps ``m``; the integer program counts
+doses not met.  The stages after it then keep that many doses met (one more
+row in the linear program, one more price in the bound).
 
 The last stage (vials, then lots per patient, then expiry, with the total
-deviation held at what stage 1 found) is an integer program over the same
-columns plus each dose's fewest-vials selection for every total at least as
-close to its order.  Its bound relaxes the stock and prices the deviation
-limit (one multiplier, maximized by bisection); the lots term counts, per
-dose, its distinct lots divided by its patient's doses, a lower bound of the
-lots that patient uses.
+deviation held at what stage 1 found) starts from each dose's fewest-vials
+selections for its nearest totals and is generated the same way: in the
+linear program a column costs ``vials x W_vials + expiry + lots x W_lots /
+doses of its patient`` (a lower bound of the lots the patient uses), with
+one more row for the deviation limit; pricing leaves the lots term out (it
+only proposes columns).  The bound keeps it (a table where a lot's first
+vial costs the lot's share), relaxes the stock at the final prices, and
+maximizes the deviation limit's multiplier by bisection (the bound is
+concave in it).  The integer program then counts each lot a patient uses
+exactly.
 """
 
 from __future__ import annotations

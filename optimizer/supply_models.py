@@ -1,4 +1,6 @@
-"""The two CP-SAT formulations behind :func:`optimizer.supply.plan_supply`.
+"""Two CP-SAT formulations behind :func:`optimizer.supply.plan_supply`, and
+the supply scaled to integers (:class:`Scaled`), which all formulations share
+(the third, column generation, is :mod:`optimizer.supply_columns`).
 
 Both scale amounts to integers exactly (as :mod:`optimizer.problem` does) and
 measure a dose's deviation as ``|common x total - target|`` in integers.  Both
@@ -6,7 +8,7 @@ expose the same small interface: ``model`` (the ``CpModel``), ``objective(stage)
 ``hint(solution)``, ``read(solver)`` and ``evaluate(stage, solution)``, where a
 solution is, per dose, its vial counts per lot (None: dose not met).
 
-:class:`PatternModel` (used when the patterns are few enough)
+:class:`PatternModel` (few classes of identical doses, few enough patterns)
     Doses that are interchangeable (same amount, window, vial cap, patient and
     usable stock) form a class.  Every selection that puts one dose of a class in its window
     (a *pattern*: vial counts per lot) is enumerated; ``y[c][p]`` counts the
@@ -15,12 +17,14 @@ solution is, per dose, its vial counts per lot (None: dose not met).
     linear relaxation is the strong cutting-stock bound: small supplies (a
     patient's month) are proven optimal quickly.
 
-:class:`VialModel` (large supplies: many patients, many lots)
+:class:`VialModel` (on request, and for supplies in which no dose can be met)
     ``x[d][l]`` vials of lot ``l`` for dose ``d``.  Each dose's total is
     restricted to the totals its usable stock can reach in its window (the
     exact dynamic program of :mod:`optimizer.exact`), and its deviation is
-    bounded below by its own single-dose optimum, which keeps the solver's
-    bound close when stock is ample.
+    bounded below by its own single-dose optimum.  On large supplies its
+    bound stays near that sum of single-dose optima (a 200-dose day: 12%
+    below the plan it finds in 30 s), which is why column generation
+    replaced it there.
 """
 
 from __future__ import annotations

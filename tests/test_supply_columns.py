@@ -23,6 +23,7 @@ from optimizer.supply_columns import (
     _with_lot_cost,
 )
 from optimizer.supply_models import Scaled
+from tests.test_supply import brute_force, reachable_supplies
 
 
 @st.composite
@@ -147,3 +148,42 @@ def test_the_model_is_checked() -> None:
     dose = DoseRequest(Fraction(1000))
     with pytest.raises(ValueError, match="model"):
         plan_supply([dose], [Lot("A", Fraction(1000), 1)], model="simplex")
+
+
+@settings(max_examples=150)
+@given(reachable_supplies(), st.lists(st.integers(0, 400), min_size=3, max_size=3))
+def test_the_bounds_hold_at_any_prices(
+    case: tuple[list[DoseRequest], list[Lot]], drawn: list[int]
+) -> None:
+    # The Lagrangian bounds are lower bounds at every stock price, not only at
+    # the LP's: checked unclipped against brute force on supplies met whole.
+    doses, lots = case
+    usable = [lot for lot in lots if lot.count > 0]
+    minus_met, deviation, vials, lots_used, expiry = brute_force(doses, usable)
+    if minus_met != -len(doses):
+        return
+    scaled = Scaled(doses, usable)
+    search = ColumnSearch(scaled, range(len(doses)))
+    prices = np.array(drawn[: len(usable)], dtype=np.float64)
+    lagrangian, _ = search._lagrangian(prices, 0.0, partial=False)
+    optimum = deviation * scaled.common / scaled.scale  # type: ignore[operator]
+    assert lagrangian <= optimum + 1e-6
+    w_vials, w_lots = scaled.weights()
+    per_vial = np.array([w_vials + r for r in scaled.ranks], dtype=np.float64)
+    share = {d: len(m) for m in scaled.patients.values() for d in m}
+    bound = search._last_bound(int(optimum), per_vial, w_lots, share, prices, 0.0)
+    assert bound <= vials * w_vials + lots_used * w_lots + expiry  # type: ignore[operator]
+
+
+@pytest.mark.slow
+def test_time_left_after_columns_goes_to_the_pattern_model_for_a_proof() -> None:
+    # 20 patients, 10 lots: column generation proves the doses met and the
+    # deviation at once but not the last stage; the patterns are few enough
+    # for the pattern model to prove it in the time left.
+    doses, lots = day(random.Random(4), 20, 10)
+    columns = plan_supply(doses, lots, time_limit=20, workers=1, model="columns")
+    assert columns.engine == "cpsat-columns" and not columns.stages_proven
+    result = plan_supply(doses, lots, time_limit=20, workers=1)
+    assert result.engine == "cpsat-patterns" and result.stages_proven
+    assert result.key() <= columns.key()
+    assert [r.value for r in result.stages][:2] == [r.value for r in columns.stages][:2]
