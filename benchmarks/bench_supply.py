@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks.instances import JIVI_STRENGTHS, lot, patient_dose
+from dosing.worksheet import format_gap
 from optimizer import Lot, Tolerance
 from optimizer.supply import DoseRequest, SupplyResult, plan_supply, sequential
 
@@ -47,9 +48,8 @@ def stage_gaps(result: SupplyResult) -> str:
         return "sequential plan kept"
     met, deviation, last = result.stages
     words = [
-        "met proven" if met.proven else f"met gap {met.gap:.2%}",
-        "deviation proven" if deviation.proven else f"deviation gap {deviation.gap:.2%}",
-        "last proven" if last.proven else f"last gap {last.gap:.2%}",
+        f"{name} proven" if stage.proven else f"{name} gap {format_gap(stage.gap)}"
+        for name, stage in (("met", met), ("deviation", deviation), ("last", last))
     ]
     return ", ".join(words)
 
@@ -113,7 +113,7 @@ def run(quick: bool, out_dir: Path) -> dict[str, object]:
                     last = joint.stages[2].gap if joint.stages else float("nan")
                     headline_day = (
                         f"; a pharmacy's day (200 x 40): {elapsed:.1f} s, deviation gap "
-                        f"{gap:.2%}, last-stage gap {last:.2%}"
+                        f"{format_gap(gap)}, last-stage gap {format_gap(last)}"
                     )
                 else:
                     headline_day += f" (the vial model: {elapsed:.0f} s, deviation gap {gap:.1%})"

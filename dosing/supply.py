@@ -75,6 +75,7 @@ class SupplyPlan:
                         "value": r.value,
                         "detail": r.detail,
                         "bound": r.bound,
+                        "bound_detail": r.bound_detail,
                         "gap": round(r.gap, 6),
                         "proven": r.proven,
                         "seconds": round(r.seconds, 3),

@@ -9,7 +9,7 @@ from dosing.supply import SupplyPlan
 from optimizer import Mode, Selection
 from optimizer.select import format_amount
 
-__all__ = ["supply_worksheet", "worksheet"]
+__all__ = ["format_gap", "supply_worksheet", "worksheet"]
 
 
 def worksheet(plan: Plan) -> str:
@@ -124,7 +124,9 @@ def supply_worksheet(supply: SupplyPlan) -> str:
         f"total deviation {format_amount(baseline.total_deviation)} {unit}",
     ]
     for report in result.stages:
-        state = "proven" if report.proven else f"bound {report.bound:,}, gap {report.gap:.2%}"
+        state = (
+            "proven" if report.proven else f"{report.bound_detail}, gap {format_gap(report.gap)}"
+        )
         value = report.detail or f"{report.value:,}"
         lines.append(f"  stage {report.name}: {value} ({state}, {report.seconds:.2f} s)")
     by_patient: dict[str, list[tuple[int, Plan]]] = {}
@@ -135,3 +137,10 @@ def supply_worksheet(supply: SupplyPlan) -> str:
         for number, plan in plans:
             lines += ["", f"--- dose {number} ---", worksheet(plan).rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def format_gap(fraction: float) -> str:
+    """A relative gap as a percentage; one too small for two decimals is not shown as 0."""
+    if 0 < fraction < 0.00005:
+        return "<0.01%"
+    return f"{fraction:.2%}"

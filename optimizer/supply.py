@@ -39,6 +39,7 @@ vials (:mod:`optimizer.supply_models`)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Sequence
@@ -109,6 +110,7 @@ class StageReport:
     proven: bool
     seconds: float
     detail: str = ""  # the value in words, where it combines several objectives
+    bound_detail: str = ""  # the bound in words
 
     @property
     def gap(self) -> float:
@@ -452,6 +454,10 @@ def _stock_covers(scaled: Scaled, solution: Solution) -> bool:
 def _result(
     scaled: Scaled, solution: Solution, reports: list[StageReport], engine: str, seconds: float
 ) -> SupplyResult:
+    reports = [
+        dataclasses.replace(r, bound_detail=scaled.describe_bound(stage, r.bound))
+        for stage, r in enumerate(reports)
+    ]
     selections: list[Selection | None] = []
     reasons: dict[int, str] = {}
     for d, counts in enumerate(solution):

@@ -143,6 +143,17 @@ class Scaled:
             f"patients, expiry cost {combined % w_lots}"
         )
 
+    def describe_bound(self, stage: int, bound: int) -> str:
+        """A stage's lower bound in words (the last stage: its vials part, which
+        the weights make a lower bound of the vials)."""
+        if stage == 0:
+            return f"at most {-bound} of {len(self.doses)} doses can be met"
+        if stage == 1:
+            deviation = Fraction(bound, self.common) * self.scale
+            return f"total deviation at least {float(deviation):,.6g}"
+        w_vials, _ = self.weights()
+        return f"at least {bound // w_vials} vials"
+
     def single_dose(self, d: int) -> Problem:
         dose = self.doses[d]
         shelf = [

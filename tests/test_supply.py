@@ -17,6 +17,7 @@ import optimizer.supply_models as models
 from dosing import InputError
 from dosing.cli import main
 from dosing.supply import plan_supply as plan_request
+from dosing.worksheet import format_gap, supply_worksheet
 from optimizer import Lot, Status, Tolerance
 from optimizer.supply import DoseRequest, SupplyResult, plan_supply, sequential
 
@@ -310,3 +311,27 @@ def test_patterns_and_columns_prove_the_same_example_optimum() -> None:
     assert [r.engine for r in results] == ["cpsat-patterns", "cpsat-columns"]
     assert all(r.met == 13 and r.stages[1].proven for r in results)
     assert results[0].total_deviation == results[1].total_deviation
+
+
+def test_an_unproven_stage_shows_its_bound_in_words() -> None:
+    # One worker and a tiny time limit on the vial model: a bound, not a proof.
+    request = json.loads((EXAMPLES / "supply.json").read_text())
+    supply = plan_request(
+        {**request, "model": "vials", "time_limit": 0.2, "workers": 1}, base_dir=EXAMPLES
+    )
+    text = supply_worksheet(supply)
+    data = supply.to_dict()["summary"]
+    for stage, words in zip(supply.result.stages, data["stages"], strict=True):  # type: ignore[index, call-overload]
+        assert words["bound_detail"] == stage.bound_detail
+        if not stage.proven:
+            assert f"{stage.bound_detail}, gap " in text
+    assert supply.result.stages[0].bound_detail.startswith("at most ")
+    assert supply.result.stages[1].bound_detail.startswith("total deviation at least ")
+    assert supply.result.stages[2].bound_detail.endswith(" vials")
+
+
+@pytest.mark.parametrize(
+    ("gap", "shown"), [(0.0, "0.00%"), (0.00001, "<0.01%"), (0.00005, "0.01%"), (0.1234, "12.34%")]
+)
+def test_gaps_too_small_for_two_decimals_are_not_shown_as_zero(gap: float, shown: str) -> None:
+    assert format_gap(gap) == shown
