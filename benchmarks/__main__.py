@@ -1,7 +1,8 @@
 """Run the benchmark suite: ``python -m benchmarks [--quick] [--only NAME ...]``.
 
-Prints each benchmark's table and writes ``benchmarks/RESULTS.md`` (the full
-run only; ``--quick`` is for CI and writes to ``benchmarks/out/`` instead).
+Prints each benchmark's table and writes ``benchmarks/RESULTS.md`` (the whole
+suite at full size only; ``--quick``, for CI, and ``--only`` write to
+``benchmarks/out/`` instead, so a partial run never replaces the page).
 """
 
 from __future__ import annotations
@@ -51,13 +52,19 @@ def table(result: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def output_dir(quick: bool, partial: bool) -> Path:
+    """Where the page goes: only the whole suite at full size rewrites the
+    committed ``benchmarks/RESULTS.md``."""
+    return HERE / "out" if quick or partial else HERE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
     parser.add_argument("--only", nargs="*", choices=SUITE, help="run only these")
     args = parser.parse_args(argv)
     names = args.only or SUITE
-    out_dir = HERE / "out" if args.quick else HERE
+    out_dir = output_dir(args.quick, bool(args.only))
     out_dir.mkdir(exist_ok=True)
     sections = []
     headlines = []
