@@ -33,8 +33,9 @@ columns (:mod:`optimizer.supply_columns`)
     program, a Lagrangian bound, CP-SAT over the columns found; stages 0 and 1
     (and their bounds) weighted as above, the last stage as one program.
 vials (:mod:`optimizer.supply_models`)
-    one CP-SAT variable per dose and lot; only when asked for (or when no dose
-    can be met): its bound is weak on large supplies.
+    one CP-SAT variable per dose and lot; only when asked for, when no dose
+    can be met, or when column generation's tables would be too large: its
+    bound is weak on large supplies.
 """
 
 from __future__ import annotations
@@ -209,7 +210,10 @@ def plan_supply(
     takes the pattern model for few classes of identical doses with few
     enough patterns, else column generation; ``patterns`` falls back to
     column generation when the patterns are too many; every model but
-    ``vials`` leaves a supply in which no dose can be met to the vial model.
+    ``vials`` leaves to the vial model a supply in which no dose can be met,
+    and one whose pricing tables would be too large (``MAX_TABLE_CELLS`` in
+    :mod:`optimizer.supply_columns`: potencies with many decimals scale the
+    totals up).
     """
     if not doses:
         raise FieldError("doses", "at least one dose", "none")
@@ -231,7 +235,7 @@ def plan_supply(
     few = len(scaled.classes()) <= MAX_PATTERN_CLASSES
     wanted = model == "patterns" or (model == "auto" and few)
     patterns = PatternModel.build(scaled) if wanted else None
-    if patterns is None and model != "vials" and possible:
+    if patterns is None and model != "vials" and ColumnSearch.fits(scaled, possible):
         search = ColumnSearch(scaled, possible)
         result = _by_columns(search, starts, solution, time_limit, workers, started)
         left = time_limit - (time.perf_counter() - started)

@@ -67,10 +67,12 @@ import numpy.typing as npt
 
 from optimizer.supply_models import Counts, Scaled, Solution
 
-__all__ = ["MAX_ENUMERATED", "ColumnSearch", "StageOutcome"]
+__all__ = ["MAX_ENUMERATED", "MAX_TABLE_CELLS", "ColumnSearch", "StageOutcome"]
 
 #: The proof of step 4 is attempted only when at most this many columns qualify.
 MAX_ENUMERATED = 20_000
+#: Totals x table items (x vial cap) above which column generation is not used.
+MAX_TABLE_CELLS = 100_000_000
 
 Array = npt.NDArray[np.float64]
 #: Doses priced by one table: the same usable stock per lot, the same vial cap.
@@ -202,8 +204,12 @@ class ColumnSearch:
         self.stock = np.array([lot.count for lot in scaled.lots], dtype=np.float64)
         self.empty: Counts = (0,) * len(scaled.lots)
         groups: dict[_Group, list[int]] = {}
+        smallest = min(scaled.amounts, default=1)
         for d in self.doses:
-            key = (tuple(scaled.limits[d]), scaled.doses[d].max_vials)
+            cap = scaled.doses[d].max_vials
+            if cap is not None and cap * smallest > scaled.windows[d][1]:
+                cap = None  # more vials than fit in the window: no cap at all
+            key = (tuple(scaled.limits[d]), cap)
             groups.setdefault(key, []).append(d)
         self.groups = groups
         self.tables = {
@@ -224,6 +230,19 @@ class ColumnSearch:
         self._seen: dict[int, set[Counts]] = {d: set() for d in self.doses}
         self._deviations: dict[tuple[int, Counts], int] = {}
         self.met: int | None = None  # doses to meet, when fewer than all
+
+    @staticmethod
+    def fits(scaled: Scaled, doses: Sequence[int]) -> bool:
+        """Whether the pricing tables stay within ``MAX_TABLE_CELLS`` (decimal
+        potencies scale the totals up; the vial model takes such supplies)."""
+        if not doses:
+            return False
+        size = max(scaled.windows[d][1] for d in doses) + 1
+        items = sum(max(1, n).bit_length() for n in (lot.count for lot in scaled.lots))
+        smallest = min(scaled.amounts, default=1)
+        caps = [scaled.doses[d].max_vials or 0 for d in doses]
+        widest = max((c for c in caps if c * smallest <= size), default=0)
+        return size * items * (1 + widest) <= MAX_TABLE_CELLS
 
     def add(self, d: int, counts: Counts) -> bool:
         if counts in self._seen[d]:

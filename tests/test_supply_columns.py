@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.bench_supply import day
-from optimizer import Lot, Tolerance
+from optimizer import Lot, Tolerance, supply_columns
 from optimizer.supply import DoseRequest, plan_supply, sequential
 from optimizer.supply_columns import (
     ColumnSearch,
@@ -187,3 +187,27 @@ def test_time_left_after_columns_goes_to_the_pattern_model_for_a_proof() -> None
     assert result.engine == "cpsat-patterns" and result.stages_proven
     assert result.key() <= columns.key()
     assert [r.value for r in result.stages][:2] == [r.value for r in columns.stages][:2]
+
+
+def test_tables_too_large_leave_the_supply_to_the_vial_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lots = [Lot("A", Fraction("1000.01"), 2), Lot("B", Fraction("499.99"), 2)]
+    doses = [DoseRequest(Fraction(1500), Tolerance(5, 5)), DoseRequest(Fraction(1000))]
+    scaled = Scaled(doses, lots)
+    assert scaled.amounts == [100001, 49999]  # hundredths of an IU: large tables
+    assert ColumnSearch.fits(scaled, [0, 1])
+    monkeypatch.setattr(supply_columns, "MAX_TABLE_CELLS", 100_000)
+    assert not ColumnSearch.fits(scaled, [0, 1])
+    result = plan_supply(doses, lots, time_limit=5, model="columns")
+    assert result.engine == "cpsat-vials" and result.met == 2
+
+
+def test_a_vial_cap_that_cannot_bind_prices_with_one_table() -> None:
+    lots = [Lot("A", Fraction(1000), 4), Lot("B", Fraction(500), 4)]
+    capped = DoseRequest(Fraction(2000), Tolerance(5, 5), max_vials=50, patient="P1")
+    free = DoseRequest(Fraction(2000), Tolerance(5, 5), patient="P2")
+    search = ColumnSearch(Scaled([capped, free], lots), [0, 1])
+    assert len(search.tables) == 1
+    tight = DoseRequest(Fraction(2000), Tolerance(5, 5), max_vials=2, patient="P1")
+    assert len(ColumnSearch(Scaled([tight, free], lots), [0, 1]).tables) == 2
