@@ -5,8 +5,9 @@ benchmarks/instances.py), twice weekly, ±5%, from 12 Jivi lots of 2 to 8
 vials (random), 20 random shelves (the pattern model).  A pharmacy's day:
 one dose per patient, ±5%, from lots of 20 to 40 vials (column generation);
 the sizes grow doses and lots together up to 200 x 40 (the issue's size), then
-keep about six vials per dose on the shelf (400 x 80, 800 x 160); one shelf is
-short of stock (800 doses, 80 lots: three vials per dose).  The same 200 x 40
+keep about six vials per dose on the shelf (400 x 80, 800 x 160); two shelves
+are short of stock (800 doses, 80 lots: three vials per dose; 1,600 doses,
+100 lots: under two, so that many doses cannot be met).  The same 200 x 40
 day is also planned by the vial model (one CP-SAT variable per dose and lot),
 the formulation this one replaced, as the baseline.  Times include
 everything (the sequential plan, each dose's own optimum, building models);
@@ -81,7 +82,16 @@ def run(quick: bool, out_dir: Path) -> dict[str, object]:
     sizes = (
         [(20, 10)]
         if quick
-        else [(20, 10), (50, 20), (100, 30), (200, 40), (400, 80), (800, 160), (800, 80)]
+        else [
+            (20, 10),
+            (50, 20),
+            (100, 30),
+            (200, 40),
+            (400, 80),
+            (800, 160),
+            (800, 80),
+            (1600, 100),
+        ]
     )
     limit = 5 if quick else 30
     headline_day = ""

@@ -81,6 +81,9 @@ MAX_PATTERN_CLASSES = 10
 #: Share of the time limit for the most doses met by column generation, when
 #: neither the sequential plan nor the doses' own optima meet every dose that can be.
 _MEET_SHARE = 0.3
+#: Seconds per dose kept from the stages for writing up the plan (selections,
+#: and why each unmet dose is unmet), at most a tenth of the time limit.
+_WRITE_UP = 0.002
 #: Seconds that must be left after column generation, when it did not prove
 #: every stage of a supply with few enough patterns, to try the pattern model.
 _PATTERNS_AFTER = 1.0
@@ -222,6 +225,8 @@ def plan_supply(
     if model not in MODELS:
         raise FieldError("model", f"one of {', '.join(MODELS)}", model)
     started = time.perf_counter()
+    # the stages end early enough to leave time for writing up the plan
+    time_limit -= min(0.1 * time_limit, _WRITE_UP * len(doses))
     usable = [lot for lot in lots if lot.count > 0]
     scaled = Scaled(doses, usable)
     baseline = sequential(doses, usable)
