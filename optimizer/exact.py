@@ -32,10 +32,23 @@ import numpy.typing as npt
 from optimizer.problem import Mode, Problem
 from optimizer.result import Answer, Status
 
-__all__ = ["MAX_TABLE", "solve", "window_totals"]
+__all__ = ["MAX_TABLE", "binary_split", "solve", "window_totals"]
 
 MAX_TABLE = 2_000_000
 _INF = np.int64(2**62)
+
+
+def binary_split(count: int) -> list[int]:
+    """``count`` vials as 0/1 items of 1, 2, 4, ... vials and the rest: every
+    number from 0 to ``count`` is the sum of some of them (7 -> 1, 2, 4; 10 ->
+    1, 2, 4, 3)."""
+    items, chunk = [], 1
+    while count > 0:
+        take = min(chunk, count)
+        items.append(take)
+        count -= take
+        chunk *= 2
+    return items
 
 
 class _Table:
@@ -51,11 +64,7 @@ class _Table:
         for index, (amount, count, rank) in enumerate(
             zip(problem.amounts, problem.counts, problem.ranks, strict=True)
         ):
-            chunk = 1
-            while count > 0:
-                take = min(chunk, count)
-                count -= take
-                chunk *= 2
+            for take in binary_split(count):
                 weight = take * amount
                 if weight >= size:
                     continue

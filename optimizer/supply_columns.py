@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from optimizer.exact import binary_split
 from optimizer.supply_models import Counts, Scaled, Solution
 
 __all__ = ["MAX_ENUMERATED", "MAX_TABLE_CELLS", "ColumnSearch", "StageOutcome"]
@@ -109,11 +110,7 @@ class _Table:
         self.max_vials = max_vials
         self.items: list[tuple[int, int, int]] = []  # (lot index, vials, amount)
         for index, (amount, count) in enumerate(zip(amounts, limits, strict=True)):
-            chunk = 1
-            while count > 0:
-                take = min(chunk, count)
-                count -= take
-                chunk *= 2
+            for take in binary_split(count):
                 if take * amount < size and (max_vials is None or take <= max_vials):
                     self.items.append((index, take, take * amount))
         self.masks: list[npt.NDArray[np.bool_]] = []
@@ -174,11 +171,8 @@ def _suffix_tables(
     cost[0] = 0.0
     tables[-1] = cost.copy()
     for index in range(len(amounts) - 1, -1, -1):
-        amount, count, chunk = amounts[index], limits[index], 1
-        while count > 0:
-            take = min(chunk, count)
-            count -= take
-            chunk *= 2
+        amount = amounts[index]
+        for take in binary_split(limits[index]):
             weight = take * amount
             if weight < size:
                 np.minimum(
@@ -820,11 +814,7 @@ def _with_lot_cost(
             continue
         first = np.full(size, np.inf)  # at least one vial of this lot
         first[amount:] = cost[: size - amount] + per_vial[index] + per_lot
-        count, chunk = count - 1, 1
-        while count > 0:
-            take = min(chunk, count)
-            count -= take
-            chunk *= 2
+        for take in binary_split(count - 1):
             weight = take * amount
             if weight < size:
                 np.minimum(

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from benchmarks.bench_supply import day
 from optimizer import Lot, Tolerance, supply_columns
+from optimizer.exact import binary_split
 from optimizer.supply import DoseRequest, plan_supply, sequential
 from optimizer.supply_columns import (
     ColumnSearch,
@@ -211,3 +212,13 @@ def test_a_vial_cap_that_cannot_bind_prices_with_one_table() -> None:
     assert len(search.tables) == 1
     tight = DoseRequest(Fraction(2000), Tolerance(5, 5), max_vials=2, patient="P1")
     assert len(ColumnSearch(Scaled([tight, free], lots), [0, 1]).tables) == 2
+
+
+@given(st.integers(0, 300))
+def test_binary_split_makes_every_count_from_its_items(count: int) -> None:
+    items = binary_split(count)
+    assert sum(items) == count and len(items) == count.bit_length()
+    sums = {0}
+    for take in items:
+        sums |= {s + take for s in sums}
+    assert sums == set(range(count + 1))
