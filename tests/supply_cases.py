@@ -1,0 +1,130 @@
+"""Supply cases shared by the supply tests: hypothesis strategies, the
+brute-force lexicographic optimum, and the invariants every plan keeps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from fractions import Fraction
+
+from hypothesis import strategies as st
+
+import optimizer.supply_models as models
+from optimizer import Lot, Tolerance
+from optimizer.supply import DoseRequest, SupplyResult
+
+
+@st.composite
+def small_shelves(draw: st.DrawFn, fewest: int) -> list[Lot]:
+    """One to three lots of ``fewest`` to 3 vials, some with expiry dates."""
+    return [
+        Lot(
+            f"L{i}",
+            Fraction(draw(st.integers(400, 3100))),
+            draw(st.integers(fewest, 3)),
+            expires=draw(st.none() | st.sampled_from((dt.date(2027, 1, 1), dt.date(2027, 6, 1)))),
+        )
+        for i in range(draw(st.integers(1, 3)))
+    ]
+
+
+@st.composite
+def dose_around(draw: st.DrawFn, target: Fraction) -> DoseRequest:
+    """A dose of ``target``: tolerance, vial cap, patient and date drawn."""
+    return DoseRequest(
+        target,
+        Tolerance(draw(st.sampled_from((2, 5, 10))), draw(st.sampled_from((2, 5, 10)))),
+        draw(st.none() | st.integers(1, 4)),
+        draw(st.sampled_from(("P1", "P2"))),
+        draw(st.none() | st.sampled_from((dt.date(2026, 12, 1), dt.date(2027, 3, 1)))),
+    )
+
+
+def brute_force(doses: list[DoseRequest], lots: list[Lot]) -> tuple[object, ...]:
+    """The lexicographic optimum by enumerating every vial assignment (tiny cases)."""
+    per_dose = []
+    for dose in doses:
+        options: list[tuple[int, ...] | None] = [None]
+        low, high = dose.tolerance.window(dose.target)
+        for counts in itertools.product(*(range(lot.count + 1) for lot in lots)):
+            usable = all(
+                n == 0 or dose.as_of is None or lot.expires is None or lot.expires >= dose.as_of
+                for n, lot in zip(counts, lots, strict=True)
+            )
+            total = sum(n * lot.amount for n, lot in zip(counts, lots, strict=True))
+            vials_ok = dose.max_vials is None or sum(counts) <= dose.max_vials
+            if usable and vials_ok and low <= total <= high and sum(counts):
+                options.append(counts)
+        per_dose.append(options)
+    best: tuple[object, ...] | None = None
+    for choice in itertools.product(*per_dose):
+        if any(sum(c[i] for c in choice if c) > lot.count for i, lot in enumerate(lots)):
+            continue
+        best = min(best, key(doses, lots, list(choice))) if best else key(doses, lots, list(choice))
+    assert best is not None
+    return best
+
+
+def key(
+    doses: list[DoseRequest], lots: list[Lot], choice: list[tuple[int, ...] | None]
+) -> tuple[object, ...]:
+    met = [(d, c) for d, c in zip(doses, choice, strict=True) if c is not None]
+    deviation = sum(
+        abs(sum(n * lot.amount for n, lot in zip(c, lots, strict=True)) - d.target) for d, c in met
+    )
+    vials = sum(sum(c) for _, c in met)
+    patients: dict[str, set[int]] = {}
+    for d, c in met:
+        patients.setdefault(d.patient, set()).update(i for i, n in enumerate(c) if n)
+    ranks = models.expiry_ranks(lots)
+    expiry = sum(r * n for _, c in met for r, n in zip(ranks, c, strict=True))
+    return (-len(met), deviation, vials, sum(len(s) for s in patients.values()), expiry)
+
+
+def result_key(
+    doses: list[DoseRequest], lots: list[Lot], result: SupplyResult
+) -> tuple[object, ...]:
+    choice = [
+        None if s is None else tuple(s.counts_by_lot().get(lot.lot, 0) for lot in lots)
+        for s in result.selections
+    ]
+    return key(doses, lots, choice)
+
+
+@st.composite
+def supplies(draw: st.DrawFn) -> tuple[list[DoseRequest], list[Lot]]:
+    lots = draw(small_shelves(fewest=0))
+    doses = []
+    for _ in range(draw(st.integers(1, 3))):
+        doses.append(draw(dose_around(Fraction(draw(st.integers(500, 5000))))))
+    return doses, lots
+
+
+def check_plan(doses: list[DoseRequest], lots: list[Lot], result: SupplyResult) -> None:
+    """Stock never oversubscribed; every met dose in its window, under its cap, unexpired."""
+    used: dict[str, int] = {}
+    for dose, selection in zip(doses, result.selections, strict=True):
+        if selection is None:
+            continue
+        low, high = dose.tolerance.window(dose.target)
+        assert low <= selection.total <= high
+        assert dose.max_vials is None or selection.vials <= dose.max_vials
+        for pick in selection.picks:
+            used[pick.lot.lot] = used.get(pick.lot.lot, 0) + pick.count
+            assert dose.as_of is None or pick.lot.expires is None or pick.lot.expires >= dose.as_of
+    stock = {lot.lot: lot.count for lot in lots}
+    assert all(n <= stock[lot] for lot, n in used.items())
+
+
+@st.composite
+def reachable_supplies(draw: st.DrawFn) -> tuple[list[DoseRequest], list[Lot]]:
+    """Supplies whose doses are near sums of their lots' vials, so that most can
+    be met and they compete for the stock (the column model's ground)."""
+    lots = draw(small_shelves(fewest=1))
+    doses = []
+    for _ in range(draw(st.integers(1, 4))):
+        vials = draw(st.lists(st.sampled_from(lots), min_size=1, max_size=3))
+        doses.append(
+            draw(dose_around(sum(lot.amount for lot in vials) + draw(st.integers(-60, 60))))
+        )
+    return doses, lots
