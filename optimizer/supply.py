@@ -230,13 +230,14 @@ def plan_supply(
     usable = [lot for lot in lots if lot.count > 0]
     scaled = Scaled(doses, usable)
     baseline = sequential(doses, usable)
-    solution = _counts_of(baseline, usable)
+    in_turn = _counts_of(baseline, usable)
+    solution = in_turn
     alone = _alone_optima(scaled)
     possible = [d for d, counts in enumerate(alone) if counts is not None]
     if _stock_covers(scaled, alone):  # every dose's own optimum, all at once
         solution = alone
     # plans that meet every dose that can be met (proving the most doses met)
-    starts = [s for s in (solution, _counts_of(baseline, usable)) if _meets(s, possible)]
+    starts = [s for s in (solution, in_turn) if _meets(s, possible)]
     few = len(scaled.classes()) <= MAX_PATTERN_CLASSES
     wanted = model == "patterns" or (model == "auto" and few)
     patterns = PatternModel.build(scaled) if wanted else None

@@ -182,6 +182,15 @@ def _suffix_tables(
     return tables
 
 
+def _binding_cap(scaled: Scaled, d: int) -> int | None:
+    """Dose ``d``'s vial cap, None when more vials than fit in its window: such a
+    cap never binds, and the dose shares the uncapped table."""
+    cap: int | None = scaled.doses[d].max_vials
+    if cap is not None and cap * min(scaled.amounts, default=1) > scaled.windows[d][1]:
+        return None
+    return cap
+
+
 class _Overflow(Exception):
     pass
 
@@ -198,12 +207,8 @@ class ColumnSearch:
         self.stock = np.array([lot.count for lot in scaled.lots], dtype=np.float64)
         self.empty: Counts = (0,) * len(scaled.lots)
         groups: dict[_Group, list[int]] = {}
-        smallest = min(scaled.amounts, default=1)
         for d in self.doses:
-            cap = scaled.doses[d].max_vials
-            if cap is not None and cap * smallest > scaled.windows[d][1]:
-                cap = None  # more vials than fit in the window: no cap at all
-            key = (tuple(scaled.limits[d]), cap)
+            key = (tuple(scaled.limits[d]), _binding_cap(scaled, d))
             groups.setdefault(key, []).append(d)
         self.groups = groups
         self.tables = {
@@ -233,9 +238,7 @@ class ColumnSearch:
             return False
         size = max(scaled.windows[d][1] for d in doses) + 1
         items = sum(max(1, n).bit_length() for n in (lot.count for lot in scaled.lots))
-        smallest = min(scaled.amounts, default=1)
-        caps = [scaled.doses[d].max_vials or 0 for d in doses]
-        widest = max((c for c in caps if c * smallest <= size), default=0)
+        widest = max((_binding_cap(scaled, d) or 0 for d in doses), default=0)
         return size * items * (1 + widest) <= MAX_TABLE_CELLS
 
     def add(self, d: int, counts: Counts) -> bool:
@@ -244,6 +247,11 @@ class ColumnSearch:
         self._seen[d].add(counts)
         self.columns[d].append(counts)
         return True
+
+    def _add_all(self, found: dict[int, list[Counts]]) -> None:
+        for d, columns in found.items():
+            for counts in columns:
+                self.add(d, counts)
 
     def _inside(self, solution: Solution) -> Solution:
         return [
@@ -306,9 +314,7 @@ class ColumnSearch:
             slack = -weight * met - 1 - lagrangian
             extra = self._enumerate(prices, float(weight), minima, slack, deadline)
             if extra is not None:
-                for d, columns in extra.items():
-                    for counts in columns:
-                        self.add(d, counts)
+                self._add_all(extra)
                 found, missed, optimal = self._integer_program(
                     unmet(),
                     found,
@@ -355,9 +361,7 @@ class ColumnSearch:
         if value > bound and time.perf_counter() < deadline:
             extra = self._enumerate(prices, sigma, minima, value - 1 - lagrangian, deadline)
             if extra is not None:  # every column a better plan could use is known
-                for d, found in extra.items():
-                    for counts in found:
-                        self.add(d, counts)
+                self._add_all(extra)
                 solution, value, optimal = self._integer_program(
                     self._deviation_costs(),
                     solution,
