@@ -25,7 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from benchmarks.instances import patient_dose
-from dosing.claimfile import CLAIM_COLUMNS
+from dosing.audit.claimfile import CLAIM_COLUMNS
 
 DEFECTS: tuple[dict[str, str], ...] = (
     {"units": "per-IU"},

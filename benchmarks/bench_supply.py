@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks.instances import JIVI_STRENGTHS, lot, patient_dose
-from dosing.worksheet import format_gap
+from dosing.cli.worksheet import format_gap
 from optimizer import Lot, Tolerance
 from optimizer.supply import DoseRequest, SupplyResult, plan_supply, sequential
 

@@ -9,13 +9,19 @@ The public surface (DESIGN.md "Python API")::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from dosing.claims import ClaimLine
-from dosing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.billing import (
+    BillingCode,
+    ClaimLine,
+    CodeSet,
+    Setting,
+    billing_units,
+    equivalent_units,
+    load_code_set,
+)
 from dosing.errors import CodeSetError, DosingError, InputError, UnknownCodeError
-from dosing.orders import Order, Setting, parse_order
+from dosing.orders import Order, parse_order
 from dosing.pipeline import Plan, plan
 from dosing.supply import SupplyPlan, plan_supply
-from dosing.units import billing_units, equivalent_units
 
 try:
     __version__ = version("factordose")

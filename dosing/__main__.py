@@ -1,3 +1,7 @@
+"""``python -m dosing``: the same program as the ``factordose`` command."""
+
+import sys
+
 from dosing.cli import main
 
-raise SystemExit(main())
+sys.exit(main())

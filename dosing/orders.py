@@ -22,12 +22,12 @@ from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
 
-from dosing.codesets import BillingCode
+from dosing.billing.claims import Setting
+from dosing.billing.codesets import BillingCode
 from dosing.errors import InputError
 from optimizer import Lot, Mode, Tolerance, lots_from_records, read_inventory_csv
 from optimizer.errors import FieldError
-from optimizer.numbers import as_fraction
-from optimizer.select import format_amount
+from optimizer.numbers import as_fraction, format_amount
 
 __all__ = [
     "DOCUMENTATION_KEYS",
@@ -36,7 +36,6 @@ __all__ = [
     "WEIGHT_RANGE_KG",
     "DoseCalculation",
     "Order",
-    "Setting",
     "parse_order",
 ]
 
@@ -80,13 +79,6 @@ ORDER_KEYS = (
     *DOCUMENTATION_KEYS,
 )
 _DOSE_FIELDS = ("dose_per_kg", "dose", "target_rise_pct")
-
-
-class Setting(StrEnum):
-    """Where the drug goes: JW/JZ apply only when administered (billing-rules.md section 3)."""
-
-    ADMINISTERED = "administered"
-    DISPENSED = "dispensed"
 
 
 @dataclass(frozen=True)

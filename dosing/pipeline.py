@@ -2,7 +2,7 @@
 
 ``plan(order)`` composes the pieces (DESIGN.md "Python API"): the order gives
 the amount (:mod:`dosing.orders`), :func:`optimizer.select` picks the vials
-from the lots usable on the date of service, and :mod:`dosing.claims` writes
+from the lots usable on the date of service, and :mod:`dosing.billing.claims` writes
 the claim lines.  The returned :class:`Plan`'s ``to_dict()`` is the plan JSON.
 
 What each amount means:
@@ -24,17 +24,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from dosing.claims import ClaimLine, NdcAmount, claim_lines
-from dosing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.billing.claims import ClaimLine, NdcAmount, Setting, claim_lines
+from dosing.billing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.billing.ndc import normalize_ndc
+from dosing.billing.payers import PayerProfile, load_payer
+from dosing.billing.units import equivalent_units
 from dosing.errors import InputError
-from dosing.ndc import normalize_ndc
-from dosing.orders import DoseCalculation, Order, Setting, parse_order
-from dosing.payers import PayerProfile, load_payer
-from dosing.units import equivalent_units
+from dosing.orders import DoseCalculation, Order, parse_order
 from optimizer import Lot, Mode, Selection, SelectionResult, Tolerance, select
 from optimizer.errors import FieldError
-from optimizer.numbers import to_json_number
-from optimizer.select import format_amount
+from optimizer.numbers import format_amount, to_json_number
 
 __all__ = ["Plan", "PlannedVials", "Prepared", "assemble", "plan", "prepare"]
 

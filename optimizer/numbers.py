@@ -16,7 +16,14 @@ from typing import Protocol
 
 from optimizer.errors import FieldError
 
-__all__ = ["as_fraction", "ceil_div", "floor_div", "parse_number", "to_json_number"]
+__all__ = [
+    "as_fraction",
+    "ceil_div",
+    "floor_div",
+    "format_amount",
+    "parse_number",
+    "to_json_number",
+]
 
 
 class ErrorFactory(Protocol):
@@ -82,3 +89,11 @@ def to_json_number(value: Fraction, *, places: int | None = None) -> int | float
     if value.denominator == 1:
         return int(value)
     return round(float(value), places) if places is not None else float(value)
+
+
+def format_amount(value: Fraction | int | float) -> str:
+    """``3,625`` or ``1,062.5``: an amount for people, at most two decimals."""
+    number = float(value)
+    if number == int(number):
+        return f"{int(number):,}"
+    return f"{number:,.2f}".rstrip("0").rstrip(".")

@@ -16,11 +16,11 @@ from fractions import Fraction
 from optimizer import cpsat, exact
 from optimizer.errors import FieldError
 from optimizer.inventory import Lot, as_lots
-from optimizer.numbers import as_fraction
+from optimizer.numbers import as_fraction, format_amount
 from optimizer.problem import Mode, Problem, Tolerance, usable_on
 from optimizer.result import Answer, Selection, SelectionResult, Status
 
-__all__ = ["ENGINES", "format_amount", "select"]
+__all__ = ["ENGINES", "select"]
 
 ENGINES = ("auto", "exact", "cpsat")
 ToleranceLike = Tolerance | int | float | Fraction | tuple[object, object] | None
@@ -167,11 +167,3 @@ def _mode(value: Mode | str) -> Mode:
         return Mode(value)
     except ValueError:
         raise FieldError("mode", f"one of {', '.join(m.value for m in Mode)}", value) from None
-
-
-def format_amount(value: Fraction | int | float) -> str:
-    """``3,625`` or ``1,062.5``: an amount for people, at most two decimals."""
-    number = float(value)
-    if number == int(number):
-        return f"{int(number):,}"
-    return f"{number:,.2f}".rstrip("0").rstrip(".")

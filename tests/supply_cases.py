@@ -9,8 +9,8 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-import optimizer.supply_models as models
 from optimizer import Lot, Tolerance
+from optimizer.problem import expiry_ranks
 from optimizer.supply import DoseRequest, SupplyResult
 
 
@@ -76,7 +76,7 @@ def key(
     patients: dict[str, set[int]] = {}
     for d, c in met:
         patients.setdefault(d.patient, set()).update(i for i, n in enumerate(c) if n)
-    ranks = models.expiry_ranks(lots)
+    ranks = expiry_ranks(lots)
     expiry = sum(r * n for _, c in met for r, n in zip(ranks, c, strict=True))
     return (-len(met), deviation, vials, sum(len(s) for s in patients.values()), expiry)
 

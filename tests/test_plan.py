@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import dosing
 from dosing import InputError, billing_units
+from dosing.cli.worksheet import worksheet
 from dosing.orders import parse_order
 from dosing.pipeline import plan
-from dosing.worksheet import worksheet
 
 DAY = "2026-11-26"
 SHELF = [

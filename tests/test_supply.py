@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-import optimizer.supply_models as models
 from dosing import InputError
 from dosing.cli import main
+from dosing.cli.worksheet import format_gap, supply_worksheet
 from dosing.supply import plan_supply as plan_request
-from dosing.worksheet import format_gap, supply_worksheet
 from optimizer import Lot, Status, Tolerance
 from optimizer.supply import DoseRequest, plan_supply, sequential
+from optimizer.supply.scaled import Scaled
+from tests.paths import EXAMPLES
 from tests.supply_cases import (
     brute_force,
     check_plan,
@@ -24,8 +25,6 @@ from tests.supply_cases import (
     result_key,
     supplies,
 )
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.mark.slow
@@ -63,7 +62,7 @@ def test_column_model_matches_brute_force(case: tuple[list[DoseRequest], list[Lo
         assert result.met == 0 and found == best
         return
     zero, first, last = result.stages
-    scaled = models.Scaled(doses, [lot for lot in lots if lot.count > 0])
+    scaled = Scaled(doses, [lot for lot in lots if lot.count > 0])
     w_vials, w_lots = scaled.weights()
     minus_met, deviation, vials, lots_used, expiry = best
     # each bound is a lower bound of its optimum, and proven means optimal

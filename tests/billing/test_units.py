@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dosing import InputError, billing_units, equivalent_units, load_code_set
-from dosing.codesets import BillingCode
+from dosing.billing.codesets import BillingCode
 from tests.strategies import WHOLE_UNIT_AMOUNTS, amounts, decimal_amounts
 
 

@@ -111,7 +111,7 @@ def load_payer(name: str | Path | PayerProfile) -> PayerProfile:
 
 @functools.cache
 def _shipped(name: str) -> PayerProfile:
-    data = resources.files("dosing").joinpath("data", "payers", f"{name}.toml").read_text()
+    data = resources.files("dosing.billing").joinpath("data", "payers", f"{name}.toml").read_text()
     return parse_payer(data, name)
 
 

@@ -1,7 +1,7 @@
-"""Dispensing a supply: many doses from one shelf, chosen together on CP-SAT.
+"""Planning a supply: many doses from one shelf, chosen together on CP-SAT.
 
 Doses compete for the same lots: choosing each dose alone in turn (the
-``sequential`` baseline here) can starve the later ones or leave them far
+baseline of :mod:`optimizer.supply.sequential`) can starve the later ones or leave them far
 from their order.  ``plan_supply`` chooses all doses at once, with whole
 vials, each dose in its own tolerance window and under its own ``max_vials``,
 no lot used beyond its stock, no lot used for a dose after it expires.
@@ -24,15 +24,15 @@ is never worse than the sequential one.
 
 Three formulations (``model``; ``auto`` chooses):
 
-patterns (:mod:`optimizer.supply_models`)
+patterns (:mod:`optimizer.supply.patterns`)
     few classes of identical doses (a patient's month): every selection of a
     class enumerated, CP-SAT over how many doses take each; chosen when there
     are at most ``MAX_PATTERN_CLASSES`` classes and ``MAX_PATTERNS`` patterns.
-columns (:mod:`optimizer.supply_columns`)
+columns (:mod:`optimizer.supply.columns`)
     many different doses (a pharmacy's day): column generation on a linear
     program, a Lagrangian bound, CP-SAT over the columns found; stages 0 and 1
     (and their bounds) weighted as above, the last stage as one program.
-vials (:mod:`optimizer.supply_models`)
+vials (:mod:`optimizer.supply.vials`)
     one CP-SAT variable per dose and lot; only when asked for, when no dose
     can be met, or when column generation's tables would be too large: its
     bound is weak on large supplies.
@@ -41,32 +41,25 @@ vials (:mod:`optimizer.supply_models`)
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from optimizer import exact
 from optimizer.errors import FieldError, SolverError
 from optimizer.inventory import Lot
-from optimizer.problem import Mode, Problem, Tolerance
+from optimizer.numbers import format_amount
+from optimizer.problem import Mode, Problem
 from optimizer.result import Selection, Status
-from optimizer.select import format_amount, select
-from optimizer.supply_columns import ColumnSearch, StageOutcome
-from optimizer.supply_models import PatternModel, Scaled, Solution, VialModel
+from optimizer.select import select
+from optimizer.supply.columns import ColumnSearch, StageOutcome
+from optimizer.supply.patterns import PatternModel
+from optimizer.supply.result import DoseRequest, StageReport, SupplyResult
+from optimizer.supply.scaled import Scaled, Solution
+from optimizer.supply.sequential import sequential
+from optimizer.supply.vials import VialModel
 
-__all__ = [
-    "MAX_PATTERN_CLASSES",
-    "MODELS",
-    "STAGES",
-    "DoseRequest",
-    "StageReport",
-    "SupplyResult",
-    "plan_supply",
-    "sequential",
-]
+__all__ = ["MAX_PATTERN_CLASSES", "MODELS", "STAGES", "plan_supply"]
 
 #: The formulations ``plan_supply`` can use (``auto`` chooses by size).
 MODELS = ("auto", "patterns", "columns", "vials")
@@ -87,111 +80,6 @@ _WRITE_UP = 0.002
 #: Seconds that must be left after column generation, when it did not prove
 #: every stage of a supply with few enough patterns, to try the pattern model.
 _PATTERNS_AFTER = 1.0
-
-
-@dataclass(frozen=True)
-class DoseRequest:
-    """One dose of a supply: an amount, its window, and whose it is."""
-
-    target: Fraction
-    tolerance: Tolerance = field(default_factory=Tolerance)
-    max_vials: int | None = None
-    patient: str = ""
-    as_of: dt.date | None = None
-
-    def __post_init__(self) -> None:
-        if not self.target > 0:
-            raise FieldError("target", "an amount > 0", self.target)
-
-
-@dataclass(frozen=True)
-class StageReport:
-    """One lexicographic stage: its value, the solver's bound, and whether proven."""
-
-    name: str
-    value: int
-    bound: int
-    proven: bool
-    seconds: float
-    detail: str = ""  # the value in words, where it combines several objectives
-    bound_detail: str = ""  # the bound in words
-
-    @property
-    def gap(self) -> float:
-        """Relative gap between the value found and the bound (0 when proven)."""
-        if self.proven or self.value == self.bound:
-            return 0.0
-        return abs(self.value - self.bound) / max(abs(self.value), 1)
-
-
-@dataclass(frozen=True)
-class SupplyResult:
-    """The selections of a supply, one per dose (None where the dose is not met)."""
-
-    status: Status
-    selections: tuple[Selection | None, ...]
-    reasons: dict[int, str]
-    stages: tuple[StageReport, ...] = ()
-    engine: str = "cpsat"
-    seconds: float = 0.0
-
-    @property
-    def met(self) -> int:
-        return sum(s is not None for s in self.selections)
-
-    @property
-    def total_deviation(self) -> Fraction:
-        return sum((abs(s.deviation) for s in self.selections if s is not None), Fraction(0))
-
-    @property
-    def vials(self) -> int:
-        return sum(s.vials for s in self.selections if s is not None)
-
-    @property
-    def proven_optimal(self) -> bool:
-        return self.status is Status.OPTIMAL
-
-    @property
-    def stages_proven(self) -> bool:
-        """Every stage of the joint model proven optimal (False for the baseline)."""
-        return bool(self.stages) and all(r.proven for r in self.stages)
-
-    def key(self) -> tuple[int, Fraction, int]:
-        """How good the supply is, smaller better: (doses unmet, deviation, vials)."""
-        return (len(self.selections) - self.met, self.total_deviation, self.vials)
-
-
-def sequential(doses: Sequence[DoseRequest], lots: Sequence[Lot]) -> SupplyResult:
-    """The baseline: each dose chosen alone with the single-dose optimizer, in order,
-    from what the doses before it left on the shelf."""
-    started = time.perf_counter()
-    stock = {lot.lot: lot.count for lot in lots}
-    selections: list[Selection | None] = []
-    reasons: dict[int, str] = {}
-    for index, dose in enumerate(doses):
-        shelf = [Lot(lot.lot, lot.amount, stock[lot.lot], lot.ndc, lot.expires) for lot in lots]
-        result = select(
-            dose.target,
-            shelf,
-            tolerance=dose.tolerance,
-            mode=Mode.WHOLE_VIALS,
-            max_vials=dose.max_vials,
-            as_of=dose.as_of,
-        )
-        selections.append(result.selection)
-        if result.selection is None:
-            reasons[index] = result.reason
-            continue
-        for pick in result.selection.picks:
-            stock[pick.lot.lot] -= pick.count
-    status = Status.OPTIMAL if not reasons else Status.INFEASIBLE
-    return SupplyResult(
-        status,
-        tuple(selections),
-        reasons,
-        engine="sequential",
-        seconds=time.perf_counter() - started,
-    )
 
 
 def plan_supply(
@@ -215,7 +103,7 @@ def plan_supply(
     column generation when the patterns are too many; every model but
     ``vials`` leaves to the vial model a supply in which no dose can be met,
     and one whose pricing tables would be too large (``MAX_TABLE_CELLS`` in
-    :mod:`optimizer.supply_columns`: potencies with many decimals scale the
+    :mod:`optimizer.supply.columns`: potencies with many decimals scale the
     totals up).
     """
     if not doses:
@@ -271,7 +159,7 @@ def _by_columns(
     workers: int,
     started: float,
 ) -> SupplyResult:
-    """The stages by column generation (:mod:`optimizer.supply_columns`).  With
+    """The stages by column generation (:mod:`optimizer.supply.columns`).  With
     ``starts`` (plans meeting every dose that can be met) the most doses met is
     proven already; otherwise stage 0 searches from ``solution``."""
     scaled = search.scaled

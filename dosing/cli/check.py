@@ -1,4 +1,4 @@
-"""``factordose check`` output: a report grouped by claim, or JSON Lines.
+"""``factordose check``: the pre-submission audit of a claims CSV, as a report or JSON Lines.
 
 Text: each claim with findings, its findings by row, then a summary table of
 findings by id.  JSON (``--json``): one object per finding, then one summary
@@ -8,14 +8,39 @@ unreadable.  Both stream: nothing is held but the current claim.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from dosing.checks import RULES, Checker, ClaimResult, Summary
+from dosing.audit import RULES, Checker, ClaimResult, Summary
+from dosing.cli.report import Exit, Report
 
-__all__ = ["run_check"]
+__all__ = ["register", "run_check"]
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="pre-submission checks of a claims CSV",
+        description="Check claim lines for the denials payers raise (docs/billing.md). "
+        "Exit 1 when any error is found.",
+    )
+    parser.add_argument("claims", help="claims CSV (columns in the README)")
+    parser.add_argument(
+        "--payer",
+        help="payer profile (name or TOML path) for every row, instead of each row's payer column",
+    )
+    parser.add_argument("--json", action="store_true", help="JSON Lines: findings, then a summary")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    summary = run_check(
+        Path(args.claims), payer=args.payer, as_json=args.json, out=out, err=report.err
+    )
+    report.saw(Exit.NEGATIVE if summary.errors else Exit.OK)
 
 
 def run_check(path: Path, *, payer: str | None, as_json: bool, out: TextIO, err: TextIO) -> Summary:

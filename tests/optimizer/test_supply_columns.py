@@ -14,16 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.bench_supply import day
-from optimizer import Lot, Tolerance, supply_columns
+from optimizer import Lot, Tolerance
 from optimizer.exact import binary_split
 from optimizer.supply import DoseRequest, plan_supply, sequential
-from optimizer.supply_columns import (
+from optimizer.supply import columns as supply_columns
+from optimizer.supply.columns import (
     ColumnSearch,
     _suffix_tables,
     _Table,
     _with_lot_cost,
 )
-from optimizer.supply_models import Scaled
+from optimizer.supply.scaled import Scaled
 from tests.supply_cases import brute_force, check_plan, reachable_supplies
 
 

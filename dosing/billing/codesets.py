@@ -142,7 +142,11 @@ def load_code_set(name: str | Path | CodeSet | None = None) -> CodeSet:
 
 @functools.cache
 def _shipped(name: str) -> CodeSet:
-    text = resources.files("dosing").joinpath("data", "codesets", f"{name}.csv").read_text("utf-8")
+    text = (
+        resources.files("dosing.billing")
+        .joinpath("data", "codesets", f"{name}.csv")
+        .read_text("utf-8")
+    )
     return parse_code_set(text, name)
 
 

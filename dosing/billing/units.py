@@ -29,7 +29,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from dosing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.billing.codesets import BillingCode, CodeSet, load_code_set
 from dosing.errors import InputError
 from optimizer.numbers import as_fraction, ceil_div
 

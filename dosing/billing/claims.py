@@ -31,14 +31,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from fractions import Fraction
 
-from dosing.codesets import BillingCode
-from dosing.orders import Setting
-from dosing.units import units_for
+from dosing.billing.codesets import BillingCode
+from dosing.billing.units import units_for
 from optimizer.numbers import floor_div
 
-__all__ = ["ClaimLine", "NdcAmount", "apportion", "claim_lines"]
+__all__ = ["ClaimLine", "NdcAmount", "Setting", "apportion", "claim_lines"]
+
+
+class Setting(StrEnum):
+    """Where the drug goes: JW/JZ apply only when administered (billing-rules.md section 3)."""
+
+    ADMINISTERED = "administered"
+    DISPENSED = "dispensed"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dosing import plan
-from dosing.payers import SHIPPED_PAYERS, PayerProfileError, load_payer
+from dosing.billing.payers import SHIPPED_PAYERS, PayerProfileError, load_payer
 
 SHELF = [{"ndc": "12345-6789-01", "lot": "A1", "amount": 1030, "count": 10}]
 DOCUMENTED = {"patient_id": "P1", "diagnosis_codes": ["D66"], "prior_authorization": "PA-1"}

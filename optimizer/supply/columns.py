@@ -66,7 +66,7 @@ import numpy as np
 import numpy.typing as npt
 
 from optimizer.exact import binary_split
-from optimizer.supply_models import Counts, Scaled, Solution
+from optimizer.supply.scaled import Counts, Scaled, Solution
 
 __all__ = ["MAX_ENUMERATED", "MAX_TABLE_CELLS", "ColumnSearch", "StageOutcome"]
 

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dosing import InputError
-from dosing.claims import NdcAmount, apportion, claim_lines
-from dosing.codesets import BillingCode
-from dosing.ndc import normalize_ndc
+from dosing.billing.claims import NdcAmount, apportion, claim_lines
+from dosing.billing.codesets import BillingCode
+from dosing.billing.ndc import normalize_ndc
 from dosing.orders import Setting
 from dosing.pipeline import plan
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 from dosing.pipeline import Plan
 from dosing.supply import SupplyPlan
 from optimizer import Mode, Selection
-from optimizer.select import format_amount
+from optimizer.numbers import format_amount
 
 __all__ = ["format_gap", "supply_worksheet", "worksheet"]
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
+from dosing.cli.inputs import read_json, read_text
+from dosing.cli.report import Exit, Report
 from dosing.errors import DosingError
 from dosing.pipeline import plan
 from optimizer.errors import OptimizerError
-from optimizer.select import format_amount
-
-if TYPE_CHECKING:
-    from dosing.cli import Report
+from optimizer.numbers import format_amount
 
 __all__ = ["run"]
 
@@ -34,8 +33,6 @@ def run(
     code_set: str | None,
     engine: str = "auto",
 ) -> None:
-    from dosing.cli import Exit, read_json, read_text
-
     lines = read_text(path, "batch").splitlines()
     progress = _Progress(len(lines), report.err)
     for number, line in enumerate(lines, start=1):

@@ -13,20 +13,19 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from dosing.claimfile import REQUIRED_CLAIM_COLUMNS, ClaimRow, parse_claim_row
-from dosing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.audit.claimfile import REQUIRED_CLAIM_COLUMNS, ClaimRow, parse_claim_row
+from dosing.audit.rules import RULES, ClaimResult, Finding, Summary
+from dosing.billing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.billing.ndc import normalize_ndc
+from dosing.billing.payers import PayerProfile, load_payer
 from dosing.errors import DosingError, InputError
-from dosing.ndc import normalize_ndc
-from dosing.payers import PayerProfile, load_payer
 from optimizer.numbers import ceil_div, floor_div
 
-__all__ = ["RULES", "Checker", "ClaimResult", "Finding", "Rule", "Summary"]
+__all__ = ["Checker"]
 
 #: How a check reports: ``found(rule_id, message)``.
 Found = Callable[[str, str], None]
@@ -34,126 +33,6 @@ Found = Callable[[str, str], None]
 #: ICD-10-CM codes that support a Factor VIII claim (billing-rules.md section 6):
 #: D66 hereditary factor VIII deficiency, D68.311 acquired hemophilia.
 HEMOPHILIA_A_DIAGNOSES = ("D66", "D68.311")
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    severity: str  # error | warning
-    section: str  # of billing-rules.md
-    title: str
-
-
-RULES = {
-    rule.id: rule
-    for rule in (
-        Rule("row-unreadable", "error", "7", "a row that cannot be read"),
-        Rule("unknown-code", "error", "1", "a code not in the code set"),
-        Rule("unknown-payer", "error", "7", "a payer with no profile"),
-        Rule("units-mismatch", "error", "2", "billed units do not match the administered amount"),
-        Rule(
-            "units-in-wrong-code-unit",
-            "error",
-            "1, 2",
-            "units counted in another code's unit (per-IU quantity under a 250-IU code)",
-        ),
-        Rule("dose-not-justified", "error", "5, 7", "weight or ordered amount undocumented"),
-        Rule("dose-calculation-mismatch", "error", "5, 7", "weight x dose per kg is not the order"),
-        Rule("dose-outside-tolerance", "error", "4", "administered outside the payer's tolerance"),
-        Rule("jw-undocumented", "error", "3", "JW without a documented discard"),
-        Rule("jw-exceeds-discard", "error", "3", "more JW units than the discard supports"),
-        Rule("jw-jz-same-line", "error", "3", "JW and JZ on the same line"),
-        Rule("jw-jz-conflict", "error", "3", "a JW line and a JZ line for the same service"),
-        Rule(
-            "jz-with-billable-discard", "error", "3", "JZ although a billable amount was discarded"
-        ),
-        Rule("jw-jz-missing", "error", "3", "neither JW nor JZ where the payer requires one"),
-        Rule("jw-jz-not-used", "warning", "3", "JW/JZ where the payer does not use them"),
-        Rule("kx-missing", "error", "6", "KX missing where the payer requires it"),
-        Rule("kx-undocumented", "error", "6", "KX without the documentation the payer asks for"),
-        Rule("late-filing", "error", "6", "outside the payer's filing window"),
-        Rule("submission-before-service", "error", "6", "submitted before the date of service"),
-        Rule("duplicate-line", "error", "7", "the same line twice for a patient, code and date"),
-        Rule(
-            "missing-hemophilia-a-diagnosis",
-            "error",
-            "6, 7",
-            "Factor VIII without a hemophilia A diagnosis",
-        ),
-        Rule("missing-prior-authorization", "error", "7", "no prior authorization number"),
-        Rule("step-therapy-unmet", "error", "7", "required prior products not tried"),
-        Rule("out-of-network", "error", "7", "site outside the payer's network"),
-        Rule("unit-limit-exceeded", "error", "6", "more units on a line than the payer allows"),
-        Rule("ndc-invalid", "error", "6", "an NDC in no valid form"),
-        Rule("ndc-missing", "warning", "6", "no NDC on the line"),
-    )
-}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem on one line (``row`` is its line number in the file)."""
-
-    rule: Rule
-    claim_id: str
-    line_id: str
-    row: int
-    message: str
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "type": "finding",
-            "id": self.rule.id,
-            "severity": self.rule.severity,
-            "section": self.rule.section,
-            "claim_id": self.claim_id,
-            "line_id": self.line_id,
-            "row": self.row,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    """The findings of one claim (a run of consecutive rows with one claim id)."""
-
-    claim_id: str
-    rows: int
-    patient_id: str
-    payer: str
-    findings: tuple[Finding, ...]
-
-
-@dataclass
-class Summary:
-    """Counts over the whole file: every row is checked or unreadable."""
-
-    rows: int = 0
-    rows_unreadable: int = 0
-    claims: int = 0
-    claims_with_errors: int = 0
-    by_id: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def errors(self) -> int:
-        return sum(n for rule, n in self.by_id.items() if RULES[rule].severity == "error")
-
-    @property
-    def warnings(self) -> int:
-        return sum(n for rule, n in self.by_id.items() if RULES[rule].severity == "warning")
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "type": "summary",
-            "rows": self.rows,
-            "rows_checked": self.rows - self.rows_unreadable,
-            "rows_unreadable": self.rows_unreadable,
-            "claims": self.claims,
-            "claims_with_errors": self.claims_with_errors,
-            "errors": self.errors,
-            "warnings": self.warnings,
-            "by_id": dict(sorted(self.by_id.items())),
-        }
 
 
 class Checker:

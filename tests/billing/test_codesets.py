@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from dosing import CodeSetError, UnknownCodeError, billing_units, load_code_set
-from dosing.codesets import REQUIRED_COLUMNS, SHIPPED_CODE_SETS, UNITS_OF_MEASURE
+from dosing.billing.codesets import REQUIRED_COLUMNS, SHIPPED_CODE_SETS, UNITS_OF_MEASURE
 
 
 def shipped_rows() -> list[tuple[str, dict[str, str]]]:
     rows = []
     for name in SHIPPED_CODE_SETS:
-        text = resources.files("dosing").joinpath("data", "codesets", f"{name}.csv").read_text()
+        data = resources.files("dosing.billing").joinpath("data", "codesets", f"{name}.csv")
+        text = data.read_text()
         rows += [(name, row) for row in csv.DictReader(text.splitlines())]
     return rows
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dosing import InputError, plan
-from dosing.checks import RULES, Checker
-from dosing.claimfile import CLAIM_COLUMNS, rows_from_plan
+from dosing.audit.checker import RULES, Checker
+from dosing.audit.claimfile import CLAIM_COLUMNS, rows_from_plan
 from dosing.cli import main
 
 SUBMITTED = dt.date(2026, 11, 30)

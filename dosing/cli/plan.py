@@ -1,0 +1,67 @@
+"""``factordose plan``: one order as a worksheet or the plan JSON, or a batch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from dosing.cli import batch
+from dosing.cli.inputs import read_json, read_text
+from dosing.cli.report import Exit, Report, UsageError
+from dosing.cli.worksheet import worksheet
+from dosing.pipeline import plan
+from optimizer.select import ENGINES
+
+__all__ = ["register"]
+
+
+def register(commands: Any, code_set_help: str) -> None:
+    parser = commands.add_parser(
+        "plan",
+        help="plan a dose: vials to pull, amounts, claim lines",
+        description="Plan one order (ORDER.json, or - for standard input), or with --batch "
+        "one order per line of a JSON Lines file, one output line per input line.",
+    )
+    parser.add_argument("order", nargs="?", help="order JSON file, or - for standard input")
+    parser.add_argument("--batch", metavar="ORDERS.jsonl", help="plan every line of this file")
+    parser.add_argument("--json", action="store_true", help="print the plan JSON")
+    parser.add_argument("--code-set", help=code_set_help)
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="vial selection engine (same answers; for cross-checks and benchmarks)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    if (args.order is None) == (args.batch is None):
+        raise UsageError("give either ORDER.json (or -) or --batch ORDERS.jsonl, not both")
+    if args.batch is not None:
+        batch.run(
+            Path(args.batch),
+            out=out,
+            report=report,
+            as_json=args.json,
+            code_set=args.code_set,
+            engine=args.engine,
+        )
+        return
+    if args.order == "-":
+        text, base_dir = sys.stdin.read(), Path.cwd()
+    else:
+        path = Path(args.order)
+        text, base_dir = read_text(path, "order"), path.parent
+    result = plan(
+        read_json(text, "order"), code_set=args.code_set, base_dir=base_dir, engine=args.engine
+    )
+    print(
+        json.dumps(result.to_dict()) if args.json else worksheet(result),
+        file=out,
+        end=("\n" if args.json else ""),
+    )
+    report.saw(Exit.OK if result.ok else Exit.NEGATIVE)

@@ -1,0 +1,43 @@
+"""``factordose supply``: many doses from one shelf, planned together."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from dosing.cli.inputs import read_json, read_text
+from dosing.cli.report import Exit, Report
+from dosing.cli.worksheet import supply_worksheet
+from dosing.supply import plan_supply
+
+__all__ = ["register"]
+
+
+def register(commands: Any, code_set_help: str) -> None:
+    parser = commands.add_parser(
+        "supply",
+        help="plan many doses from one shelf together (CP-SAT)",
+        description="Plan every dose of a supply request (doses + one shared inventory) "
+        "together. Exit 1 when some dose cannot be met.",
+    )
+    parser.add_argument("request", help="supply request JSON file, or - for standard input")
+    parser.add_argument("--json", action="store_true", help="print the supply JSON")
+    parser.add_argument("--code-set", help=code_set_help)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    if args.request == "-":
+        text, base_dir = sys.stdin.read(), Path.cwd()
+    else:
+        path = Path(args.request)
+        text, base_dir = read_text(path, "request"), path.parent
+    result = plan_supply(read_json(text, "request"), base_dir=base_dir, code_set=args.code_set)
+    if args.json:
+        print(json.dumps(result.to_dict()), file=out)
+    else:
+        print(supply_worksheet(result), file=out, end="")
+    report.saw(Exit.OK if result.ok else Exit.NEGATIVE)

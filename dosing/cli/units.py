@@ -1,0 +1,96 @@
+"""``factordose units`` and ``factordose codes``: billing units and the code table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from fractions import Fraction
+from typing import Any, TextIO
+
+from dosing.billing.codesets import BillingCode, load_code_set
+from dosing.billing.units import equivalent_units, resolve_code, units_for
+from dosing.cli.report import Report
+from dosing.errors import InputError
+from optimizer.numbers import format_amount, parse_number, to_json_number
+
+__all__ = ["register"]
+
+
+def register(commands: Any, code_set_help: str) -> None:
+    units = commands.add_parser("units", help="billing units of an amount under a code")
+    units.add_argument("--code", required=True, help="HCPCS code, e.g. J7212")
+    units.add_argument("--amount", required=True, help="amount in the code's unit (IU, mcg, mg)")
+    units.add_argument("--code-set", help=code_set_help)
+    units.add_argument("--json", action="store_true", help="print JSON")
+    units.set_defaults(run=run_units)
+
+    codes = commands.add_parser("codes", help="the code table")
+    codes.add_argument("--code-set", help=code_set_help)
+    codes.add_argument("--json", action="store_true", help="print JSON")
+    codes.set_defaults(run=run_codes)
+
+
+def run_units(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    table = load_code_set(args.code_set)
+    code = resolve_code(args.code, table)
+    amount = parse_number(args.amount, "amount", error=InputError)
+    units = units_for(amount, code)
+    equivalents = equivalent_units(amount, code, code_set=table)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "code": code.code,
+                    "code_set": table.name,
+                    "amount": to_json_number(amount),
+                    "unit": unit_json(code),
+                    "units": units,
+                    "equivalent_units": equivalents,
+                }
+            ),
+            file=out,
+        )
+        return
+    print(
+        f"{format_amount(amount)} {code.unit} under {code.code} "
+        f"({code.unit_label} per unit, code set {table.name}): {units:,} units",
+        file=out,
+    )
+    for other, other_units in equivalents.items():
+        other_code = table.lookup(other)
+        print(
+            f"  same amount under {other} ({other_code.unit_label} per unit): "
+            f"{other_units:,} units",
+            file=out,
+        )
+
+
+def run_codes(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    table = load_code_set(args.code_set)
+    if args.json:
+        rows = [
+            {
+                "code": c.code,
+                "descriptor": c.descriptor,
+                "product": c.product,
+                "unit": unit_json(c),
+                "factor": c.factor,
+                "source": c.source,
+            }
+            for c in table
+        ]
+        print(json.dumps({"code_set": table.name, "codes": rows}), file=out)
+        return
+    print(f"code set {table.name}: {len(table)} codes", file=out)
+    width = max(len(c.descriptor) for c in table)
+    for c in table:
+        print(
+            f"{c.code}  {c.unit_label:>8} per unit  {c.descriptor:<{width}}  [{c.product}]",
+            file=out,
+        )
+
+
+def unit_json(code: BillingCode) -> dict[str, object]:
+    """``{"amount": 250, "of": "IU"}``: what one billing unit stands for."""
+    amount: Fraction = code.unit_amount
+    return {"amount": to_json_number(amount), "of": code.unit}

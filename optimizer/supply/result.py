@@ -1,0 +1,85 @@
+"""What a supply asks for (:class:`DoseRequest`) and what planning it gives back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from optimizer.errors import FieldError
+from optimizer.problem import Tolerance
+from optimizer.result import Selection, Status
+
+__all__ = ["DoseRequest", "StageReport", "SupplyResult"]
+
+
+@dataclass(frozen=True)
+class DoseRequest:
+    """One dose of a supply: an amount, its window, and whose it is."""
+
+    target: Fraction
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    max_vials: int | None = None
+    patient: str = ""
+    as_of: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if not self.target > 0:
+            raise FieldError("target", "an amount > 0", self.target)
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """One lexicographic stage: its value, the solver's bound, and whether proven."""
+
+    name: str
+    value: int
+    bound: int
+    proven: bool
+    seconds: float
+    detail: str = ""  # the value in words, where it combines several objectives
+    bound_detail: str = ""  # the bound in words
+
+    @property
+    def gap(self) -> float:
+        """Relative gap between the value found and the bound (0 when proven)."""
+        if self.proven or self.value == self.bound:
+            return 0.0
+        return abs(self.value - self.bound) / max(abs(self.value), 1)
+
+
+@dataclass(frozen=True)
+class SupplyResult:
+    """The selections of a supply, one per dose (None where the dose is not met)."""
+
+    status: Status
+    selections: tuple[Selection | None, ...]
+    reasons: dict[int, str]
+    stages: tuple[StageReport, ...] = ()
+    engine: str = "cpsat"
+    seconds: float = 0.0
+
+    @property
+    def met(self) -> int:
+        return sum(s is not None for s in self.selections)
+
+    @property
+    def total_deviation(self) -> Fraction:
+        return sum((abs(s.deviation) for s in self.selections if s is not None), Fraction(0))
+
+    @property
+    def vials(self) -> int:
+        return sum(s.vials for s in self.selections if s is not None)
+
+    @property
+    def proven_optimal(self) -> bool:
+        return self.status is Status.OPTIMAL
+
+    @property
+    def stages_proven(self) -> bool:
+        """Every stage of the joint model proven optimal (False for the baseline)."""
+        return bool(self.stages) and all(r.proven for r in self.stages)
+
+    def key(self) -> tuple[int, Fraction, int]:
+        """How good the supply is, smaller better: (doses unmet, deviation, vials)."""
+        return (len(self.selections) - self.met, self.total_deviation, self.vials)

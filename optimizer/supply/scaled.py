@@ -1,0 +1,136 @@
+"""The supply scaled to integers, which every formulation shares.
+
+Amounts are scaled exactly (as :mod:`optimizer.problem` does for one dose) and
+a dose's deviation is ``|common x total - target|`` in integers.  A *solution*
+is, per dose, its vial counts per lot (None: the dose is not met).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+from optimizer.inventory import Lot
+from optimizer.problem import Problem, expiry_ranks
+
+__all__ = ["Counts", "Scaled", "Solution"]
+
+Counts = tuple[int, ...]
+Solution = list[Counts | None]
+
+
+class Scaled:
+    """The supply in integers: amounts, targets, windows, usable stock per dose."""
+
+    def __init__(self, doses: Sequence[Any], lots: Sequence[Lot]) -> None:
+        self.doses = list(doses)
+        self.lots = list(lots)
+        denominator = math.lcm(*(lot.amount.denominator for lot in lots)) if lots else 1
+        integers = [int(lot.amount * denominator) for lot in lots]
+        divisor = math.gcd(*integers) if integers else 1
+        self.scale = Fraction(divisor, denominator)
+        self.amounts = [a // divisor for a in integers]
+        self.ranks = expiry_ranks(lots)
+        targets = [dose.target / self.scale for dose in doses]
+        self.common = math.lcm(*(t.denominator for t in targets))
+        self.targets = [int(t * self.common) for t in targets]
+        self.windows: list[tuple[int, int]] = []
+        for dose, target in zip(doses, targets, strict=True):
+            low, high = dose.tolerance.window(target)
+            self.windows.append((math.ceil(low), math.floor(high)))
+        self.limits = [
+            [lot.count if _usable(lot, dose.as_of) else 0 for lot in lots] for dose in doses
+        ]
+        patients: dict[str, list[int]] = {}
+        for d, dose in enumerate(doses):
+            patients.setdefault(dose.patient or f"dose {d + 1}", []).append(d)
+        self.patients = patients
+
+    def class_key(self, d: int) -> tuple[object, ...]:
+        """Doses with equal keys are interchangeable: same amount, window, vial cap,
+        patient and usable stock (dates that set the same lots aside are alike)."""
+        dose = self.doses[d]
+        return (dose.target, dose.tolerance, dose.max_vials, dose.patient, tuple(self.limits[d]))
+
+    def classes(self) -> list[list[int]]:
+        """The doses grouped by :meth:`class_key`, in order of first appearance."""
+        classes: dict[tuple[object, ...], list[int]] = {}
+        for d in range(len(self.doses)):
+            classes.setdefault(self.class_key(d), []).append(d)
+        return list(classes.values())
+
+    def total(self, counts: Counts) -> int:
+        return sum(a * n for a, n in zip(self.amounts, counts, strict=True))
+
+    def deviation(self, d: int, counts: Counts) -> int:
+        return abs(self.common * self.total(counts) - self.targets[d])
+
+    def deviation_weight(self) -> int:
+        """More than any total deviation: one dose met outweighs every deviation."""
+        return 1 + sum(
+            max(abs(self.common * low - t), abs(self.common * high - t))
+            for (low, high), t in zip(self.windows, self.targets, strict=True)
+        )
+
+    def weights(self) -> tuple[int, int]:
+        """(vials, lots) weights of the last stage: vials, then lots, then expiry."""
+        most_vials = sum(lot.count for lot in self.lots)
+        w_lots = most_vials * max(self.ranks, default=0) + 1
+        w_vials = (len(self.patients) * len(self.lots) + 1) * w_lots
+        return w_vials, w_lots
+
+    def evaluate(self, stage: int, solution: Solution) -> int:
+        """A stage's objective for a solution."""
+        met = [(d, c) for d, c in enumerate(solution) if c is not None]
+        if stage == 0:
+            return -len(met)
+        if stage == 1:
+            return sum(self.deviation(d, c) for d, c in met)
+        rows = [c or (0,) * len(self.lots) for c in solution]
+        lots_used = sum(
+            1
+            for members in self.patients.values()
+            for i in range(len(self.lots))
+            if any(rows[d][i] for d in members)
+        )
+        expiry = sum(r * n for _, c in met for r, n in zip(self.ranks, c, strict=True))
+        w_vials, w_lots = self.weights()
+        return sum(sum(c) for _, c in met) * w_vials + lots_used * w_lots + expiry
+
+    def describe(self, stage: int, value: int, solution: Solution) -> str:
+        """A stage's value in words (the last stage combines three objectives)."""
+        if stage == 0:
+            return f"{-value} of {len(self.doses)} doses met"
+        if stage == 1:
+            deviation = Fraction(value, self.common) * self.scale
+            return f"total deviation {float(deviation):,.6g}"
+        w_vials, w_lots = self.weights()
+        combined = self.evaluate(2, solution)
+        return (
+            f"{combined // w_vials} vials, {combined % w_vials // w_lots} lots summed over "
+            f"patients, expiry cost {combined % w_lots}"
+        )
+
+    def describe_bound(self, stage: int, bound: int) -> str:
+        """A stage's lower bound in words (the last stage: its vials part, which
+        the weights make a lower bound of the vials)."""
+        if stage == 0:
+            return f"at most {-bound} of {len(self.doses)} doses can be met"
+        if stage == 1:
+            deviation = Fraction(bound, self.common) * self.scale
+            return f"total deviation at least {float(deviation):,.6g}"
+        w_vials, _ = self.weights()
+        return f"at least {bound // w_vials} vials"
+
+    def single_dose(self, d: int) -> Problem:
+        dose = self.doses[d]
+        shelf = [
+            Lot(lot.lot, lot.amount, n) for lot, n in zip(self.lots, self.limits[d], strict=True)
+        ]
+        return Problem.build(dose.target, shelf, dose.tolerance, dose.max_vials)
+
+
+def _usable(lot: Lot, as_of: Any) -> bool:
+    return as_of is None or lot.expires is None or lot.expires >= as_of
