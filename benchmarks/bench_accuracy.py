@@ -2,14 +2,14 @@
 
 Population (benchmarks/instances.py says where each number comes from):
 adolescent and adult weights, prophylaxis doses of 30 to 60 IU/kg
-(billing-rules.md section 5), Jivi's four nominal strengths (500, 1,000,
+(docs/billing.md section 5), Jivi's four nominal strengths (500, 1,000,
 2,000, 3,000 IU) in three lots each, every lot labeled with its own potency
 within ±8% of nominal, ten vials per lot, a fresh shelf every 50 doses.
 Each dose is the closest whole-vial total (`optimizer.select`, closest first;
 the window is opened wide so that the rare dose no combination brings within
 ±10% is counted where it lands, not dropped).
 
-Published figure (Haemophilia 2011, billing-rules.md section 4): mean
+Published figure (Haemophilia 2011, docs/billing.md section 4): mean
 deviation from the prescribed dose 2.4% with 4 vial strengths on hand, 1.2%
 with 6.  Goal: at most 1.2% with only the 4 strengths.  Baseline: the common
 hand method, largest vials first while the total stays under the top of the

@@ -2,7 +2,7 @@
 
 The baseline, ``np.ceil(amounts / 250)``, is the naive vectorized answer with
 no checks; ``dosing.billing_units`` also validates every element (finite, > 0)
-and returns int64.  Goal (issue 2): within 2x of the baseline.
+and returns int64.  Goal: within 2x of the baseline.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Synthetic instances with their provenance.
 
 Vials: Jivi's four nominal strengths, 500, 1,000, 2,000 and 3,000 IU
-(billing-rules.md section 5), each lot labeled with an actual potency spread
+(docs/billing.md section 5), each lot labeled with an actual potency spread
 around nominal (uniform within ±8%, the spread seen on assayed factor labels
 such as 1,000 IU labeled 1,063 IU in section 4).
 

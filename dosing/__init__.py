@@ -1,6 +1,6 @@
 """factordose's numerical core: code sets, dose orders, billing units, claim lines.
 
-The public surface (DESIGN.md "Python API")::
+The public surface (docs/design.md "Python API")::
 
     dosing.billing_units(amount, code, *, code_set=None)
     dosing.plan(order)

@@ -1,6 +1,6 @@
-"""Dose orders: what was ordered, and the amount it comes to (billing-rules.md section 5).
+"""Dose orders: what was ordered, and the amount it comes to (docs/billing.md section 5).
 
-An order (DESIGN.md "Order JSON") gives exactly one of
+An order (docs/design.md "Order JSON") gives exactly one of
 
 * ``dose_per_kg`` with ``weight_kg``: amount = weight x dose per kg;
 * ``dose``: a fixed amount;
@@ -39,7 +39,7 @@ __all__ = [
     "parse_order",
 ]
 
-#: IU of Factor VIII per kg per 1% (1 IU/dL) of desired rise (billing-rules.md section 5).
+#: IU of Factor VIII per kg per 1% (1 IU/dL) of desired rise (docs/billing.md section 5).
 FACTOR_VIII_RISE_PER_IU_PER_KG = Fraction(1, 2)
 
 #: Weights accepted, in kg.  The lightest extremely preterm neonates weigh about
@@ -48,7 +48,7 @@ FACTOR_VIII_RISE_PER_IU_PER_KG = Fraction(1, 2)
 WEIGHT_RANGE_KG = (Fraction(1, 2), Fraction(300))
 
 #: Documentation an order may carry for the claim (payer checks, KX): beyond
-#: DESIGN.md's order keys, all optional.
+#: docs/design.md's order keys, all optional.
 DOCUMENTATION_KEYS = (
     "patient_id",
     "diagnosis_codes",

@@ -1,6 +1,6 @@
 """The plan pipeline: order -> amount -> vials -> what is given, discarded and billed.
 
-``plan(order)`` composes the pieces (DESIGN.md "Python API"): the order gives
+``plan(order)`` composes the pieces (docs/design.md "Python API"): the order gives
 the amount (:mod:`dosing.orders`), :func:`optimizer.select` picks the vials
 from the lots usable on the date of service, and :mod:`dosing.billing.claims` writes
 the claim lines.  The returned :class:`Plan`'s ``to_dict()`` is the plan JSON.
@@ -105,7 +105,7 @@ class Plan:
         return round(float((self.administered - self.ordered) / self.ordered * 100), 2)
 
     def to_dict(self) -> dict[str, object]:
-        """The plan JSON of DESIGN.md (plus ``window``, ``warnings`` and, when
+        """The plan JSON of docs/design.md (plus ``window``, ``warnings`` and, when
         infeasible, ``reason`` and ``nearest``)."""
         low, high = self.selection.window
         data: dict[str, object] = {

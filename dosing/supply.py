@@ -1,7 +1,7 @@
 """Supply planning: many doses from one shelf (a patient's month, a pharmacy's prep list).
 
 A supply request (README "Dispensing a supply") lists doses, each an order as
-in DESIGN.md without its own inventory, and one shared inventory.  Every dose
+in docs/design.md without its own inventory, and one shared inventory.  Every dose
 is prepared as ``dosing.plan`` prepares an order (amount, payer, tolerance),
 the vials of all doses are chosen together by :func:`optimizer.supply.plan_supply`
 (whole vials; objectives in its docstring), and each dose is billed as a plan

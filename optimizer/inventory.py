@@ -4,7 +4,7 @@ A :class:`Lot` is ``count`` vials of ``amount`` each (IU, mcg or mg: the
 optimizer does not care which), with an optional ``ndc`` carried through
 untouched and an optional ``expires`` date.  Lots come from Python objects,
 from the order JSON's ``inventory`` list, or from the inventory CSV of
-DESIGN.md (header ``ndc,lot,amount,count,expires``, ``expires`` optional).
+docs/design.md (header ``ndc,lot,amount,count,expires``, ``expires`` optional).
 
 A lot with ``count`` 0 is accepted (an inventory export lists depleted lots)
 and never chosen.  Duplicate lot ids, amounts <= 0, negative or fractional

@@ -12,7 +12,7 @@ shrinks the range the engines work over (amounts of 500, 1,000 and 1,500 IU
 become 1, 2 and 3).  The target and the window are scaled the same way and
 stay exact: the window's ends are rounded inwards to reachable integers.
 
-Objectives (DESIGN.md "Selection rules"), as integer keys smallest first:
+Objectives (docs/design.md "Selection rules"), as integer keys smallest first:
 
 whole_vials
     ``(|total - target|, vials, total < target, expiry cost)``
@@ -22,7 +22,7 @@ exact_dose
 The expiry cost of a selection is the sum, over its vials, of the rank of the
 vial's lot when lots are ordered by expiry (earliest 0; equal dates share a
 rank; lots without a date come last).  Smaller means earlier-expiring stock
-is used first (billing-rules.md section 4).
+is used first (docs/billing.md section 4).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ __all__ = ["Mode", "Problem", "Tolerance"]
 
 
 class Mode(StrEnum):
-    """How the dose is made up (DESIGN.md "Selection rules")."""
+    """How the dose is made up (docs/design.md "Selection rules")."""
 
     WHOLE_VIALS = "whole_vials"
     EXACT_DOSE = "exact_dose"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from optimizer import Lot
 
-#: Unit amounts real codes use (billing-rules.md section 1): 1 IU, 50, 100, 250, 2,500.
+#: Unit amounts real codes use (docs/billing.md section 1): 1 IU, 50, 100, 250, 2,500.
 WHOLE_UNIT_AMOUNTS = (1, 50, 100, 250, 2500)
 
 

@@ -1,4 +1,4 @@
-"""Dose orders (billing-rules.md section 5): exact amounts and clear refusals."""
+"""Dose orders (docs/billing.md section 5): exact amounts and clear refusals."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def order(**fields: object) -> Order:
             {"weight_kg": 50, "target_rise_pct": 30},
             Fraction(750),
             "50 kg x 30% rise x 0.5 IU/kg per % = 750 IU",
-        ),  # billing-rules.md s.5 example
+        ),  # docs/billing.md s.5 example
         ({"weight_kg": 0.7, "dose_per_kg": 0.1}, Fraction(7, 100), "0.7 kg x 0.1 IU/kg = 0.07 IU"),
     ],
 )
@@ -122,7 +122,7 @@ def test_inventory_must_be_given_once(tmp_path: Path) -> None:
 
 
 def test_order_keys_are_the_design_contract_plus_documentation() -> None:
-    """DESIGN.md "Order JSON" lists these keys, and the optional claim documentation
+    """docs/design.md "Order JSON" lists these keys, and the optional claim documentation
     (README "Orders for a payer") adds five; unknown keys are an error."""
     assert set(ORDER_KEYS) - set(DOCUMENTATION_KEYS) == {
         "code",

@@ -1,6 +1,6 @@
-"""Pre-submission claim checks: the denials of billing-rules.md section 7, caught first.
+"""Pre-submission claim checks: the denials of docs/billing.md section 7, caught first.
 
-Every rule has a stable id, a severity and the section of billing-rules.md it
+Every rule has a stable id, a severity and the section of docs/billing.md it
 enforces (``RULES``).  :class:`Checker` reads the claims file as a stream,
 one claim (its consecutive rows) at a time, so memory stays bounded whatever
 the file's size; the only state kept across claims is one 64-bit hash per
@@ -30,7 +30,7 @@ __all__ = ["Checker"]
 #: How a check reports: ``found(rule_id, message)``.
 Found = Callable[[str, str], None]
 
-#: ICD-10-CM codes that support a Factor VIII claim (billing-rules.md section 6):
+#: ICD-10-CM codes that support a Factor VIII claim (docs/billing.md section 6):
 #: D66 hereditary factor VIII deficiency, D68.311 acquired hemophilia.
 HEMOPHILIA_A_DIAGNOSES = ("D66", "D68.311")
 
@@ -273,7 +273,7 @@ class Checker:
             return out
         discarded = head.discarded_amount or Fraction(0)
         dispensed = administered + discarded
-        # billing-rules.md s.3: the administered amount where the provider gives the
+        # docs/billing.md s.3: the administered amount where the provider gives the
         # drug; the whole dispensed content where it is dispensed for home use
         dispensed_setting = head.setting == "dispensed"
         amount_billed = dispensed if dispensed_setting else administered
@@ -282,7 +282,7 @@ class Checker:
         if billed != expected:
             amount = f"{_plain(amount_billed)} {code.unit}"
             # a quantity counted per 1 IU (or mcg, mg) of the billed, ordered or dispensed
-            # amount, billed under a code whose unit is larger (billing-rules.md s.1, s.7)
+            # amount, billed under a code whose unit is larger (docs/billing.md s.1, s.7)
             per_one = {
                 math.ceil(value): label
                 for value, label in (

@@ -17,7 +17,7 @@ __all__ = ["RULES", "ClaimResult", "Finding", "Rule", "Summary"]
 class Rule:
     id: str
     severity: str  # error | warning
-    section: str  # of billing-rules.md
+    section: str  # of docs/billing.md
     title: str
 
 

@@ -1,4 +1,4 @@
-"""Claim lines: code, modifiers, units and NDC (billing-rules.md sections 2, 3 and 6).
+"""Claim lines: code, modifiers, units and NDC (docs/billing.md sections 2, 3 and 6).
 
 Rules, in the order they are applied:
 
@@ -42,7 +42,7 @@ __all__ = ["ClaimLine", "NdcAmount", "Setting", "apportion", "claim_lines"]
 
 
 class Setting(StrEnum):
-    """Where the drug goes: JW/JZ apply only when administered (billing-rules.md section 3)."""
+    """Where the drug goes: JW/JZ apply only when administered (docs/billing.md section 3)."""
 
     ADMINISTERED = "administered"
     DISPENSED = "dispensed"
@@ -92,7 +92,7 @@ def claim_lines(
 
     ``jw_jz``: whether the payer uses JW/JZ in this setting (default: only when
     administered).  ``kx`` appends KX to every line.  ``unit_limit`` splits any
-    line above it, the repeats carrying modifier 76 (billing-rules.md section 6).
+    line above it, the repeats carrying modifier 76 (docs/billing.md section 6).
     """
     if jw_jz is None:
         jw_jz = setting is Setting.ADMINISTERED

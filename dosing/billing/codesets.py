@@ -1,8 +1,8 @@
 """Code sets: the HCPCS codes, the amount one billing unit stands for, and why.
 
 A code set is a CSV table (header ``code,descriptor,product,unit_amount,unit,
-source``, extra columns allowed; see DESIGN.md "File formats").  Two ship with
-the package (billing-rules.md section 1):
+source``, extra columns allowed; see docs/design.md "File formats").  Two ship with
+the package (docs/billing.md section 1):
 
 ``spec`` (the default)
     follows the product specification: J7212 is Factor VIII recombinant

@@ -1,4 +1,4 @@
-"""National Drug Codes on claims (billing-rules.md section 6).
+"""National Drug Codes on claims (docs/billing.md section 6).
 
 A claim carries the 11-digit 5-4-2 form.  Labels print 10-digit forms with
 hyphens, 4-4-2, 5-3-2 or 5-4-1, which become 11 digits by a leading zero on

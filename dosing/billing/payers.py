@@ -2,7 +2,7 @@
 
 A profile is a TOML file (shipped: ``medicare`` and ``example-commercial``;
 or the path of your own).  It is checked once, on load, and every problem
-names the file and the key.  Keys (billing-rules.md sections in brackets):
+names the file and the key.  Keys (docs/billing.md sections in brackets):
 
 ``filing_window_days``       days from service to submission (s.6)
 ``prior_authorization``      whether a prior authorization number is required (s.7)

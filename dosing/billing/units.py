@@ -1,4 +1,4 @@
-"""Billing units: an amount of drug in a code's own unit (billing-rules.md section 2).
+"""Billing units: an amount of drug in a code's own unit (docs/billing.md section 2).
 
 Units reported = the amount divided by the code's unit amount, rounded **up**
 to the next whole unit; any positive amount is at least one unit.  The scalar

@@ -2,7 +2,7 @@
 
 A line that cannot be planned (bad JSON, a bad field) yields an error object
 naming the line number and the field; the other lines are still planned, and
-the exit code is the worst seen (DESIGN.md "CLI").  Blank lines are lines too:
+the exit code is the worst seen (docs/design.md "CLI").  Blank lines are lines too:
 they get an error object, so the output always lines up with the input.
 """
 

@@ -92,7 +92,7 @@ def plan_supply(
 ) -> SupplyResult:
     """All doses chosen together (see the module docstring).
 
-    ``workers``: CP-SAT search workers, default 2 (this machine's cores): its
+    ``workers``: CP-SAT search workers, default 2: its
     portfolio finds the most-doses plans that one worker can miss.  With more
     than one worker, equally good plans may differ between runs; pass 1 for
     the same plan every time.

@@ -1,4 +1,4 @@
-"""Claim lines (billing-rules.md sections 2, 3, 6): JW/JZ, rounding, NDC lines."""
+"""Claim lines (docs/billing.md sections 2, 3, 6): JW/JZ, rounding, NDC lines."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def lines(unit: int, dispensed: int, administered: int, unit_of: str = "mg") -> 
     ]
 
 
-# billing-rules.md section 3, published examples
+# docs/billing.md section 3, published examples
 @pytest.mark.parametrize(
     ("unit", "dispensed", "administered", "expected", "source"),
     [
@@ -58,7 +58,7 @@ def test_plan_reproduces_the_350_mg_example(tmp_path: Path) -> None:
     table = tmp_path / "codes.csv"
     table.write_text(
         "code,descriptor,product,unit_amount,unit,source\n"
-        "J9999,Test drug 10 mg,test,10,mg,billing-rules.md section 3 example\n"
+        "J9999,Test drug 10 mg,test,10,mg,docs/billing.md section 3 example\n"
     )
     result = plan(
         {

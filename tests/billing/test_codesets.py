@@ -29,7 +29,7 @@ def test_every_shipped_row_is_usable(name: str, row: dict[str, str]) -> None:
     """Each row loads, names a source, and bills one unit amount as exactly one unit."""
     code = load_code_set(name).lookup(row["code"])
     assert set(REQUIRED_COLUMNS) <= set(row)
-    assert code.source.strip() and "billing-rules.md section 1" in code.source
+    assert code.source.strip() and "docs/billing.md section 1" in code.source
     assert code.unit in UNITS_OF_MEASURE
     assert code.unit_amount == Fraction(row["unit_amount"])
     assert billing_units(code.unit_amount, code.code, code_set=name) == 1
@@ -38,7 +38,7 @@ def test_every_shipped_row_is_usable(name: str, row: dict[str, str]) -> None:
 
 
 def test_spec_and_cms_differ_exactly_on_j7212() -> None:
-    """billing-rules.md section 1: spec J7212 = Jivi per 250 IU; CMS J7212 = Sevenfact per mcg."""
+    """docs/billing.md section 1: spec J7212 = Jivi per 250 IU; CMS J7212 = Sevenfact per mcg."""
     spec, cms = load_code_set("spec"), load_code_set("cms")
     assert set(spec.codes) == set(cms.codes)
     differing = [c for c in spec.codes if spec.codes[c] != cms.codes[c]]

@@ -17,14 +17,14 @@ DOCUMENTED = {"patient_id": "P1", "diagnosis_codes": ["D66"], "prior_authorizati
 @pytest.mark.parametrize("name", SHIPPED_PAYERS)
 def test_every_shipped_profile_loads_and_cites_its_source(name: str) -> None:
     profile = load_payer(name)
-    assert profile.name == name and "billing-rules.md" in profile.source
+    assert profile.name == name and "docs/billing.md" in profile.source
     assert profile.filing_window_days >= 1
     assert set(profile.jw_jz) == {"administered", "dispensed"}
 
 
 def test_medicare_values_follow_the_reference() -> None:
     medicare = load_payer("medicare")
-    assert medicare.filing_window_days == 365  # billing-rules.md s.6: 12 months
+    assert medicare.filing_window_days == 365  # docs/billing.md s.6: 12 months
     assert medicare.uses_jw_jz("administered") and not medicare.uses_jw_jz("dispensed")
     assert medicare.dispensing_tolerance.under_pct == Fraction(10)
 

@@ -1,4 +1,4 @@
-"""Billing units (billing-rules.md section 2): exact, rounded up, scalar = vectorized."""
+"""Billing units (docs/billing.md section 2): exact, rounded up, scalar = vectorized."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ def code_with_unit(unit_amount: Fraction | int, unit: str = "IU") -> BillingCode
 
 # (amount, code, code set, units, where the answer comes from)
 KNOWN = [
-    (3000, "J7212", "spec", 12, "billing-rules.md s.2: 3,000 IU / 250 must be 12, not 13"),
+    (3000, "J7212", "spec", 12, "docs/billing.md s.2: 3,000 IU / 250 must be 12, not 13"),
     (3001, "J7212", "spec", 13, "s.2: rounded up to the next whole unit"),
     (2999.9, "J7212", "spec", 12, "s.2: rounded up"),
     (1950.4, "J7208", "spec", 1951, "s.2: fractional amounts round up the same way"),
-    (3600, "J7212", "spec", 15, "issue 2: 3,600 IU is 15 units of J7212"),
-    (3600, "J7208", "spec", 3600, "issue 2: and 3,600 of J7208"),
+    (3600, "J7212", "spec", 15, "spec set: 3,600 IU is 15 units of J7212"),
+    (3600, "J7208", "spec", 3600, "spec set: and 3,600 of J7208"),
     (100, "J7212", "spec", 1, "s.2: a dose smaller than one unit is one unit"),
     (0.2, "J7208", "spec", 1, "s.2: a dose smaller than one unit is one unit"),
     (3625, "J7212", "spec", 15, "72.5 kg x 50 IU/kg = 3,625 IU -> 14.5 -> 15"),
@@ -50,7 +50,7 @@ def test_known_answers(amount: float, code: str, code_set: str, units: int, sour
         (350, 10, 35),
         (70, 10, 7),
         (70, 100, 1),
-        (400, 10, 40),  # billing-rules.md s.3 examples
+        (400, 10, 40),  # docs/billing.md s.3 examples
         (1000, 50, 20),
         (1001, 50, 21),
         (2500, 2500, 1),

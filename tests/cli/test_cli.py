@@ -1,4 +1,4 @@
-"""The command line: output, JSON contracts and exit codes (DESIGN.md "CLI")."""
+"""The command line: output, JSON contracts and exit codes (docs/design.md "CLI")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The exact fast path, the CP-SAT model and brute force agree on every instance.
 
-Agreement is on the objective (DESIGN.md "Selection rules": closeness, vials,
+Agreement is on the objective (docs/design.md "Selection rules": closeness, vials,
 over-not-under, expiry cost), which is what "optimal" means; two optimal
 selections may differ only where the objective cannot tell them apart.
 """

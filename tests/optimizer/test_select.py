@@ -1,4 +1,4 @@
-"""``optimizer.select``: known answers, edge cases and the selection rules of DESIGN.md."""
+"""``optimizer.select``: known answers, edge cases and the selection rules of docs/design.md."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from optimizer import FieldError, Lot, Mode, Status, Tolerance, select
 
-# billing-rules.md section 4, reference example (public)
+# docs/billing.md section 4, reference example (public)
 REFERENCE = [Lot("A", 533, 4), Lot("B", 565, 2), Lot("C", 1097, 4), Lot("D", 1155, 2)]
 
 
