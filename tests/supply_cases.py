@@ -6,12 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from fractions import Fraction
+from typing import Any
 
 from hypothesis import strategies as st
 
 from optimizer import Lot, Tolerance
 from optimizer.problem import expiry_ranks
 from optimizer.supply import DoseRequest, SupplyResult
+
+#: Pins a supply plan so that only one outcome is possible: one CP-SAT worker
+#: (its search is deterministic) and a time limit that no case in the tests
+#: comes near (each finishes in seconds), so machine load cannot change the answer.
+PINNED: dict[str, Any] = {"time_limit": 600.0, "workers": 1}
 
 
 @st.composite

@@ -31,7 +31,7 @@ def tracked(*suffixes: str) -> list[str]:
 
 
 def test_nothing_points_outside_the_repository() -> None:
-    pattern = re.compile(r"shared/|billing-rules\.md|issue [0-9]")
+    pattern = re.compile(r"share[d]/|billing-rules\.md|issue [0-9]")  # [d]: not a hit itself
     offenders = [
         f"{name}:{number}"
         for name in tracked(".py", ".md", ".csv", ".toml")

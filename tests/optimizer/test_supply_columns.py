@@ -25,7 +25,7 @@ from optimizer.supply.columns import (
     _with_lot_cost,
 )
 from optimizer.supply.scaled import Scaled
-from tests.supply_cases import brute_force, check_plan, reachable_supplies
+from tests.supply_cases import PINNED, brute_force, check_plan, reachable_supplies
 
 
 @st.composite
@@ -127,13 +127,17 @@ def test_enumeration_finds_every_column_within_the_limit(
 
 
 def test_a_pharmacy_day_is_planned_by_columns_and_proven() -> None:
+    # Pinned (one worker, a time limit it never comes near): column generation
+    # proves the doses met and the total deviation of this 60-patient day.
     doses, lots = day(random.Random(7), 60, 16)
-    result = plan_supply(doses, lots, time_limit=20)
+    result = plan_supply(doses, lots, model="columns", **PINNED)
     alone = sequential(doses, lots)
     assert result.engine == "cpsat-columns"
     assert result.key() <= alone.key()
-    first = result.stages[1]
-    assert first.proven, first  # this shelf is proven in well under a second
+    zero, first, last = result.stages
+    assert zero.proven and first.proven
+    assert zero.value == zero.bound and first.value == first.bound
+    assert last.bound <= last.value
     check_plan(doses, lots, result)
 
 
@@ -174,9 +178,9 @@ def test_time_left_after_columns_goes_to_the_pattern_model_for_a_proof() -> None
     # deviation at once but not the last stage; the patterns are few enough
     # for the pattern model to prove it in the time left.
     doses, lots = day(random.Random(4), 20, 10)
-    columns = plan_supply(doses, lots, time_limit=20, workers=1, model="columns")
+    columns = plan_supply(doses, lots, model="columns", **PINNED)
     assert columns.engine == "cpsat-columns" and not columns.stages_proven
-    result = plan_supply(doses, lots, time_limit=20, workers=1)
+    result = plan_supply(doses, lots, **PINNED)
     assert result.engine == "cpsat-patterns" and result.stages_proven
     assert result.key() <= columns.key()
     assert [r.value for r in result.stages][:2] == [r.value for r in columns.stages][:2]
@@ -192,7 +196,7 @@ def test_tables_too_large_leave_the_supply_to_the_vial_model(
     assert ColumnSearch.fits(scaled, [0, 1])
     monkeypatch.setattr(supply_columns, "MAX_TABLE_CELLS", 100_000)
     assert not ColumnSearch.fits(scaled, [0, 1])
-    result = plan_supply(doses, lots, time_limit=5, model="columns")
+    result = plan_supply(doses, lots, model="columns", **PINNED)
     assert result.engine == "cpsat-vials" and result.met == 2
 
 
