@@ -8,6 +8,8 @@ import shlex
 import subprocess
 import sys
 
+import pytest
+
 from tests.paths import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -44,15 +46,36 @@ def run_shell(command: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_every_factordose_command_in_the_readme_runs() -> None:
-    commands = shell_commands()
-    assert len(commands) >= 4
-    for command in commands:
-        result = run_shell(command)
-        # the example batch holds one bad line on purpose: exit 2, reported in the output
-        allowed = (0, 1, 2) if "--batch" in command and not result.stderr else (0, 1)
-        assert result.returncode in allowed, (command, result.stderr)
-        assert result.stdout.strip(), command
+#: What each README command must do: its exit code and a piece of what it prints
+#: (docs/design.md "Exit codes").  The README's commands and this table must match.
+EXPECTED = {
+    "factordose plan examples/order.json": (0, "Pull these vials"),
+    "factordose plan examples/order.json --json": (0, '"status": "ok"'),
+    # the example batch holds one bad line and one infeasible order on purpose
+    "factordose plan --batch examples/orders.jsonl": (2, "line 7: error"),
+    "(cd examples && factordose plan - --code-set spec < order.json)": (0, "Pull these vials"),
+    "factordose units --code J7212 --amount 3000 --json": (0, '"units": 12'),
+    "factordose supply examples/supply.json": (0, "13 doses, 13 met"),
+    "factordose supply examples/supply.json --json": (0, '"met": 13'),
+    # the example claims hold errors on purpose: exit 1, each reported
+    "factordose check examples/claims.csv": (1, "claim CLM-3 (patient P-1003"),
+    "factordose check examples/claims.csv --json --payer medicare": (1, '"type": "summary"'),
+}
+
+
+def test_every_factordose_command_in_the_readme_is_expected() -> None:
+    commands = [c.split("  #", 1)[0].strip() for c in shell_commands()]
+    assert sorted(commands) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("command", sorted(EXPECTED))
+def test_every_factordose_command_in_the_readme_runs(command: str) -> None:
+    code, needle = EXPECTED[command]
+    result = run_shell(command)
+    assert result.returncode == code, (command, result.stderr)
+    assert needle in result.stdout, command
+    if code != 2:
+        assert result.stderr == "", command
 
 
 def test_the_worksheet_shown_is_what_the_main_command_prints() -> None:

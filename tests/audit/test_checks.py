@@ -251,3 +251,27 @@ def test_any_claim_built_by_plan_from_valid_documentation_passes(
         return
     rows = rows_from_plan(result, claim_id="C1", submission_date=SUBMITTED)
     assert findings(tmp_path, rows) == []
+
+
+@pytest.mark.parametrize("modifier", ["76", "59"])
+def test_a_repeat_marked_76_or_59_is_not_a_duplicate(tmp_path: Path, modifier: str) -> None:
+    # docs/billing.md section 6: a true repeat (76) or a distinct service (59) is
+    # billed again on purpose; the same line without either is a duplicate
+    rows = planned_rows("whole_vials", weight_kg=80, dose_per_kg=52)
+    assert len(rows) == 1
+    repeat = {**rows[0], "line_id": "2", "modifiers": f"{rows[0]['modifiers']} {modifier}"}
+    assert "duplicate-line" not in findings(tmp_path, [*rows, repeat])
+    assert "duplicate-line" in findings(tmp_path, [*rows, {**rows[0], "line_id": "2"}])
+
+
+def test_warnings_alone_are_not_errors(tmp_path: Path) -> None:
+    # a claim whose only finding is a warning (no NDC) is ready to submit: exit 0
+    rows = all_lines(ndc="")(planned_rows())
+    out = io.StringIO()
+    code = main(["check", str(write(tmp_path, rows)), "--json"], out=out, err=io.StringIO())
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {r["id"] for r in records if r["type"] == "finding"} == {"ndc-missing"}
+    summary = records[-1]
+    assert summary["errors"] == 0 and summary["warnings"] == len(rows)
+    assert summary["claims_with_errors"] == 0
+    assert code == 0

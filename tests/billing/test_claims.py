@@ -107,12 +107,99 @@ def test_lines_never_bill_more_than_the_dispensed_content_supports(
 
 
 @given(st.integers(1, 10**6), st.lists(st.integers(1, 10**5), min_size=1, max_size=8))
-def test_apportion_adds_up_exactly(total: int, weights: list[int]) -> None:
+def test_apportion_is_the_largest_remainder_method(total: int, weights: list[int]) -> None:
+    """Hamilton's method, stated independently of the code: every share is its
+    quota rounded down or up; the shares add up to the total; a share is rounded
+    up only if no share rounded down has a larger remainder, or an equal one and
+    an earlier place."""
     shares = apportion(total, [Fraction(w) for w in weights])
     assert sum(shares) == total
     whole = sum(weights)
-    for share, weight in zip(shares, weights, strict=True):
-        assert abs(share - total * weight / whole) < 1
+    floors = [total * w // whole for w in weights]
+    remainders = [Fraction(total * w, whole) - f for w, f in zip(weights, floors, strict=True)]
+    up = [i for i, (s, f) in enumerate(zip(shares, floors, strict=True)) if s == f + 1]
+    down = [i for i, (s, f) in enumerate(zip(shares, floors, strict=True)) if s == f]
+    assert sorted(up + down) == list(range(len(weights)))
+    for i in up:
+        for j in down:
+            assert remainders[i] > remainders[j] or (remainders[i] == remainders[j] and i < j)
+
+
+@pytest.mark.parametrize(
+    ("total", "weights", "expected"),
+    [
+        (1, [1, 1], [1, 0]),  # a tie goes to the earlier
+        (2, [1, 1, 1], [1, 1, 0]),
+        (15, [2060, 1650], [8, 7]),  # 8.35 and 6.65
+        # by hand: quotas of 100 over 5,117, 4,400, 162, 161 (of 9,840) are 52.00,
+        # 44.72, 1.646, 1.636; floors give 98; the two left go to .72 and .646
+        (100, [5117, 4400, 162, 161], [52, 45, 2, 1]),
+    ],
+)
+def test_apportion_known_answers(total: int, weights: list[int], expected: list[int]) -> None:
+    assert apportion(total, [Fraction(w) for w in weights]) == expected
+
+
+def test_a_tie_between_ndcs_gives_the_odd_unit_to_the_ndc_used_first() -> None:
+    # 1,250 IU from two NDCs of 625 IU each at 250 IU per unit: 5 units, quotas 2.5 each
+    sources = [
+        NdcAmount("00000000002", Fraction(625), Fraction(625)),
+        NdcAmount("00000000001", Fraction(625), Fraction(625)),
+    ]
+    result = claim_lines(code(250, "IU"), sources, Setting.ADMINISTERED)
+    assert [(line.ndc, line.units) for line in result] == [
+        ("00000000002", 3),
+        ("00000000001", 2),
+    ]
+
+
+def test_the_jw_line_carries_the_opened_vials_ndc() -> None:
+    # 1,500 mg drawn from a 1,000 mg vial of NDC ...1 and a 1,000 mg vial of NDC ...2
+    # (drawn last, opened): 500 mg of the second NDC is discarded
+    sources = [
+        NdcAmount("00000000001", Fraction(1000), Fraction(1000)),
+        NdcAmount("00000000002", Fraction(1000), Fraction(500)),
+    ]
+    result = claim_lines(code(100), sources, Setting.ADMINISTERED)
+    assert [(line.ndc, line.units, line.modifiers) for line in result] == [
+        ("00000000001", 10, ()),
+        ("00000000002", 5, ()),
+        ("00000000002", 5, ("JW",)),
+    ]
+
+
+def test_plan_puts_the_opened_vials_ndc_on_the_jw_line() -> None:
+    # end to end: the earlier-expiring lot is used first, the other one opened
+    result = plan(
+        {
+            "code": "J7208",
+            "dose": 1500,
+            "mode": "exact_dose",
+            "date_of_service": "2026-11-26",
+            "inventory": [
+                {
+                    "ndc": "0026-3957-10",
+                    "lot": "LATE",
+                    "amount": 1000,
+                    "count": 1,
+                    "expires": "2027-12-31",
+                },
+                {
+                    "ndc": "0026-3954-10",
+                    "lot": "SOON",
+                    "amount": 1000,
+                    "count": 1,
+                    "expires": "2027-01-31",
+                },
+            ],
+        }
+    )
+    assert [(v.lot, v.ndc) for v in result.vials] == [
+        ("SOON", "00026395410"),
+        ("LATE", "00026395710"),
+    ]
+    jw = [line for line in result.claim_lines if "JW" in line.modifiers]
+    assert [(line.ndc, line.units) for line in jw] == [("00026395710", 500)]
 
 
 def test_several_ndcs_get_one_line_each() -> None:

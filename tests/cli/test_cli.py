@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,37 @@ def test_python_dash_m_is_the_same_program() -> None:
         check=False,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_plan_with_no_feasible_selection_exits_1(tmp_path: Path, as_json: bool) -> None:
+    # docs/design.md "Exit codes": a valid order whose answer is negative is exit 1
+    order = tmp_path / "order.json"
+    order.write_text(
+        json.dumps(
+            {
+                "code": "J7208",
+                "dose": 3000,
+                "tolerance_pct": 1,
+                "mode": "whole_vials",
+                "inventory": [{"lot": "A", "amount": 1000, "count": 2}],
+            }
+        )
+    )
+    code, out, err = run("plan", str(order), *(["--json"] if as_json else []))
+    assert code == 1 and err == ""
+    if as_json:
+        assert json.loads(out)["status"] == "infeasible"
+    else:
+        assert "NO PLAN: not enough stock" in out
+
+
+def test_a_feasible_plan_exits_0(tmp_path: Path) -> None:
+    order = tmp_path / "order.json"
+    order.write_text(
+        json.dumps(
+            {"code": "J7208", "dose": 2000, "inventory": [{"lot": "A", "amount": 1000, "count": 2}]}
+        )
+    )
+    code, out, _ = run("plan", str(order), "--json")
+    assert code == 0 and json.loads(out)["status"] == "ok"

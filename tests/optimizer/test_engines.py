@@ -11,28 +11,67 @@ import dataclasses
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from optimizer import Lot, Mode, Tolerance, brute, cpsat, exact
 from optimizer.problem import Problem
 from optimizer.result import Answer, Status
-from tests.strategies import shelves
+from tests.strategies import shelves, targets_near, tied_shelves
 
 MODES = (Mode.WHOLE_VIALS, Mode.EXACT_DOSE)
 
 
 @st.composite
 def problems(draw: st.DrawFn, decimals: bool = False) -> Problem:
+    """Three in four examples are built to be feasible and tied (a target from the
+    shelf's own totals, repeated potencies, shared expiry dates, sometimes a vial
+    cap that every way of making the target meets); the rest are random."""
+    if draw(st.integers(0, 3)):
+        lots = draw(tied_shelves(decimals=decimals))
+        target, vials = draw(targets_near(lots))
+        tolerance = Tolerance(draw(st.sampled_from((2, 5, 10))), draw(st.sampled_from((2, 5, 10))))
+        return Problem.build(
+            target, lots, tolerance, draw(st.sampled_from((None, vials, vials + 1)))
+        )
     lots = draw(shelves(max_lots=4, max_count=4, decimals=decimals))
     target = Fraction(draw(st.integers(200, 9000)))
     if decimals:
         target += Fraction(draw(st.integers(0, 99)), 100)
-    tolerance = Tolerance(
-        draw(st.sampled_from((0, 1, 2, 5, 10))), draw(st.sampled_from((0, 1, 2, 5, 10)))
+    tolerances = st.sampled_from((0, 1, 2, 5, 10))
+    tolerance = Tolerance(draw(tolerances), draw(tolerances))
+    return Problem.build(target, lots, tolerance, draw(st.none() | st.integers(1, 6)))
+
+
+def feasible_keys(problem: Problem, mode: Mode) -> list[tuple[object, ...]]:
+    """The objective key of every feasible selection, by enumeration."""
+    keys = []
+    for counts in brute.combinations(problem):
+        total = problem.total(counts)
+        if mode is Mode.WHOLE_VIALS:
+            feasible = problem.low <= total <= problem.high
+        else:
+            feasible = total >= problem.target
+        if feasible:
+            keys.append(brute.objective(problem, mode, counts))
+    return keys
+
+
+def record(problem: Problem, mode: Mode) -> None:
+    """Say, for hypothesis's statistics, whether the example is feasible and which
+    tie-break decides its optimum (``pytest --hypothesis-show-statistics``)."""
+    keys = feasible_keys(problem, mode)
+    if not keys:
+        event(f"{mode.value}: infeasible")
+        return
+    event(f"{mode.value}: feasible")
+    best = min(keys)
+    names = (
+        ("vials", "over-not-under", "expiry") if mode is Mode.WHOLE_VIALS else ("vials", "expiry")
     )
-    max_vials = draw(st.none() | st.integers(1, 6))
-    return Problem.build(target, lots, tolerance, max_vials)
+    for depth, name in enumerate(names, start=1):
+        if len({k[depth] for k in keys if k[:depth] == best[:depth]}) > 1:
+            event(f"{mode.value}: {name} breaks a tie")
 
 
 def key(problem: Problem, mode: Mode, answer: Answer) -> object:
@@ -54,6 +93,7 @@ def check_feasible(problem: Problem, mode: Mode, counts: tuple[int, ...]) -> Non
 
 @given(problems(), st.sampled_from(MODES))
 def test_fast_path_matches_brute_force(problem: Problem, mode: Mode) -> None:
+    record(problem, mode)
     fast = exact.solve(problem, mode)
     assert fast is not None
     reference = brute.solve(problem, mode)
@@ -73,6 +113,7 @@ def test_fast_path_matches_brute_force_with_decimal_potencies(problem: Problem, 
 @settings(max_examples=80)
 @given(problems(), st.sampled_from(MODES))
 def test_cpsat_matches_brute_force_and_fast_path(problem: Problem, mode: Mode) -> None:
+    record(problem, mode)
     model = cpsat.solve(problem, mode, alternatives=False)
     assert model.status in (Status.OPTIMAL, Status.INFEASIBLE)
     reference = brute.solve(problem, mode)
@@ -81,29 +122,64 @@ def test_cpsat_matches_brute_force_and_fast_path(problem: Problem, mode: Mode) -
     assert fast is not None and key(problem, mode, fast) == key(problem, mode, model)
 
 
-@given(problems(), st.sampled_from(MODES))
-def test_alternatives_are_the_pareto_front(problem: Problem, mode: Mode) -> None:
-    """For each smaller vial count, the best selection with at most that many vials,
-    kept when strictly closer than every selection with fewer vials."""
-    fast = exact.solve(problem, mode)
-    assert fast is not None
-    if fast.counts is None:
-        return
-    expected = []
+@st.composite
+def many_vial_problems(draw: st.DrawFn) -> Problem:
+    """Orders made of several small vials, on a shelf that also has large ones of
+    spread potencies, in a wide window: fewer, larger vials often fit too, a
+    little further from the order, so the alternatives have something to show."""
+    lots = []
+    for i, nominal in enumerate((250, 500, 1000, 2000)):
+        spread = Fraction(draw(st.integers(-80, 80)), 1000)
+        lots.append(Lot(f"L{i}", Fraction(nominal) * (1 + spread), draw(st.integers(1, 4))))
+    small = [draw(st.integers(1, lot.count)) for lot in lots[:2]]
+    total = sum((lot.amount * n for lot, n in zip(lots, small, strict=False)), Fraction(0))
+    target = total * (1 + Fraction(draw(st.integers(-20, 20)), 1000))
+    return Problem.build(target, lots, Tolerance(10, 10), draw(st.sampled_from((None, 6))))
+
+
+def pareto_front(problem: Problem, mode: Mode, vials: int) -> list[tuple[object, ...]]:
+    """By brute force: for each vial count below ``vials``, the best selection with at
+    most that many vials, kept when strictly closer than every one with fewer."""
+    front = []
     best_closeness = None
-    for limit in range(1, sum(fast.counts)):
-        capped = dataclasses.replace(
-            problem, max_vials=limit if problem.max_vials is None else min(limit, problem.max_vials)
-        )
-        answer = brute.solve(capped, mode)
+    for limit in range(1, vials):
+        cap = limit if problem.max_vials is None else min(limit, problem.max_vials)
+        answer = brute.solve(dataclasses.replace(problem, max_vials=cap), mode)
         if answer.counts is None:
             continue
         closeness = brute.objective(problem, mode, answer.counts)[0]
         if best_closeness is not None and closeness >= best_closeness:
             continue
         best_closeness = closeness
-        expected.append(brute.objective(problem, mode, answer.counts))
+        front.append(brute.objective(problem, mode, answer.counts))
+    return front
+
+
+@given(st.one_of(problems(), many_vial_problems(), many_vial_problems()), st.sampled_from(MODES))
+def test_alternatives_are_the_pareto_front(problem: Problem, mode: Mode) -> None:
+    """For each smaller vial count, the best selection with at most that many vials,
+    kept when strictly closer than every selection with fewer vials."""
+    fast = exact.solve(problem, mode)
+    assert fast is not None
+    event("feasible" if fast.counts else "infeasible")
+    if fast.counts is None:
+        return
+    expected = pareto_front(problem, mode, sum(fast.counts))
+    event("some alternatives" if expected else "no alternative")
     assert [brute.objective(problem, mode, c) for c in fast.alternatives] == expected
+
+
+@pytest.mark.slow
+@settings(max_examples=60)
+@given(st.one_of(problems(), many_vial_problems(), many_vial_problems()), st.sampled_from(MODES))
+def test_cpsat_alternatives_are_the_pareto_front(problem: Problem, mode: Mode) -> None:
+    model = cpsat.solve(problem, mode)
+    event("feasible" if model.counts else "infeasible")
+    if model.counts is None:
+        return
+    expected = pareto_front(problem, mode, sum(model.counts))
+    event("some alternatives" if expected else "no alternative")
+    assert [brute.objective(problem, mode, c) for c in model.alternatives] == expected
 
 
 @given(problems())

@@ -9,6 +9,9 @@ import pytest
 
 from optimizer import FieldError, Lot, Mode, Status, Tolerance, select
 
+#: Both engines must give the same optimum, tie-breaks included.
+ENGINES = ("exact", "cpsat")
+
 # docs/billing.md section 4, reference example (public)
 REFERENCE = [Lot("A", 533, 4), Lot("B", 565, 2), Lot("C", 1097, 4), Lot("D", 1155, 2)]
 
@@ -32,28 +35,31 @@ def test_one_vial_that_fits_exactly() -> None:
     assert result.selection.deviation == 0 and result.mode is Mode.WHOLE_VIALS
 
 
-def test_closest_first_then_fewest_vials() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_closest_first_then_fewest_vials(engine: str) -> None:
     # 1,000 exactly with two 500s beats 1,020 in one vial; 4 x 250 ties it and loses on vials
     lots = [Lot("A", 250, 4), Lot("B", 500, 2), Lot("C", 1020, 1)]
-    result = select(1000, lots, tolerance=10)
+    result = select(1000, lots, tolerance=10, engine=engine)
     assert result.selection is not None and result.selection.counts_by_lot() == {"B": 2}
     assert [(s.total, s.vials) for s in result.alternatives] == [(1020, 1)]
 
 
-def test_over_preferred_to_under_on_an_exact_tie() -> None:
-    result = select(1000, [Lot("U", 950, 1), Lot("O", 1050, 1)], tolerance=10)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_over_preferred_to_under_on_an_exact_tie(engine: str) -> None:
+    result = select(1000, [Lot("U", 950, 1), Lot("O", 1050, 1)], tolerance=10, engine=engine)
     assert result.selection is not None and result.selection.counts_by_lot() == {"O": 1}
 
 
-def test_earliest_expiry_first_on_a_tie() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_earliest_expiry_first_on_a_tie(engine: str) -> None:
     lots = [
         Lot("late", 1000, 3, expires=dt.date(2028, 1, 1)),
         Lot("early", 1000, 3, expires=dt.date(2027, 1, 1)),
         Lot("undated", 1000, 3),
     ]
-    result = select(2000, lots, tolerance=5)
+    result = select(2000, lots, tolerance=5, engine=engine)
     assert result.selection is not None and result.selection.counts_by_lot() == {"early": 2}
-    result = select(4000, lots, tolerance=5)
+    result = select(4000, lots, tolerance=5, engine=engine)
     assert result.selection is not None
     assert result.selection.counts_by_lot() == {"early": 3, "late": 1}
     assert [p.lot.lot for p in result.selection.picks] == ["early", "late"]
@@ -115,31 +121,48 @@ def reachable(lots: list[Lot]) -> set[int]:
     return totals
 
 
-def test_auto_falls_back_to_an_exact_dose() -> None:
-    result = select(3000, REFERENCE, tolerance=1)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_auto_falls_back_to_an_exact_dose(engine: str) -> None:
+    result = select(3000, REFERENCE, tolerance=1, engine=engine)
     assert result.mode is Mode.EXACT_DOSE and result.selection is not None
     assert result.selection.total >= 3000
-    exact = select(3000, REFERENCE, mode="exact_dose")
+    exact = select(3000, REFERENCE, mode="exact_dose", engine=engine)
     assert exact.selection is not None and exact.selection.total == result.selection.total
 
 
-def test_exact_dose_minimizes_discard_then_vials() -> None:
-    result = select(3000, REFERENCE, mode="exact_dose")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_exact_dose_ties_go_to_fewer_vials_then_earliest_expiry(engine: str) -> None:
+    # 1,600 drawn: no total from 1,600 to 1,999 exists, and 1 x 2,000, 2 x 1,000 and
+    # 4 x 500 all discard 400: one vial wins, the earlier-expiring 2,000 lot first
+    lots = [
+        Lot("late", 2000, 1, expires=dt.date(2028, 1, 1)),
+        Lot("small", 500, 4, expires=dt.date(2026, 12, 31)),
+        Lot("mid", 1000, 2, expires=dt.date(2026, 12, 31)),
+        Lot("early", 2000, 1, expires=dt.date(2027, 1, 1)),
+    ]
+    result = select(1600, lots, mode="exact_dose", engine=engine)
+    assert result.selection is not None and result.selection.counts_by_lot() == {"early": 1}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_exact_dose_minimizes_discard_then_vials(engine: str) -> None:
+    result = select(3000, REFERENCE, mode="exact_dose", engine=engine)
     assert result.selection is not None
     assert result.selection.total == 3229  # 4 x 533 + 1,097: 229 discarded
     # fewer vials cost more discard: the Pareto front
     assert [(s.vials, s.total) for s in result.alternatives] == [(3, 3291), (4, 3260)]
 
 
-def test_max_vials_caps_the_selection() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_max_vials_caps_the_selection(engine: str) -> None:
     # unconstrained the exact dose is 4 x 533 + 1,097 = 3,229 in 5 vials
-    capped = select(3000, REFERENCE, mode="exact_dose", max_vials=3)
+    capped = select(3000, REFERENCE, mode="exact_dose", max_vials=3, engine=engine)
     assert capped.selection is not None and capped.selection.counts_by_lot() == {"C": 3}
-    window = select(2300, REFERENCE, tolerance=1, max_vials=2, mode="whole_vials")
+    window = select(2300, REFERENCE, tolerance=1, max_vials=2, mode="whole_vials", engine=engine)
     assert window.selection is not None and window.selection.counts_by_lot() == {"D": 2}
-    strict = select(3000, REFERENCE, tolerance=10, max_vials=2)
+    strict = select(3000, REFERENCE, tolerance=10, max_vials=2, engine=engine)
     assert strict.status is Status.INFEASIBLE and "max_vials 2 is too few" in strict.reason
-    tiny = select(3000, REFERENCE, max_vials=1, mode="exact_dose")
+    tiny = select(3000, REFERENCE, max_vials=1, mode="exact_dose", engine=engine)
     assert tiny.status is Status.INFEASIBLE and "max_vials 1 is too few" in tiny.reason
 
 
