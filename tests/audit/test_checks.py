@@ -255,12 +255,14 @@ def test_any_claim_built_by_plan_from_valid_documentation_passes(
 
 @pytest.mark.parametrize("modifier", ["76", "59"])
 def test_a_repeat_marked_76_or_59_is_not_a_duplicate(tmp_path: Path, modifier: str) -> None:
-    # docs/billing.md section 6: a true repeat (76) or a distinct service (59) is
-    # billed again on purpose; the same line without either is a duplicate
+    # docs/billing.md section 6: a true repeat (76) or a distinct service (59) is; the same line without either is a duplicate
+    # billed again on purpose (a line split over a unit limit repeats with 76 on
+    # every line after the first); the same line without either is a duplicate
     rows = planned_rows("whole_vials", weight_kg=80, dose_per_kg=52)
     assert len(rows) == 1
-    repeat = {**rows[0], "line_id": "2", "modifiers": f"{rows[0]['modifiers']} {modifier}"}
-    assert "duplicate-line" not in findings(tmp_path, [*rows, repeat])
+    marked = f"{rows[0]['modifiers']} {modifier}"
+    repeats = [{**rows[0], "line_id": str(n), "modifiers": marked} for n in (2, 3)]
+    assert "duplicate-line" not in findings(tmp_path, [*rows, *repeats])
     assert "duplicate-line" in findings(tmp_path, [*rows, {**rows[0], "line_id": "2"}])
 
 

@@ -145,6 +145,25 @@ def test_exact_dose_ties_go_to_fewer_vials_then_earliest_expiry(engine: str) -> 
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("mode", "target", "expected"),
+    [
+        ("whole_vials", 1000, {"L3": 1}),
+        ("exact_dose", 1500, {"L3": 1, "L6": 1}),
+    ],
+)
+def test_the_earliest_of_many_equal_lots_goes_first(
+    engine: str, mode: str, target: int, expected: dict[str, int]
+) -> None:
+    # seven lots of one potency, one vial each: only the expiry tells them apart,
+    # and the earliest dates sit in the middle and at the end of the list
+    months = [(2028, 5), (2028, 1), (2027, 9), (2027, 2), (2027, 11), (2028, 3), (2027, 8)]
+    lots = [Lot(f"L{i}", 1000, 1, expires=dt.date(y, m, 1)) for i, (y, m) in enumerate(months)]
+    result = select(target, lots, tolerance=0, mode=mode, engine=engine)
+    assert result.selection is not None and result.selection.counts_by_lot() == expected
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_exact_dose_minimizes_discard_then_vials(engine: str) -> None:
     result = select(3000, REFERENCE, mode="exact_dose", engine=engine)
     assert result.selection is not None
