@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from optimizer import Lot, Tolerance
-from optimizer.problem import expiry_ranks
 from optimizer.supply import DoseRequest, SupplyResult
+from tests.oracle import ranks as expiry_ranks
 
 #: Pins a supply plan so that only one outcome is possible: one CP-SAT worker
 #: (its search is deterministic) and a time limit that no case in the tests
@@ -99,10 +99,17 @@ def result_key(
 
 @st.composite
 def supplies(draw: st.DrawFn) -> tuple[list[DoseRequest], list[Lot]]:
+    """Supplies of one to three doses, most near a sum of the shelf's vials (so that
+    they can be met and compete), some anywhere."""
     lots = draw(small_shelves(fewest=0))
     doses = []
     for _ in range(draw(st.integers(1, 3))):
-        doses.append(draw(dose_around(Fraction(draw(st.integers(500, 5000))))))
+        vials = draw(st.lists(st.sampled_from(lots), max_size=3))
+        if vials and draw(st.integers(0, 3)):
+            near = sum(lot.amount for lot in vials) + draw(st.integers(-60, 60))
+        else:
+            near = Fraction(draw(st.integers(500, 5000)))
+        doses.append(draw(dose_around(max(near, Fraction(100)))))
     return doses, lots
 
 
@@ -133,4 +140,29 @@ def reachable_supplies(draw: st.DrawFn) -> tuple[list[DoseRequest], list[Lot]]:
         doses.append(
             draw(dose_around(sum(lot.amount for lot in vials) + draw(st.integers(-60, 60))))
         )
+    return doses, lots
+
+
+@st.composite
+def met_supplies(draw: st.DrawFn) -> tuple[list[DoseRequest], list[Lot]]:
+    """Supplies that can be met whole, by construction: each dose is a share of
+    the stock no other dose takes, its target within its window of that share,
+    its cap at least that share's vials, no date setting its lots aside."""
+    lots = draw(small_shelves(fewest=1))
+    left = [lot.count for lot in lots]
+    doses = []
+    for _ in range(draw(st.integers(1, 3))):
+        share = [draw(st.integers(0, n)) for n in left]
+        if not any(share):
+            continue
+        left = [n - k for n, k in zip(left, share, strict=True)]
+        amount = sum((lot.amount * k for lot, k in zip(lots, share, strict=True)), Fraction(0))
+        tolerance = Tolerance(draw(st.sampled_from((2, 5, 10))), draw(st.sampled_from((2, 5, 10))))
+        # a target whose window holds the share's total: off by at most 1.5%
+        target = amount * (1 + Fraction(draw(st.integers(-15, 15)), 1000))
+        cap = draw(st.sampled_from((None, sum(share), sum(share) + 1)))
+        doses.append(DoseRequest(target, tolerance, cap, draw(st.sampled_from(("P1", "P2")))))
+    if not doses:
+        amount = lots[0].amount
+        doses.append(DoseRequest(amount, Tolerance(5, 5), None, "P1"))
     return doses, lots

@@ -6,11 +6,12 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from dosing import InputError, plan
@@ -247,15 +248,32 @@ def test_any_claim_built_by_plan_from_valid_documentation_passes(
             **DOCUMENTED,
         }
     )
-    if not result.ok:
-        return
+    assume(result.ok)
     rows = rows_from_plan(result, claim_id="C1", submission_date=SUBMITTED)
     assert findings(tmp_path, rows) == []
+    # the rows bill what docs/billing.md sections 2 and 3 say, computed here
+    unit = 250 if result.code.code == "J7212" and result.code_set == "spec" else 1
+    billed = result.dispensed if setting == "dispensed" else result.administered
+    assert billed is not None and result.dispensed is not None
+    given = sum(int(r["units"]) for r in rows if "JW" not in r["modifiers"])
+    jw = sum(int(r["units"]) for r in rows if "JW" in r["modifiers"])
+    assert given == math.ceil(billed / unit)
+    left = 0  # whole units left after the given ones: billed with JW when administered
+    while setting == "administered" and (given + left + 1) * unit <= result.dispensed:
+        left += 1
+    assert jw == left
+    # one unit more on a line is caught
+    event("with a JW line" if jw else "JZ only")
+    more = [{**rows[0], "units": str(int(rows[0]["units"]) + 1)}, *rows[1:]]
+    assert {"units-mismatch", "jw-exceeds-discard"} & set(findings(tmp_path, more))
+    if jw:
+        last = {**rows[-1], "units": str(int(rows[-1]["units"]) + 1)}
+        assert "jw-exceeds-discard" in findings(tmp_path, [*rows[:-1], last])
 
 
 @pytest.mark.parametrize("modifier", ["76", "59"])
 def test_a_repeat_marked_76_or_59_is_not_a_duplicate(tmp_path: Path, modifier: str) -> None:
-    # docs/billing.md section 6: a true repeat (76) or a distinct service (59) is; the same line without either is a duplicate
+    # docs/billing.md section 6: a true repeat (76) or a distinct service (59) is
     # billed again on purpose (a line split over a unit limit repeats with 76 on
     # every line after the first); the same line without either is a duplicate
     rows = planned_rows("whole_vials", weight_kg=80, dose_per_kg=52)

@@ -182,30 +182,6 @@ def test_cpsat_alternatives_are_the_pareto_front(problem: Problem, mode: Mode) -
     assert [brute.objective(problem, mode, c) for c in model.alternatives] == expected
 
 
-@given(problems())
-def test_nearest_below_and_above_an_infeasible_window(problem: Problem) -> None:
-    fast = exact.solve(problem, Mode.WHOLE_VIALS)
-    assert fast is not None
-    if fast.counts is not None:
-        return
-    totals = {problem.total(c) for c in brute.combinations(problem)}
-    under = [t for t in totals if 0 < t < problem.low]
-    over = [t for t in totals if t > problem.high]
-    assert (problem.total(fast.below) if fast.below else None) == (max(under) if under else None)
-    assert (problem.total(fast.above) if fast.above else None) == (min(over) if over else None)
-
-
-@pytest.mark.slow
-@settings(max_examples=40)
-@given(problems())
-def test_cpsat_nearest_below_and_above_match(problem: Problem) -> None:
-    fast = exact.solve(problem, Mode.WHOLE_VIALS)
-    model = cpsat.solve(problem, Mode.WHOLE_VIALS, alternatives=False)
-    assert fast is not None
-    for a, b in ((fast.below, model.below), (fast.above, model.above)):
-        assert (problem.total(a) if a else None) == (problem.total(b) if b else None)
-
-
 def test_large_tables_fall_back_to_cpsat() -> None:
     lots = [Lot("A", Fraction("1000.001"), 3), Lot("B", Fraction("999.999"), 3)]
     problem = Problem.build(Fraction(3000), lots, Tolerance(1, 1), None)
