@@ -180,10 +180,9 @@ def test_plan_invariants(
     # most orders are a total of the shelf's own vials, a little off: feasible
     counts = [data.draw(st.integers(0, c)) for _, _, c, _ in shelf]
     made = sum((n + s) * k for (n, s, _, _), k in zip(shelf, counts, strict=True))
-    if made and data.draw(st.integers(0, 3)):
-        off = Fraction(data.draw(st.integers(-30, 30)), 1000)
-        weight = Fraction(made) * (1 + off) / per_kg
-    else:
+    off = Fraction(data.draw(st.integers(-30, 30)), 1000)
+    weight = Fraction(made) * (1 + off) / per_kg
+    if not 20 <= weight <= 300 or not data.draw(st.integers(0, 3)):
         weight = Fraction(data.draw(st.integers(20, 100)))
     inventory = [
         {
