@@ -21,13 +21,15 @@ def tracked(*suffixes: str) -> list[str]:
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=False
     )
-    if listed.returncode != 0:  # not a git checkout (an sdist): walk the tree instead
-        return [
-            str(p.relative_to(ROOT))
-            for p in ROOT.rglob("*")
-            if p.suffix in suffixes and ".git" not in p.parts
-        ]
-    return [name for name in listed.stdout.split("\0") if name.endswith(suffixes)]
+    names = [name for name in listed.stdout.split("\0") if name.endswith(suffixes)]
+    if listed.returncode == 0 and names:
+        return names
+    # not a git checkout of its own (an sdist, a copy): walk the tree instead
+    return [
+        str(p.relative_to(ROOT))
+        for p in ROOT.rglob("*")
+        if p.suffix in suffixes and not {".git", "mutants", "out"} & set(p.relative_to(ROOT).parts)
+    ]
 
 
 def test_nothing_points_outside_the_repository() -> None:
