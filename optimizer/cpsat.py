@@ -1,35 +1,50 @@
 """The general engine: the selection problem as a CP-SAT model (OR-Tools).
 
-Variables: ``x[i]`` in ``0..count[i]`` vials of lot ``i``.  Amounts are the
-scaled integers of :class:`optimizer.problem.Problem`, so the model is exact.
-With the target ``T = num / den``, ``gap = den x total - num`` is an integer.
+Variables: ``x[i]`` in ``0..count[i]`` vials of lot ``i``, over the scaled
+integer amounts of :class:`optimizer.problem.Problem`, so the model is exact.
 
-whole_vials: ``low <= total <= high``; minimize, lexicographically through
-weights that cannot overlap,
-``|gap| x W1 + vials x W2 + [gap < 0] x W3 + expiry`` with
-``W3 = E + 1`` (E the largest expiry cost), ``W2 = 2 x W3`` and
-``W1 = (V + 1) x W2`` (V the most vials).
+The objective is solved lexicographically, in two solves, so that no weight
+ever multiplies a large number (a target with fifteen decimals, or potencies
+with many, make the amounts and the target's denominator large):
 
-exact_dose: ``gap >= 0``; minimize ``gap x W1 + vials x W2 + expiry``.
+1. the first key alone: for whole_vials the closeness rank of
+   :meth:`Problem.closeness` (``2k`` or ``2k + 1`` with ``k`` whole units
+   from the target's floor, linear in the total once a Boolean says on which
+   side of the target it lies); for exact_dose the total (the discard grows
+   with it); for the nearest selections of an infeasible request, the
+   distance to the window;
+2. with that value fixed, the small keys in one weighted sum that cannot
+   overlap: ``vials x W2 + under x W3 + expiry`` with ``W3 = E + 1`` (E the
+   largest expiry cost) and ``W2 = 2 x W3``.
 
-One worker by default, so that the same input gives the same selection, and
-a time limit; every solver status is mapped to :class:`optimizer.result.Status`
-(OPTIMAL is proven, FEASIBLE is the best found when time ran out, UNKNOWN is
-nothing found in time, MODEL_INVALID is a bug and raises).
+Every solve has what is left of one deadline.  One worker by default, and a
+deterministic-time limit beside the wall-clock one, so that the same input
+gives the same selection unless the wall clock runs out first.  Every solver
+status is mapped to :class:`optimizer.result.Status` (OPTIMAL is proven,
+FEASIBLE is the best found when time ran out, UNKNOWN is nothing found in
+time, MODEL_INVALID is a bug and raises).
+
+Models whose scaled stock does not fit CP-SAT's 64-bit arithmetic (thousands
+of lots whose potencies carry many decimals) are refused with
+:class:`~optimizer.errors.FieldError` before they are built.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, Literal
 
-from optimizer.errors import SolverError
+from optimizer.errors import FieldError, SolverError
 from optimizer.problem import Mode, Problem
 from optimizer.result import Answer, Status
 
-__all__ = ["DEFAULT_TIME_LIMIT", "solve"]
+__all__ = ["DEFAULT_TIME_LIMIT", "MAX_MAGNITUDE", "solve"]
 
 DEFAULT_TIME_LIMIT = 10.0
+#: The largest scaled stock (and target) a model is built for: CP-SAT checks
+#: that no linear expression can overflow 64 bits, with room to spare.
+MAX_MAGNITUDE = 2**56
 Goal = Literal["whole", "exact", "below", "above"]
 
 
@@ -38,38 +53,79 @@ def solve(
     mode: Mode,
     *,
     time_limit: float = DEFAULT_TIME_LIMIT,
+    deadline: float | None = None,
     workers: int = 1,
     alternatives: bool = True,
 ) -> Answer:
-    """Solve ``problem`` in ``mode`` with CP-SAT."""
+    """Solve ``problem`` in ``mode`` with CP-SAT, within ``time_limit`` seconds or
+    by ``deadline`` (a :func:`time.monotonic` instant), whichever is sooner."""
+    check_magnitude(problem)
+    clock = _Clock(time_limit, deadline)
     goal: Goal = "whole" if mode is Mode.WHOLE_VIALS else "exact"
-    status, counts = _optimize(problem, goal, time_limit, workers)
+    status, counts = _optimize(problem, goal, clock, workers)
     if counts is None:
         if status is not Status.INFEASIBLE:
             return Answer(status)
-        below = _optimize(problem, "below", time_limit, workers, mode)[1]
+        below = _optimize(problem, "below", clock, workers, mode)[1]
         above = None
         if mode is Mode.WHOLE_VIALS:
-            above = _optimize(problem, "above", time_limit, workers)[1]
+            above = _optimize(problem, "above", clock, workers)[1]
         return Answer(Status.INFEASIBLE, below=below, above=above)
     front: list[tuple[int, ...]] = []
     if alternatives:
-        best_gap: int | None = None
+        best: int | None = None
         for limit in range(1, sum(counts)):
+            if clock.left() <= 0:
+                break  # the alternatives are a courtesy: the answer stands without them
             smaller = dataclasses.replace(problem, max_vials=limit)
-            found = _optimize(smaller, goal, time_limit, workers)[1]
+            found = _optimize(smaller, goal, clock, workers)[1]
             if found is None:
                 continue
-            gap = abs(problem.total(found) * problem.target.denominator - problem.target.numerator)
-            if best_gap is not None and gap >= best_gap:
+            first = _first_key(problem, goal, problem.total(found))
+            if best is not None and first >= best:
                 continue
-            best_gap = gap
+            best = first
             front.append(found)
     return Answer(status, counts, tuple(front))
 
 
+def check_magnitude(problem: Problem) -> None:
+    """Refuse a problem whose scaled numbers CP-SAT cannot hold exactly."""
+    stock = problem.total(problem.counts)
+    floor = problem.target.numerator // problem.target.denominator
+    if max(stock, floor, problem.high) > MAX_MAGNITUDE:
+        raise FieldError(
+            "lots",
+            "potencies with fewer decimal places between them (their common scale "
+            "makes the stock too large to compare exactly)",
+            f"a stock of {stock:.3g} scaled units",
+        )
+
+
+@dataclasses.dataclass
+class _Clock:
+    """What is left of one time budget."""
+
+    limit: float
+    deadline: float | None
+
+    def __post_init__(self) -> None:
+        end = time.monotonic() + self.limit
+        self.end = end if self.deadline is None else min(end, self.deadline)
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+
+def _first_key(problem: Problem, goal: Goal, total: int) -> int:
+    """The first objective of a total, as the model minimizes it."""
+    if goal == "whole":
+        return problem.closeness(total)[0]
+    return total  # exact: the smallest covering total; (the alternatives only)
+
+
 def _optimize(
-    problem: Problem, goal: Goal, time_limit: float, workers: int, mode: Mode = Mode.WHOLE_VIALS
+    problem: Problem, goal: Goal, clock: _Clock, workers: int, mode: Mode = Mode.WHOLE_VIALS
 ) -> tuple[Status, tuple[int, ...] | None]:
     from ortools.sat.python import cp_model  # imported here: slow to load, rarely needed
 
@@ -81,49 +137,91 @@ def _optimize(
     vials = sum(x)
     expiry = sum(r * xi for r, xi in zip(problem.ranks, x, strict=True))
     model.add(vials <= problem.vial_limit)
-    num, den = problem.target.numerator, problem.target.denominator
     stock = problem.total(problem.counts)
-    gap_bound = stock * den + num
-    gap = model.new_int_var(-num, gap_bound, "gap")
-    model.add(gap == den * total - num)
-    w3 = problem.expiry_cost(problem.counts) + 1
-    w2 = 2 * w3
-    w1 = (sum(problem.counts) + 1) * w2
-    objective: Any
+    under: Any = 0
+    first: Any
     if goal == "whole":
         model.add(total >= problem.low)
         model.add(total <= problem.high)
-        distance = model.new_int_var(0, gap_bound, "distance")
-        model.add_abs_equality(distance, gap)
-        under = model.new_bool_var("under")
-        model.add(gap < 0).only_enforce_if(under)
-        model.add(gap >= 0).only_enforce_if(~under)
-        objective = distance * w1 + vials * w2 + under * w3 + expiry
+        first, under = _closeness(model, problem, total, stock)
     elif goal == "exact":
-        model.add(gap >= 0)
-        objective = gap * w1 + vials * w2 + expiry
+        model.add(total >= problem.exact_floor)
+        first = total
     elif goal == "below":
         # the largest total under the window (whole_vials) or the target (exact_dose)
         ceiling = (problem.low if mode is Mode.WHOLE_VIALS else problem.exact_floor) - 1
         model.add(total <= ceiling)
         model.add(total >= 1)
-        objective = (ceiling - total) * w1 + vials * w2 + expiry
+        first = ceiling - total
     else:  # above
         model.add(total >= problem.high + 1)
-        objective = (total - problem.high - 1) * w1 + vials * w2 + expiry
+        first = total
+    w3 = problem.expiry_cost(problem.counts) + 1
+    second = vials * (2 * w3) + under * w3 + expiry
+    # 1: the first key alone
+    status, solver = _run(model, first, clock, workers)
+    if status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return status, None
+    proven = status is Status.OPTIMAL
+    best = int(solver.objective_value)
+    values = [int(solver.value(v)) for v in x]
+    # 2: the small keys, the first held at its optimum
+    model.add(first == best)
+    for v, value in zip(x, values, strict=True):
+        model.add_hint(v, value)
+    status, solver = _run(model, second, clock, workers)
+    if status in (Status.OPTIMAL, Status.FEASIBLE):
+        values = [int(solver.value(v)) for v in x]
+    proven = proven and status is Status.OPTIMAL
+    return (Status.OPTIMAL if proven else Status.FEASIBLE), tuple(values)
+
+
+def _closeness(model: Any, problem: Problem, total: Any, stock: int) -> tuple[Any, Any]:
+    """The closeness rank of :meth:`Problem.closeness` and the under flag, as
+    linear expressions of ``total``: ``d = total - floor``; ``over`` is
+    ``d >= 1``; ``k`` is ``d - 1`` above and ``-d`` below."""
+    target = problem.target
+    floor = target.numerator // target.denominator
+    twice = 2 * (target - floor)
+    over = model.new_bool_var("over")
+    model.add(total >= floor + 1).only_enforce_if(over)
+    model.add(total <= floor).only_enforce_if(~over)
+    k = model.new_int_var(0, max(stock, floor) + 1, "k")
+    model.add(k == total - floor - 1).only_enforce_if(over)
+    model.add(k == floor - total).only_enforce_if(~over)
+    if twice == 0:
+        # a whole target: |d| is k + 1 above and k below; under when d < 0
+        below = model.new_bool_var("below")
+        model.add(total <= floor - 1).only_enforce_if(below)
+        model.add(total >= floor).only_enforce_if(~below)
+        return 2 * k + 2 * over, below
+    under = ~over
+    if twice < 1:
+        return 2 * k + over, under
+    if twice == 1:
+        return 2 * k, under
+    return 2 * k + under, under
+
+
+def _run(model: Any, objective: Any, clock: _Clock, workers: int) -> tuple[Status, Any]:
+    from ortools.sat.python import cp_model
+
     model.minimize(objective)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
-    solver.parameters.max_time_in_seconds = time_limit
+    seconds = max(clock.left(), 0.001)
+    solver.parameters.max_time_in_seconds = seconds
+    if workers == 1:
+        # the same work on every run, whatever the machine's load, unless the wall
+        # clock above runs out first
+        solver.parameters.max_deterministic_time = seconds
     code = solver.solve(model)
     if code == cp_model.OPTIMAL:
-        status = Status.OPTIMAL
-    elif code == cp_model.FEASIBLE:
-        status = Status.FEASIBLE
-    elif code == cp_model.INFEASIBLE:
-        return Status.INFEASIBLE, None
-    elif code == cp_model.UNKNOWN:
-        return Status.UNKNOWN, None
-    else:  # MODEL_INVALID: the model is ours, so this is a bug
-        raise SolverError(f"CP-SAT rejected the model: {solver.status_name(code)}")
-    return status, tuple(int(solver.value(v)) for v in x)
+        return Status.OPTIMAL, solver
+    if code == cp_model.FEASIBLE:
+        return Status.FEASIBLE, solver
+    if code == cp_model.INFEASIBLE:
+        return Status.INFEASIBLE, solver
+    if code == cp_model.UNKNOWN:
+        return Status.UNKNOWN, solver
+    raise SolverError(f"CP-SAT rejected the model: {solver.status_name(code)}")

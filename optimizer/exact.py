@@ -112,16 +112,15 @@ def solve(problem: Problem, mode: Mode) -> Answer | None:
     if size > MAX_TABLE:
         return None
     table = _Table(problem, size)
-    target = problem.target
-    num, den = target.numerator, target.denominator
     keys: tuple[npt.NDArray[np.int64], ...]
     if mode is Mode.WHOLE_VIALS:
         totals, vials, expiry = table.reachable(problem.low, problem.high + 1)
-        scaled = totals * den
-        keys = (np.abs(scaled - num), vials, (scaled < num).astype(np.int64), expiry)
+        rank, under = closeness(problem, totals)
+        keys = (rank, vials, under, expiry)
     else:
+        # every total covers the dose: the discard grows with the total
         totals, vials, expiry = table.reachable(problem.exact_floor, size)
-        keys = (totals * den - num, vials, expiry)
+        keys = (totals, vials, expiry)
     if totals.size:
         order = np.lexsort(tuple(reversed(keys)))
         best = int(order[0])
@@ -129,6 +128,27 @@ def solve(problem: Problem, mode: Mode) -> Answer | None:
         alternatives = _pareto(table, totals, vials, keys, order, int(vials[best]))
         return Answer(Status.OPTIMAL, chosen, alternatives)
     return _nearest(problem, mode, table, stock, largest)
+
+
+def closeness(
+    problem: Problem, totals: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """:meth:`Problem.closeness` of many totals at once: small integer ranks, so no
+    product with the target's denominator can overflow."""
+    target = problem.target
+    floor = target.numerator // target.denominator
+    twice = 2 * (target - floor)
+    d = totals - floor
+    over = d >= 1
+    if twice == 0:
+        return 2 * np.abs(d), (d < 0).astype(np.int64)
+    k = np.where(over, d - 1, -d)
+    under = (~over).astype(np.int64)
+    if twice < 1:
+        return 2 * k + over, under
+    if twice == 1:
+        return 2 * k, under
+    return 2 * k + under, under
 
 
 def window_totals(problem: Problem) -> list[int] | None:

@@ -38,7 +38,7 @@ from optimizer.errors import FieldError
 from optimizer.inventory import Lot
 from optimizer.numbers import as_fraction
 
-__all__ = ["Mode", "Problem", "Tolerance"]
+__all__ = ["Mode", "Problem", "Tolerance", "closeness_rank", "expiry_ranks"]
 
 
 class Mode(StrEnum):
@@ -138,6 +138,19 @@ class Problem:
         """The smallest integer total that covers the target (exact_dose)."""
         return math.ceil(self.target)
 
+    def closeness(self, total: int) -> tuple[int, int]:
+        """``(rank, under)`` of an integer total against the rational target.
+
+        Ranks are small integers that order totals as ``|total - target|`` does,
+        and are equal exactly where it is, whatever the target's denominator
+        (a weight converted from pounds has fifteen decimals): with ``f`` the
+        target's floor and ``r`` its fraction, a total ``k`` below ``f`` is
+        ``k + r`` away and one ``k`` above ``f + 1`` is ``k + 1 - r`` away, so
+        the two sides interleave by whether ``r`` is below, at or above 1/2.
+        ``under`` is 1 when the total is below the target.
+        """
+        return closeness_rank(total, self.target)
+
     def whole_key(self, total: int, vials: int, expiry: int) -> tuple[Fraction, int, int, int]:
         """The whole_vials objective of a selection, smallest best."""
         return (abs(total - self.target), vials, int(total < self.target), expiry)
@@ -151,6 +164,22 @@ class Problem:
 
     def total(self, counts: Sequence[int]) -> int:
         return sum(a * c for a, c in zip(self.amounts, counts, strict=True))
+
+
+def closeness_rank(total: int, target: Fraction) -> tuple[int, int]:
+    """See :meth:`Problem.closeness`; also used by the engines on arrays of totals."""
+    floor = target.numerator // target.denominator
+    twice_fraction = 2 * (target - floor)  # 2r, in [0, 2)
+    d = total - floor
+    if twice_fraction == 0:  # a whole target: the distance is |d|
+        return 2 * abs(d), int(d < 0)
+    over = d >= 1
+    k = d - 1 if over else -d
+    if twice_fraction < 1:  # r < 1/2: below is nearer at the same k
+        return 2 * k + int(over), int(not over)
+    if twice_fraction == 1:  # r = 1/2: the two sides tie
+        return 2 * k, int(not over)
+    return 2 * k + int(not over), int(not over)
 
 
 def expiry_ranks(lots: Sequence[Lot]) -> tuple[int, ...]:
