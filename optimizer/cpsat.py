@@ -163,13 +163,15 @@ def _optimize(
     if status not in (Status.OPTIMAL, Status.FEASIBLE):
         return status, None
     proven = status is Status.OPTIMAL
-    best = int(solver.objective_value)
+    best = int(solver.value(first))  # exact; the objective value is a double
     values = [int(solver.value(v)) for v in x]
     # 2: the small keys, the first held at its optimum
     model.add(first == best)
     for v, value in zip(x, values, strict=True):
         model.add_hint(v, value)
     status, solver = _run(model, second, clock, workers)
+    if status is Status.INFEASIBLE:  # the first solve's selection satisfies it
+        raise SolverError("CP-SAT found no selection its own first solve had found (a bug)")
     if status in (Status.OPTIMAL, Status.FEASIBLE):
         values = [int(solver.value(v)) for v in x]
     proven = proven and status is Status.OPTIMAL
