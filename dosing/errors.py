@@ -7,6 +7,8 @@ field, what was expected and what was given.
 
 from __future__ import annotations
 
+from optimizer.errors import field_name, show
+
 __all__ = [
     "CodeSetError",
     "DosingError",
@@ -30,7 +32,7 @@ class InputError(ValueError, DosingError):
         self.field = field
         self.expected = expected
         self.got = got
-        super().__init__(f"`{field}` must be {expected} (got {_show(got)})")
+        super().__init__(f"`{field_name(field)}` must be {expected} (got {show(got)})")
 
 
 class UnknownCodeError(LookupError, DosingError):
@@ -41,7 +43,7 @@ class UnknownCodeError(LookupError, DosingError):
         self.code_set = code_set
         self.matches = matches
         hint = f"; did you mean {', '.join(matches)}?" if matches else ""
-        super().__init__(f"`code` {code!r} is not in code set {code_set!r}{hint}")
+        super().__init__(f"`code` {show(code)} is not in code set {show(code_set)}{hint}")
 
     def __str__(self) -> str:  # LookupError would quote the whole message
         return str(self.args[0])
@@ -49,9 +51,3 @@ class UnknownCodeError(LookupError, DosingError):
 
 class CodeSetError(ValueError, DosingError):
     """A code set file is malformed; the message names the row and column."""
-
-
-def _show(value: object) -> str:
-    """The given value as a user would recognise it, kept short."""
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."

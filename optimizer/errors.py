@@ -7,7 +7,17 @@ where there is one), what was expected and what was given.
 
 from __future__ import annotations
 
-__all__ = ["FieldError", "InventoryError", "OptimizerError", "SolverError"]
+import reprlib
+
+__all__ = [
+    "FieldError",
+    "InventoryError",
+    "OptimizerError",
+    "SolverError",
+    "escape",
+    "field_name",
+    "show",
+]
 
 
 class OptimizerError(Exception):
@@ -22,7 +32,7 @@ class FieldError(ValueError, OptimizerError):
         self.field = field
         self.expected = expected
         self.got = got
-        super().__init__(f"`{field}` must be {expected} (got {show(got)})")
+        super().__init__(f"`{field_name(field)}` must be {expected} (got {show(got)})")
 
 
 class InventoryError(FieldError):
@@ -33,8 +43,36 @@ class SolverError(RuntimeError, OptimizerError):
     """The solver rejected a model it should have accepted (a bug, not bad input)."""
 
 
+#: Bounded repr for values of any depth or size: a message stays one short line.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxstring = 60
+_REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 4
+
+
 def show(value: object) -> str:
-    """The given value as a user would recognise it, kept to one short line."""
-    text = repr(value) if isinstance(value, str) else str(value)
-    text = text.replace("\n", " ")
+    """The given value as a user would recognise it: one short line, every control
+    character escaped, nested or huge values abbreviated (never recursing)."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"a whole number of {value.bit_length():,} bits"  # str() of it may raise
+    try:
+        text = repr(value[:80]) if isinstance(value, str) else _REPR.repr(value)
+    except ValueError:  # a huge int nested in a container
+        text = f"a {type(value).__name__} too large to show"
+    text = escape(text)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def escape(text: str) -> str:
+    """``text`` with every non-printable character written as an escape, so that a
+    key or value cannot forge a second line or move the cursor."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def field_name(field: str) -> str:
+    """A field name fit for a message: escaped and at most 80 characters."""
+    name = escape(field) if isinstance(field, str) else escape(show(field))
+    return name if len(name) <= 80 else name[:77] + "..."

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from numbers import Rational
 from typing import Protocol
@@ -74,7 +74,9 @@ def as_fraction(value: object, field: str, *, error: ErrorFactory = FieldError) 
             raise error(field, "a finite number", value)
         return _from_decimal(value, field, error, value)
     if isinstance(value, Rational):
-        return as_fraction(Fraction(int(value.numerator), int(value.denominator)), field, error=error)
+        return as_fraction(
+            Fraction(int(value.numerator), int(value.denominator)), field, error=error
+        )
     item = getattr(value, "item", None)  # numpy scalars
     if callable(item) and not isinstance(value, str):
         return as_fraction(item(), field, error=error)
