@@ -22,6 +22,7 @@ from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
 
+from dosing import files
 from dosing.billing.claims import Setting
 from dosing.billing.codesets import BillingCode
 from dosing.errors import InputError
@@ -95,7 +96,7 @@ class Order:
 
     code: str
     inventory: tuple[Lot, ...]
-    code_set: str | None = None
+    code_set: str | Path | None = None
     weight_kg: Fraction | None = None
     dose_per_kg: Fraction | None = None
     dose: Fraction | None = None
@@ -185,13 +186,13 @@ class Order:
 
 
 def parse_order(
-    data: object, *, base_dir: Path | None = None, code_set: str | None = None
+    data: object, *, base_dir: Path | None = None, code_set: str | Path | None = None
 ) -> Order:
     """An :class:`Order` from the order JSON (a dict).  Unknown keys are refused.
 
-    ``inventory_file`` is read relative to ``base_dir`` (the order file's folder)
-    when it is not absolute.  ``code_set`` (the CLI's ``--code-set``) overrides
-    the order's.
+    ``inventory_file`` is read only inside ``base_dir`` (the order file's folder;
+    without one, only an inline ``inventory`` is accepted: :mod:`dosing.files`).
+    ``code_set`` (the CLI's ``--code-set``) overrides the order's.
     """
     data = checked_object(data, ORDER_KEYS, what="order")
     if "code" not in data:
@@ -237,7 +238,7 @@ def checked_object(data: object, keys: Sequence[str], *, what: str) -> Mapping[s
 
 def inventory_of(data: Mapping[str, object], base_dir: Path | None) -> tuple[Lot, ...]:
     """The lots of an ``inventory`` list or an ``inventory_file`` CSV (exactly one),
-    the file read relative to ``base_dir`` when not absolute."""
+    the file read only inside ``base_dir``."""
     try:
         return _inventory(data, base_dir)
     except FieldError as exc:  # the optimizer's inventory checks: same shape, our type
@@ -253,11 +254,13 @@ def _inventory(data: Mapping[str, object], base_dir: Path | None) -> tuple[Lot, 
     if has_list:
         return lots_from_records(data["inventory"])  # type: ignore[arg-type]
     name = _text(data["inventory_file"], "inventory_file")
-    path = Path(name)
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    if not path.is_file():
-        raise InputError("inventory_file", "the path of an inventory CSV", f"{name} (no such file)")
+    path = files.locate(
+        name,
+        base_dir=base_dir,
+        field="inventory_file",
+        what="an inventory CSV",
+        otherwise="an inline `inventory` list instead",
+    )
     return read_inventory_csv(path)
 
 

@@ -139,7 +139,7 @@ class Plan:
 def plan(
     order: Order | Mapping[str, object],
     *,
-    code_set: str | None = None,
+    code_set: str | Path | None = None,
     base_dir: Path | None = None,
     today: dt.date | None = None,
     engine: str = "auto",
@@ -149,12 +149,17 @@ def plan(
     ``engine`` is passed to :func:`optimizer.select` (``auto``, ``exact`` or
     ``cpsat``); the answer is the same, only the speed differs.
 
+    Files named in the order (``inventory_file``, a code set or payer given as a
+    path) are read only inside ``base_dir``; without it, only inline data and
+    shipped names are accepted (:mod:`dosing.files`).  ``code_set`` overrides
+    the order's: a shipped name, or a :class:`~pathlib.Path` the caller chose.
+
     Lots that expire before the date of service (or ``today``, default the
     system date, when the order has none) are never chosen.
     """
     if not isinstance(order, Order):
         order = parse_order(order, base_dir=base_dir, code_set=code_set)
-    prepared = prepare(order, code_set=code_set, today=today)
+    prepared = prepare(order, code_set=code_set, today=today, base_dir=base_dir)
     try:
         result = select(
             prepared.calculation.amount,
@@ -187,16 +192,18 @@ class Prepared:
 def prepare(
     order: Order,
     *,
-    code_set: str | None = None,
+    code_set: str | Path | None = None,
     today: dt.date | None = None,
     lots: Sequence[Lot] | None = None,
+    base_dir: Path | None = None,
 ) -> Prepared:
     """Look up the order's code, amount, payer, tolerance and NDCs (of ``lots``,
-    default the order's inventory), checking each."""
-    table = load_code_set(code_set or order.code_set)
+    default the order's inventory), checking each.  Code sets and payer profiles
+    given as paths in the order are read only inside ``base_dir``."""
+    table = load_code_set(code_set or order.code_set, base_dir=base_dir)
     code = table.lookup(order.code)
     calculation = order.dose_for(code)
-    payer = load_payer(order.payer) if order.payer else None
+    payer = load_payer(order.payer, base_dir=base_dir) if order.payer else None
     tolerance = order.tolerance or (payer.dispensing_tolerance if payer else DEFAULT_TOLERANCE)
     ndcs = {
         lot.lot: normalize_ndc(lot.ndc, field=f"inventory lot {lot.lot}: ndc")

@@ -95,7 +95,7 @@ def plan_supply(
     request: Mapping[str, object],
     *,
     base_dir: Path | None = None,
-    code_set: str | None = None,
+    code_set: str | Path | None = None,
     today: dt.date | None = None,
 ) -> SupplyPlan:
     """Plan every dose of a supply request (a dict of the supply JSON)."""
@@ -105,7 +105,7 @@ def plan_supply(
     if not isinstance(doses, list) or not doses:
         raise InputError("doses", "a non-empty list of orders", doses)
     set_name = code_set or _text(request.get("code_set"), "code_set")
-    prepared = [_prepare(i, dose, lots, set_name, today) for i, dose in enumerate(doses)]
+    prepared = [_prepare(i, dose, lots, set_name, today, base_dir) for i, dose in enumerate(doses)]
     units = {p.code.unit for p in prepared}
     if len(units) > 1:
         raise InputError(
@@ -159,7 +159,12 @@ def plan_supply(
 
 
 def _prepare(
-    index: int, dose: object, lots: tuple[Lot, ...], code_set: str | None, today: dt.date | None
+    index: int,
+    dose: object,
+    lots: tuple[Lot, ...],
+    code_set: str | Path | None,
+    today: dt.date | None,
+    base_dir: Path | None,
 ) -> Prepared:
     where = f"doses[{index}]"
     if not isinstance(dose, Mapping):
@@ -177,7 +182,7 @@ def _prepare(
         )
     try:
         order: Order = parse_order({**dose, "inventory": []}, code_set=code_set)
-        return prepare(order, code_set=code_set, today=today, lots=lots)
+        return prepare(order, code_set=code_set, today=today, lots=lots, base_dir=base_dir)
     except InputError as exc:
         raise InputError(f"{where}.{exc.field}", exc.expected, exc.got) from None
 

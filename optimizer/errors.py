@@ -10,6 +10,7 @@ from __future__ import annotations
 import reprlib
 
 __all__ = [
+    "IN_FILE",
     "FieldError",
     "InventoryError",
     "OptimizerError",
@@ -17,6 +18,7 @@ __all__ = [
     "escape",
     "field_name",
     "show",
+    "show_path",
 ]
 
 
@@ -51,9 +53,23 @@ _REPR.maxother = 60
 _REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 4
 
 
+class _InFile:
+    """Stands for a value read from a file, which messages never quote."""
+
+    def __repr__(self) -> str:
+        return "what the file holds there"
+
+
+#: The ``got`` of an error about a file's content: the message names the file,
+#: row and column, and says what was expected, but never repeats the content.
+IN_FILE = _InFile()
+
+
 def show(value: object) -> str:
     """The given value as a user would recognise it: one short line, every control
     character escaped, nested or huge values abbreviated (never recursing)."""
+    if value is IN_FILE:
+        return repr(value)
     if isinstance(value, int) and value.bit_length() > 200:
         return f"a whole number of {value.bit_length():,} bits"  # str() of it may raise
     try:
@@ -70,6 +86,13 @@ def escape(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def show_path(path: object) -> str:
+    """A file's name for a message: escaped, quoted, its end kept when long (the
+    file's own name is what tells it apart)."""
+    text = escape(str(path))
+    return repr(text if len(text) <= 120 else "..." + text[-117:])
 
 
 def field_name(field: str) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from optimizer.errors import FieldError, InventoryError
+from optimizer.errors import IN_FILE, FieldError, InventoryError
 from optimizer.numbers import as_fraction, parse_number
 
 __all__ = ["INVENTORY_COLUMNS", "Lot", "lots_from_records", "read_inventory_csv"]
@@ -94,8 +94,13 @@ def lots_from_records(
     return _unique(lots, field)
 
 
+#: The largest inventory file read (about 200,000 lots).
+MAX_BYTES = 16 * 2**20
+
+
 def read_inventory_csv(path: str | Path) -> tuple[Lot, ...]:
-    """Lots from an inventory CSV file (see the module docstring).
+    """Lots from an inventory CSV file (see the module docstring), at most
+    :data:`MAX_BYTES`; errors name the row and column, never the content.
 
     A batch names the same file on every line: the file is parsed once and
     parsed again only when it changes (lots are immutable, so sharing is safe).
@@ -103,47 +108,87 @@ def read_inventory_csv(path: str | Path) -> tuple[Lot, ...]:
     try:
         stat = Path(path).stat()
     except OSError as exc:
-        raise InventoryError("inventory_file", "a readable CSV file", f"{path}: {exc}") from None
+        raise InventoryError(
+            "inventory_file", "a readable CSV file", f"{path}: {exc.strerror}"
+        ) from None
+    if Path(path).is_dir():
+        raise InventoryError("inventory_file", "a CSV file, not a folder", str(path))
+    if stat.st_size > MAX_BYTES:
+        raise InventoryError(
+            "inventory_file", f"a CSV file of at most {MAX_BYTES // 2**20} MiB", str(path)
+        )
     return _read_inventory_csv(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=32)
 def _read_inventory_csv(path: str, _mtime_ns: int, _size: int) -> tuple[Lot, ...]:
+    def unreadable(expected: str, why: str) -> InventoryError:
+        return InventoryError("inventory_file", expected, f"{path}: {why}")
+
     try:
-        text = Path(path).read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError("inventory_file", "a readable CSV file", f"{path}: {exc}") from None
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise unreadable("a readable CSV file", exc.strerror or "unreadable") from None
+    if len(data) > MAX_BYTES:
+        raise unreadable(f"a CSV file of at most {MAX_BYTES // 2**20} MiB", "larger")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise unreadable("UTF-8 text", f"line {line} is not UTF-8") from None
     return parse_inventory_csv(text, path)
 
 
 def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
-    """Lots from the text of an inventory CSV; problems name the row and column."""
+    """Lots from the text of an inventory CSV; problems name the row and column,
+    never what the file holds there."""
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+    except csv.Error:
+        raise InventoryError(f"{name} row 1 (header)", "a CSV row", IN_FILE) from None
     reader.fieldnames = header
     missing = [c for c in ("ndc", "lot", "amount", "count") if c not in header]
     if missing:
         raise InventoryError(
             f"{name} header",
-            f"the columns {','.join(INVENTORY_COLUMNS)} (expires optional)",
-            ",".join(header) or "nothing",
+            f"the columns {','.join(INVENTORY_COLUMNS)} (expires optional); "
+            f"missing {','.join(missing)}",
+            IN_FILE,
         )
     lots = []
-    for row_number, row in enumerate(reader, start=2):
-        if None in row or any(row.get(c) is None for c in ("ndc", "lot", "amount", "count")):
-            raise InventoryError(f"{name} row {row_number}", f"{len(header)} columns", row)
+    row_number = 1
+    while True:
+        row_number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            raise InventoryError(f"{name} row {row_number}", "a CSV row", IN_FILE) from None
         where = f"{name} row {row_number}"
+        if None in row or any(row.get(c) is None for c in ("ndc", "lot", "amount", "count")):
+            raise InventoryError(where, f"{len(header)} columns", IN_FILE)
         lot_id = row["lot"].strip()
         if not lot_id:
-            raise InventoryError(f"{where}, column lot", "a non-empty lot id", row["lot"])
-        where = f"{where} (lot {lot_id})"
-        amount = parse_number(row["amount"], f"{where}, column amount", error=InventoryError)
+            raise InventoryError(f"{where}, column lot", "a non-empty lot id", IN_FILE)
+        try:
+            amount = parse_number(row["amount"], f"{where}, column amount")
+        except FieldError as exc:
+            raise InventoryError(exc.field, exc.expected, IN_FILE) from None
         count_text = row["count"].strip()
-        if not count_text.isdigit():
-            raise InventoryError(f"{where}, column count", "a whole number >= 0", row["count"])
-        expires = _date((row.get("expires") or "").strip() or None, f"{where}, column expires")
+        if not count_text.isascii() or not count_text.isdigit() or len(count_text) > 9:
+            raise InventoryError(f"{where}, column count", "a whole number >= 0", IN_FILE)
+        try:
+            expires = _date((row.get("expires") or "").strip() or None, f"{where}, column expires")
+        except FieldError as exc:
+            raise InventoryError(exc.field, exc.expected, IN_FILE) from None
         ndc = row["ndc"].strip() or None
-        lots.append(_lot(lot_id, amount, int(count_text), ndc, expires, where))
+        try:
+            lots.append(_lot(lot_id, amount, int(count_text), ndc, expires, where))
+        except FieldError as exc:
+            raise InventoryError(exc.field, exc.expected, IN_FILE) from None
     return _unique(lots, name)
 
 

@@ -38,8 +38,12 @@ HEMOPHILIA_A_DIAGNOSES = ("D66", "D68.311")
 class Checker:
     """Checks claims; keeps the duplicate hashes and a :class:`Summary` as it goes."""
 
-    def __init__(self, payer: str | Path | None = None) -> None:
-        self.payer_override = load_payer(payer) if payer is not None else None
+    def __init__(self, payer: str | Path | None = None, *, base_dir: Path | None = None) -> None:
+        """``payer`` applies one profile to every row.  Code sets and payer profiles
+        named by path in the file's columns are read only inside ``base_dir``
+        (the CLI gives the claims file's folder): :mod:`dosing.files`."""
+        self.base_dir = base_dir
+        self.payer_override = load_payer(payer, base_dir=base_dir) if payer is not None else None
         self.summary = Summary()
         self._seen: set[int] = set()
         self._payers: dict[str, PayerProfile | None] = {}
@@ -295,7 +299,9 @@ class Checker:
             if unit != 1 and billed in per_one:
                 others = [
                     c.code
-                    for c in load_code_set(head.code_set).equivalents(code.code)
+                    for c in load_code_set(head.code_set, base_dir=self.base_dir).equivalents(
+                        code.code
+                    )
                     if c.unit_amount == 1
                 ]
                 other = f" (that is {others[0]}'s 1-{code.unit} unit)" if others else ""
@@ -396,7 +402,7 @@ class Checker:
         name = row.code_set
         if name not in self._code_sets:
             try:
-                self._code_sets[name] = load_code_set(name)
+                self._code_sets[name] = load_code_set(name, base_dir=self.base_dir)
             except DosingError:
                 self._code_sets[name] = None
         table = self._code_sets[name]
@@ -411,7 +417,7 @@ class Checker:
             return self.payer_override
         if row.payer not in self._payers:
             try:
-                self._payers[row.payer] = load_payer(row.payer)
+                self._payers[row.payer] = load_payer(row.payer, base_dir=self.base_dir)
             except DosingError:
                 self._payers[row.payer] = None
         payer = self._payers[row.payer]

@@ -29,8 +29,9 @@ from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
-from dosing.errors import CodeSetError, UnknownCodeError
-from optimizer.errors import FieldError
+from dosing import files
+from dosing.errors import CodeSetError, InputError, UnknownCodeError
+from optimizer.errors import FieldError, show_path
 from optimizer.numbers import parse_number
 
 __all__ = [
@@ -114,11 +115,16 @@ class CodeSet:
         return len(self.codes)
 
 
-def load_code_set(name: str | Path | CodeSet | None = None) -> CodeSet:
-    """A shipped code set by name (``spec``, ``cms``), or a CSV file by path.
+def load_code_set(
+    name: str | Path | CodeSet | None = None, *, base_dir: Path | None = None
+) -> CodeSet:
+    """A shipped code set by name (``spec``, ``cms``), or a CSV file.
 
-    ``None`` gives the default set, ``spec``.  A malformed file is refused with
-    :class:`CodeSetError` naming its row and column.
+    ``None`` gives the default set, ``spec``.  A :class:`~pathlib.Path` is read
+    wherever it is (the caller chose it); a path given as text (from an order
+    or a claims file) only inside ``base_dir`` (:mod:`dosing.files`).  A
+    malformed file is refused with :class:`CodeSetError` naming its row and
+    column.
     """
     if isinstance(name, CodeSet):
         return name
@@ -126,64 +132,65 @@ def load_code_set(name: str | Path | CodeSet | None = None) -> CodeSet:
         name = DEFAULT_CODE_SET
     if isinstance(name, str) and name in SHIPPED_CODE_SETS:
         return _shipped(name)
-    if not isinstance(name, (str, Path)) or not str(name).strip():
-        raise CodeSetError(
-            f"`code_set` must be one of {', '.join(SHIPPED_CODE_SETS)} or a CSV path (got {name!r})"
-        )
-    path = Path(name)
-    if not path.is_file():
-        raise CodeSetError(
-            f"`code_set` must be one of {', '.join(SHIPPED_CODE_SETS)} or the path of a CSV "
-            f"file (got {str(name)!r}: no such file)"
-        )
-    stat = path.stat()
-    return _from_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    what = f"a code set CSV (or one of {', '.join(SHIPPED_CODE_SETS)})"
+    try:
+        if isinstance(name, Path):
+            path = files.checked(name, field="code_set", what=what)
+        else:
+            path = files.locate(
+                name,
+                base_dir=base_dir,
+                field="code_set",
+                what="a code set CSV",
+                otherwise=f"one of {', '.join(SHIPPED_CODE_SETS)}",
+            )
+    except InputError as exc:
+        raise CodeSetError(str(exc)) from None
+    resolved = path.resolve()
+    stat = resolved.stat()
+    return _from_file(str(resolved), stat.st_mtime_ns, stat.st_size)
 
 
 @functools.cache
 def _shipped(name: str) -> CodeSet:
-    text = (
-        resources.files("dosing.billing")
-        .joinpath("data", "codesets", f"{name}.csv")
-        .read_text("utf-8")
-    )
+    data = resources.files("dosing.billing").joinpath("data", "codesets", f"{name}.csv")
+    text = data.read_text("utf-8")
     return parse_code_set(text, name)
 
 
 @functools.lru_cache(maxsize=16)
 def _from_file(path: str, _mtime_ns: int, _size: int) -> CodeSet:
     try:
-        text = Path(path).read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CodeSetError(f"`code_set` file {path!r} could not be read: {exc}") from None
+        text = files.read_text(Path(path), field="code_set", what="a code set CSV")
+    except InputError as exc:
+        raise CodeSetError(str(exc)) from None
     return parse_code_set(text, path)
 
 
 def parse_code_set(text: str, name: str) -> CodeSet:
     """Parse a code set CSV; every problem names the row (1 = header) and column."""
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error:
+        raise CodeSetError(f"code set {show_path(name)}, row 1 (header): not a CSV row") from None
     missing = [col for col in REQUIRED_COLUMNS if col not in header]
     if missing:
         raise CodeSetError(
-            f"code set {name!r}, row 1 (header): missing column(s) {', '.join(missing)}; "
-            f"expected {','.join(REQUIRED_COLUMNS)} (got {','.join(header) or 'nothing'})"
+            f"code set {show_path(name)}, row 1 (header): missing column(s) {', '.join(missing)}; "
+            f"expected {','.join(REQUIRED_COLUMNS)}"
         )
     codes: dict[str, BillingCode] = {}
-    for row_number, row in enumerate(reader, start=2):
+    for row_number, row in _rows(reader, name):
         if None in row or any(row.get(col) is None for col in REQUIRED_COLUMNS):
             raise CodeSetError(
-                f"code set {name!r}, row {row_number}: expected {len(header)} columns"
+                f"code set {show_path(name)}, row {row_number}: expected {len(header)} columns"
             )
         cells = {key: (value or "").strip() for key, value in row.items() if key is not None}
 
-        def bad(
-            column: str, expected: str, row_number: int = row_number, cells: dict[str, str] = cells
-        ) -> CodeSetError:
-            return CodeSetError(
-                f"code set {name!r}, row {row_number}, column `{column}` must be {expected} "
-                f"(got {cells.get(column, '')!r})"
-            )
+        def bad(column: str, expected: str, row_number: int = row_number) -> CodeSetError:
+            where = f"code set {show_path(name)}, row {row_number}"
+            return CodeSetError(f"{where}, column `{column}` must be {expected}")
 
         code = cells["code"].upper()
         if not _CODE_PATTERN.match(code):
@@ -216,5 +223,20 @@ def parse_code_set(text: str, name: str) -> CodeSet:
             factor=cells.get("factor", ""),
         )
     if not codes:
-        raise CodeSetError(f"code set {name!r}: expected at least one code row (got none)")
+        raise CodeSetError(f"code set {show_path(name)}: expected at least one code row (got none)")
     return CodeSet(name=name, codes=codes)
+
+
+def _rows(reader: csv.DictReader[str], name: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows with their numbers (the header is 1); a row csv cannot read (a
+    quote never closed, a cell past csv's size limit) is refused by number."""
+    number = 1
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise CodeSetError(f"code set {show_path(name)}, row {number}: not a CSV row") from None
+        yield number, row

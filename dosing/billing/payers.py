@@ -27,9 +27,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dosing.errors import DosingError
+from dosing import files
+from dosing.errors import DosingError, InputError
 from optimizer import Tolerance
-from optimizer.errors import FieldError
+from optimizer.errors import FieldError, escape, field_name, show_path
 
 __all__ = [
     "KX_DOCUMENTATION_FIELDS",
@@ -93,20 +94,29 @@ class PayerProfile:
         return self.unit_limits.get(code)
 
 
-def load_payer(name: str | Path | PayerProfile) -> PayerProfile:
-    """A shipped profile by name, or a TOML file by path."""
+def load_payer(name: str | Path | PayerProfile, *, base_dir: Path | None = None) -> PayerProfile:
+    """A shipped profile by name, or a TOML file: a :class:`~pathlib.Path` wherever it
+    is (the caller chose it), a path given as text only inside ``base_dir``."""
     if isinstance(name, PayerProfile):
         return name
     if isinstance(name, str) and name in SHIPPED_PAYERS:
         return _shipped(name)
-    path = Path(name)
-    if not path.is_file():
-        raise PayerProfileError(
-            f"`payer` must be one of {', '.join(SHIPPED_PAYERS)} or the path of a TOML "
-            f"profile (got {str(name)!r})"
-        )
-    stat = path.stat()
-    return _from_file(str(path.resolve()), stat.st_mtime_ns)
+    what = f"a payer profile TOML (or one of {', '.join(SHIPPED_PAYERS)})"
+    try:
+        if isinstance(name, Path):
+            path = files.checked(name, field="payer", what=what)
+        else:
+            path = files.locate(
+                name,
+                base_dir=base_dir,
+                field="payer",
+                what="a payer profile TOML",
+                otherwise=f"one of {', '.join(SHIPPED_PAYERS)}",
+            )
+    except InputError as exc:
+        raise PayerProfileError(str(exc)) from None
+    resolved = path.resolve()
+    return _from_file(str(resolved), resolved.stat().st_mtime_ns)
 
 
 @functools.cache
@@ -118,9 +128,9 @@ def _shipped(name: str) -> PayerProfile:
 @functools.lru_cache(maxsize=16)
 def _from_file(path: str, _mtime_ns: int) -> PayerProfile:
     try:
-        text = Path(path).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PayerProfileError(f"payer profile {path!r} could not be read: {exc}") from None
+        text = files.read_text(Path(path), field="payer", what="a payer profile TOML")
+    except InputError as exc:
+        raise PayerProfileError(str(exc)) from None
     return parse_payer(text, path)
 
 
@@ -129,11 +139,15 @@ def parse_payer(text: str, source: str) -> PayerProfile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PayerProfileError(f"payer profile {source!r} is not valid TOML: {exc}") from None
+        # tomllib's message says what and where (line, column), not the text there
+        raise PayerProfileError(
+            f"payer profile {show_path(source)} is not valid TOML: {escape(str(exc))[:120]}"
+        ) from None
 
     def bad(key: str, expected: str, got: object) -> PayerProfileError:
+        # the file's values are never quoted; the key is named, escaped
         return PayerProfileError(
-            f"payer profile {source!r}: `{key}` must be {expected} (got {got!r})"
+            f"payer profile {show_path(source)}: `{field_name(key)}` must be {expected}"
         )
 
     unknown = sorted(set(data) - _TOP_KEYS)

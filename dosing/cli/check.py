@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dosing.audit import RULES, Checker, ClaimResult, Summary
+from dosing.cli.inputs import payer_arg
 from dosing.cli.report import Exit, Report
 
 __all__ = ["register", "run_check"]
@@ -30,6 +31,7 @@ def register(commands: Any) -> None:
     parser.add_argument("claims", help="claims CSV (columns in the README)")
     parser.add_argument(
         "--payer",
+        type=payer_arg,
         help="payer profile (name or TOML path) for every row, instead of each row's payer column",
     )
     parser.add_argument("--json", action="store_true", help="JSON Lines: findings, then a summary")
@@ -43,8 +45,10 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     report.saw(Exit.NEGATIVE if summary.errors else Exit.OK)
 
 
-def run_check(path: Path, *, payer: str | None, as_json: bool, out: TextIO, err: TextIO) -> Summary:
-    checker = Checker(payer)
+def run_check(
+    path: Path, *, payer: str | Path | None, as_json: bool, out: TextIO, err: TextIO
+) -> Summary:
+    checker = Checker(payer, base_dir=path.parent)
     progress = _Progress(err)
     for result in checker.check_file(path):
         if as_json:
@@ -79,7 +83,7 @@ def _claim_text(result: ClaimResult) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _summary_text(summary: Summary, payer: str | None) -> str:
+def _summary_text(summary: Summary, payer: str | Path | None) -> str:
     lines = [
         f"Checked {summary.rows:,} rows in {summary.claims:,} claims"
         + (f" against payer {payer}" if payer else "")

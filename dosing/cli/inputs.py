@@ -7,9 +7,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.errors import InputError
 
-__all__ = ["read_json", "read_text"]
+__all__ = ["code_set_arg", "payer_arg", "read_json", "read_text"]
+
+
+def code_set_arg(value: str) -> str | Path:
+    """``--code-set``: a shipped set's name, or the path the user typed (their own
+    choice, so read wherever it is)."""
+    return value if value in SHIPPED_CODE_SETS else Path(value)
+
+
+def payer_arg(value: str) -> str | Path:
+    """``--payer``: a shipped profile's name, or the path the user typed."""
+    return value if value in SHIPPED_PAYERS else Path(value)
 
 
 def read_text(path: Path, field: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dosing.cli import batch
-from dosing.cli.inputs import read_json, read_text
+from dosing.cli.inputs import code_set_arg, read_json, read_text
 from dosing.cli.report import Exit, Report, UsageError
 from dosing.cli.worksheet import worksheet
 from dosing.pipeline import plan
@@ -28,7 +28,7 @@ def register(commands: Any, code_set_help: str) -> None:
     parser.add_argument("order", nargs="?", help="order JSON file, or - for standard input")
     parser.add_argument("--batch", metavar="ORDERS.jsonl", help="plan every line of this file")
     parser.add_argument("--json", action="store_true", help="print the plan JSON")
-    parser.add_argument("--code-set", help=code_set_help)
+    parser.add_argument("--code-set", type=code_set_arg, help=code_set_help)
     parser.add_argument(
         "--engine",
         choices=ENGINES,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from dosing.cli.inputs import read_json, read_text
+from dosing.cli.inputs import code_set_arg, read_json, read_text
 from dosing.cli.report import Exit, Report
 from dosing.cli.worksheet import supply_worksheet
 from dosing.supply import plan_supply
@@ -25,7 +25,7 @@ def register(commands: Any, code_set_help: str) -> None:
     )
     parser.add_argument("request", help="supply request JSON file, or - for standard input")
     parser.add_argument("--json", action="store_true", help="print the supply JSON")
-    parser.add_argument("--code-set", help=code_set_help)
+    parser.add_argument("--code-set", type=code_set_arg, help=code_set_help)
     parser.set_defaults(run=run)
 
 

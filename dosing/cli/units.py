@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from dosing.billing.codesets import BillingCode, load_code_set
 from dosing.billing.units import equivalent_units, resolve_code, units_for
+from dosing.cli.inputs import code_set_arg
 from dosing.cli.report import Report
 from dosing.errors import InputError
 from optimizer.numbers import format_amount, parse_number, to_json_number
@@ -20,12 +21,12 @@ def register(commands: Any, code_set_help: str) -> None:
     units = commands.add_parser("units", help="billing units of an amount under a code")
     units.add_argument("--code", required=True, help="HCPCS code, e.g. J7212")
     units.add_argument("--amount", required=True, help="amount in the code's unit (IU, mcg, mg)")
-    units.add_argument("--code-set", help=code_set_help)
+    units.add_argument("--code-set", type=code_set_arg, help=code_set_help)
     units.add_argument("--json", action="store_true", help="print JSON")
     units.set_defaults(run=run_units)
 
     codes = commands.add_parser("codes", help="the code table")
-    codes.add_argument("--code-set", help=code_set_help)
+    codes.add_argument("--code-set", type=code_set_arg, help=code_set_help)
     codes.add_argument("--json", action="store_true", help="print JSON")
     codes.set_defaults(run=run_codes)
 

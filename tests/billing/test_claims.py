@@ -63,11 +63,12 @@ def test_plan_reproduces_the_350_mg_example(tmp_path: Path) -> None:
     result = plan(
         {
             "code": "J9999",
-            "code_set": str(table),
+            "code_set": "codes.csv",
             "dose": 350,
             "mode": "exact_dose",
             "inventory": [{"ndc": "12345-6789-01", "lot": "V", "amount": 100, "count": 4}],
-        }
+        },
+        base_dir=tmp_path,
     )
     assert [line.to_dict() for line in result.claim_lines] == [
         {"code": "J9999", "modifiers": [], "units": 35, "ndc": "12345678901"},

@@ -70,10 +70,10 @@ def test_lookup_names_close_matches_and_get_returns_none() -> None:
 HEADER = "code,descriptor,product,unit_amount,unit,source\n"
 
 
-def write(tmp_path: Path, text: str) -> str:
+def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "codes.csv"
     path.write_text(text)
-    return str(path)
+    return path
 
 
 def test_user_csv_works_wherever_a_name_does(tmp_path: Path) -> None:
@@ -121,5 +121,5 @@ def test_malformed_user_csv_is_refused_with_row_and_column(
 
 
 def test_unknown_set_name_is_refused() -> None:
-    with pytest.raises(CodeSetError, match="`code_set` must be one of spec, cms or the path"):
+    with pytest.raises(CodeSetError, match="`code_set` must be one of spec, cms"):
         load_code_set("medicaid")

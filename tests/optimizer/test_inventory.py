@@ -85,8 +85,8 @@ def test_bad_records_name_the_lot_and_field(records: object, field: str, expecte
     ("text", "needle"),
     [
         ("ndc,lot,count\n", "inventory header"),
-        ("ndc,lot,amount,count\nX,A1,abc,2\n", "row 2 (lot A1), column amount"),
-        ("ndc,lot,amount,count\nX,A1,100,two\n", "row 2 (lot A1), column count"),
+        ("ndc,lot,amount,count\nX,A1,abc,2\n", "row 2, column amount"),
+        ("ndc,lot,amount,count\nX,A1,100,two\n", "row 2, column count"),
         ("ndc,lot,amount,count,expires\nX,A1,100,2,30/06/2027\n", "column expires"),
         ("ndc,lot,amount,count\nX,,100,2\n", "row 2, column lot"),
         ("ndc,lot,amount,count\nX,A1,100,2\nY,A1,200,1\n", "lot A1"),

@@ -1,0 +1,80 @@
+"""Files named in data: read only where the caller allowed, size-capped, never quoted.
+
+An order, a supply request or a claims file may name other files (an
+``inventory_file``, a code set or payer profile given as a path).  Data must
+never make the program read a file its user did not mean, so:
+
+* a path in data is read only when the caller gives a base directory (the
+  CLI gives the folder of the file that names it, or the current folder for
+  standard input); without one, only inline data and shipped names work;
+* the path is resolved (links followed) and must stay inside that directory;
+* files are read up to :data:`MAX_BYTES`;
+* messages name the file, and the line or column at fault, never its content.
+
+A :class:`pathlib.Path` passed by a Python caller, or named on the command
+line, is the caller's own choice and is read wherever it is (size-capped all
+the same).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dosing.errors import InputError
+
+__all__ = ["MAX_BYTES", "locate", "read_text"]
+
+#: The largest file read whole (inventories, code sets, payer profiles, orders).
+MAX_BYTES = 16 * 2**20
+
+
+def locate(name: object, *, base_dir: Path | None, field: str, what: str, otherwise: str) -> Path:
+    """The file that ``name`` (a path from data) means, inside ``base_dir``.
+    ``otherwise`` says what the field takes when no base directory is given."""
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(field, f"the path of {what}", name)
+    if base_dir is None:
+        raise InputError(
+            field,
+            f"{otherwise} (a path is read only from the folder of the file that names "
+            "it; in Python, pass base_dir)",
+            name,
+        )
+    base = Path(base_dir).resolve()
+    path = (base / name.strip()).resolve()
+    if not path.is_relative_to(base):
+        raise InputError(field, f"a path inside {base} (the folder of the file naming it)", name)
+    return checked(path, field=field, what=what, shown=name)
+
+
+def checked(path: Path, *, field: str, what: str, shown: object = None) -> Path:
+    """``path`` if it is a readable regular file no larger than :data:`MAX_BYTES`."""
+    shown = str(path) if shown is None else shown
+    if path.is_dir():
+        raise InputError(field, f"the path of {what}, not a folder", shown)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise InputError(field, f"the path of {what}", f"{shown} (no such file)") from None
+    if not path.is_file():
+        raise InputError(field, f"the path of {what} (a regular file)", shown)
+    if size > MAX_BYTES:
+        raise InputError(field, f"{what} of at most {MAX_BYTES // 2**20} MiB", f"{size:,} bytes")
+    return path
+
+
+def read_text(path: Path, *, field: str, what: str) -> str:
+    """A UTF-8 text file of at most :data:`MAX_BYTES`, its content never quoted."""
+    checked(path, field=field, what=what)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputError(field, f"a readable {what}", f"{path}: {exc.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise InputError(field, f"{what} of at most {MAX_BYTES // 2**20} MiB", f"{path}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(field, f"{what} in UTF-8", f"{path}: line {line} is not UTF-8") from None
