@@ -96,6 +96,7 @@ def show_path(path: object) -> str:
 
 
 def field_name(field: str) -> str:
-    """A field name fit for a message: escaped and at most 80 characters."""
+    """A field name fit for a message: escaped and at most 120 characters."""
     name = escape(field) if isinstance(field, str) else escape(show(field))
-    return name if len(name) <= 80 else name[:77] + "..."
+    # long names are a file's path and a row: the end says where
+    return name if len(name) <= 120 else "..." + name[-117:]
