@@ -11,6 +11,7 @@ import reprlib
 
 __all__ = [
     "IN_FILE",
+    "Described",
     "FieldError",
     "InventoryError",
     "OptimizerError",
@@ -53,23 +54,26 @@ _REPR.maxother = 60
 _REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 4
 
 
-class _InFile:
-    """Stands for a value read from a file, which messages never quote."""
+class Described:
+    """A ``got`` given in words rather than quoted: ``(got an empty line)``."""
+
+    def __init__(self, words: str) -> None:
+        self.words = words
 
     def __repr__(self) -> str:
-        return "what the file holds there"
+        return self.words
 
 
 #: The ``got`` of an error about a file's content: the message names the file,
 #: row and column, and says what was expected, but never repeats the content.
-IN_FILE = _InFile()
+IN_FILE = Described("what the file holds there")
 
 
 def show(value: object) -> str:
     """The given value as a user would recognise it: one short line, every control
     character escaped, nested or huge values abbreviated (never recursing)."""
-    if value is IN_FILE:
-        return repr(value)
+    if isinstance(value, Described):
+        return value.words
     if isinstance(value, int) and value.bit_length() > 200:
         return f"a whole number of {value.bit_length():,} bits"  # str() of it may raise
     try:

@@ -8,16 +8,21 @@ exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import traceback
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import NoReturn, TextIO
 
 from dosing import __version__
 from dosing.billing.codesets import SHIPPED_CODE_SETS
 from dosing.cli import check, plan, supply, units
-from dosing.cli.report import Report, UsageError
+from dosing.cli.report import Exit, Interrupted, Report, UsageError
 from dosing.errors import DosingError
-from optimizer.errors import OptimizerError
+from optimizer.errors import OptimizerError, escape
 
 __all__ = ["build_parser", "main"]
 
@@ -35,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Clotting-factor dose to billing units, vial selection and claim checks.",
     )
     parser.add_argument("--version", action="version", version=f"factordose {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="on an internal error, print the traceback"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     code_set_help = (
         f"a shipped code set ({', '.join(SHIPPED_CODE_SETS)}; default spec) or a CSV path"
@@ -52,13 +60,44 @@ def main(
     """Run the CLI; returns the exit code (the console script exits with it)."""
     out = out or sys.stdout
     report = Report(err=err or sys.stderr)
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
-        args.run(args, out, report)
+        with _signals():
+            args = build_parser().parse_args(argv)
+            args.run(args, out, report)
     except UsageError as exc:
         report.invalid(str(exc))
     except (DosingError, OptimizerError) as exc:
         report.invalid(str(exc))
+    except Interrupted as exc:
+        report.saw(exc.code)
     except BrokenPipeError:  # `factordose ... | head`
         sys.stderr.close()
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        if debug:
+            traceback.print_exc(file=report.err)
+        message = escape(f"{type(exc).__name__}: {exc}")[:300]
+        print(f"factordose: internal error, please report: {message}", file=report.err)
+        report.saw(Exit.INTERNAL)
+    with contextlib.suppress(OSError, ValueError):
+        out.flush()  # the answers finished before an interruption reach the reader
     return int(report.code)
+
+
+@contextlib.contextmanager
+def _signals() -> Iterator[None]:
+    """SIGINT and SIGTERM end the run between two answers, not inside one: each
+    answer is written in one piece, so the output ends on a line boundary."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread; nothing to install
+        return
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(Exit.TERMINATED if signum == signal.SIGTERM else Exit.INTERRUPTED)
+
+    previous = {s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

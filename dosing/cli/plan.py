@@ -26,7 +26,11 @@ def register(commands: Any, code_set_help: str) -> None:
         "one order per line of a JSON Lines file, one output line per input line.",
     )
     parser.add_argument("order", nargs="?", help="order JSON file, or - for standard input")
-    parser.add_argument("--batch", metavar="ORDERS.jsonl", help="plan every line of this file")
+    parser.add_argument(
+        "--batch",
+        metavar="ORDERS.jsonl",
+        help="plan every line of this file (- for standard input)",
+    )
     parser.add_argument("--json", action="store_true", help="print the plan JSON")
     parser.add_argument("--code-set", type=code_set_arg, help=code_set_help)
     parser.add_argument(
@@ -39,11 +43,13 @@ def register(commands: Any, code_set_help: str) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    if (args.order is None) == (args.batch is None):
+    if args.order is None and args.batch is None:
+        raise UsageError("give ORDER.json (or - for standard input), or --batch ORDERS.jsonl")
+    if args.order is not None and args.batch is not None:
         raise UsageError("give either ORDER.json (or -) or --batch ORDERS.jsonl, not both")
     if args.batch is not None:
         batch.run(
-            Path(args.batch),
+            args.batch,
             out=out,
             report=report,
             as_json=args.json,

@@ -3,7 +3,10 @@
 0 success; 1 a valid request with a negative answer (no feasible plan,
 claims with error findings, a supply with a dose not met); 2 invalid input or
 usage, with one line on stderr naming the field, what was expected and what
-was given.  Nothing below :func:`dosing.cli.main.main` calls ``sys.exit``.
+was given; 3 an internal error (a bug: one line asking for a report, the
+traceback only with ``--debug``); 130 and 143 when interrupted by SIGINT or
+SIGTERM, after the answers already finished are written.  Nothing below
+:func:`dosing.cli.main.main` calls ``sys.exit``.
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TextIO
 
-__all__ = ["Exit", "Report", "UsageError"]
+__all__ = ["Exit", "Interrupted", "Report", "UsageError"]
 
 
 class Exit(IntEnum):
     OK = 0
     NEGATIVE = 1  # a valid request with a negative answer
     INVALID = 2  # invalid input or usage
+    INTERNAL = 3  # a bug: an exception nothing expected
+    INTERRUPTED = 130  # SIGINT (128 + 2)
+    TERMINATED = 143  # SIGTERM (128 + 15)
 
 
 @dataclass
@@ -40,3 +46,12 @@ class Report:
 
 class UsageError(Exception):
     """A command line that cannot be run; reported as one line, exit 2."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; ``code`` is the exit code it means.  A
+    BaseException, so that no ``except Exception`` on the way up swallows it."""
+
+    def __init__(self, code: Exit) -> None:
+        super().__init__(code.name.lower())
+        self.code = code
