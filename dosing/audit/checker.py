@@ -10,19 +10,25 @@ or reported as ``row-unreadable`` with the column at fault.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from dosing.audit.claimfile import REQUIRED_CLAIM_COLUMNS, ClaimRow, parse_claim_row
+from dosing.audit.claimfile import (
+    REQUIRED_CLAIM_COLUMNS,
+    ClaimRow,
+    RawRow,
+    parse_claim_row,
+    read_claims,
+)
 from dosing.audit.rules import RULES, ClaimResult, Finding, Summary
 from dosing.billing.codesets import BillingCode, CodeSet, load_code_set
 from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.errors import DosingError, InputError
+from optimizer.errors import Described
 from optimizer.numbers import ceil_div, floor_div
 
 __all__ = ["Checker"]
@@ -52,51 +58,48 @@ class Checker:
 
     def check_file(self, path: Path) -> Iterator[ClaimResult]:
         """The results claim by claim; the header is checked before any row."""
+        if path.is_dir():
+            raise InputError("claims", "a CSV file, not a folder", str(path))
         try:
-            handle = path.open(newline="", encoding="utf-8-sig")
+            handle = path.open("rb")
         except OSError as exc:
             raise InputError("claims", "a readable CSV file", f"{path}: {exc.strerror}") from None
         with handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
+            header, rows = read_claims(handle, str(path))
             missing = [c for c in REQUIRED_CLAIM_COLUMNS if c not in header]
             if missing:
                 raise InputError(
                     "claims header",
                     "the columns " + ",".join(REQUIRED_CLAIM_COLUMNS) + " (see README)",
-                    ",".join(header) or "nothing",
+                    Described(f"a header without {', '.join(missing)}"),
                 )
-            rows = ((number, raw) for number, raw in enumerate(reader, start=2))
-            claims = itertools.groupby(
-                rows, key=lambda item: (item[1].get("claim_id") or "").strip()
-            )
-            for claim_id, group in claims:
+            for claim_id, group in itertools.groupby(rows, key=lambda row: row.claim_id):
                 yield self.check_claim(claim_id, group)
 
-    def check_claim(
-        self, claim_id: str, raw_rows: Iterable[tuple[int, dict[str, str | None]]]
-    ) -> ClaimResult:
+    def check_claim(self, claim_id: str, raw_rows: Iterable[RawRow]) -> ClaimResult:
         findings: list[Finding] = []
         rows: list[ClaimRow] = []
         count = 0
-        for number, raw in raw_rows:
+        for raw in raw_rows:
             count += 1
-            try:
-                if None in raw:
-                    raise InputError("row", "as many cells as the header", "more")
-                rows.append(parse_claim_row(raw, number))
-            except InputError as exc:
-                self.summary.rows_unreadable += 1
-                line_id = (raw.get("line_id") or "").strip()
-                findings.append(
-                    Finding(
-                        RULES["row-unreadable"],
-                        claim_id,
-                        line_id,
-                        number,
-                        f"row {number} unreadable: {exc}; fix it and check again",
-                    )
+            problem = raw.problem
+            if raw.cells is not None:
+                try:
+                    rows.append(parse_claim_row(raw.cells, raw.number))
+                    continue
+                except InputError as exc:  # named by column, never by the cell's content
+                    problem = f"column `{exc.field}` must be {exc.expected}"
+            self.summary.rows_unreadable += 1
+            line_id = ((raw.cells or {}).get("line_id") or "").strip()
+            findings.append(
+                Finding(
+                    RULES["row-unreadable"],
+                    claim_id,
+                    line_id,
+                    raw.number,
+                    f"row {raw.number} unreadable: {problem}; fix it and check again",
                 )
+            )
         for row in rows:
             findings += self._check_line(row)
         services: dict[tuple[str, object], list[ClaimRow]] = {}

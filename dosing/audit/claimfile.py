@@ -34,11 +34,14 @@ rows alike: they describe the whole dose, not one line.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from typing import BinaryIO
 
 from dosing.errors import InputError
 from dosing.pipeline import Plan
@@ -46,11 +49,18 @@ from optimizer.numbers import parse_number
 
 __all__ = [
     "CLAIM_COLUMNS",
+    "MAX_ROW",
     "REQUIRED_CLAIM_COLUMNS",
     "ClaimRow",
+    "RawRow",
     "parse_claim_row",
+    "read_claims",
     "rows_from_plan",
 ]
+
+#: The longest row read, in bytes; a longer one is unreadable (its cells are
+#: never buffered whole).
+MAX_ROW = 64 * 2**10
 
 REQUIRED_CLAIM_COLUMNS = (
     "claim_id",
@@ -82,6 +92,82 @@ CLAIM_COLUMNS = (
 _SEPARATORS = str.maketrans({";": " ", ",": " "})
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0", ""}
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """One physical line of the claims file: its cells by column, or why it
+    cannot be read (naming the column where there is one, never the content)."""
+
+    number: int  # the line number (the header is 1)
+    cells: dict[str, str | None] | None
+    problem: str = ""
+
+    @property
+    def claim_id(self) -> str:
+        return ((self.cells or {}).get("claim_id") or "").strip()
+
+
+def read_claims(handle: BinaryIO, name: str) -> tuple[list[str], Iterator[RawRow]]:
+    """The header and the rows of a claims CSV opened in binary.
+
+    Every physical line is one row, counted once: a row's cells never run onto
+    the next line, so a quote left open, a cell past :data:`MAX_ROW`, bytes
+    that are not UTF-8 or a blank line make that line unreadable and the next
+    one is read as usual.  Blank lines at the end of the file are no rows.
+    """
+    first = handle.readline(MAX_ROW + 1)
+    try:
+        text = first.rstrip(b"\r\n").decode("utf-8-sig")
+        header = [h.strip() for h in _cells(text)]
+    except (UnicodeDecodeError, csv.Error, ValueError):
+        raise InputError("claims header", "a CSV header in UTF-8 on one line", name) from None
+    return header, _rows(handle, header)
+
+
+def _rows(handle: BinaryIO, header: list[str]) -> Iterator[RawRow]:
+    number, blanks = 1, []
+    while True:
+        raw = handle.readline(MAX_ROW + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_ROW and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = handle.readline(MAX_ROW)
+            row = RawRow(number, None, f"longer than {MAX_ROW:,} bytes")
+        elif not raw.strip():
+            blanks.append(number)  # reported only if a row follows
+            continue
+        else:
+            row = _row(number, raw.rstrip(b"\r\n"), header)
+        for blank in blanks:
+            yield RawRow(blank, None, "an empty row")
+        blanks.clear()
+        yield row
+
+
+def _row(number: int, raw: bytes, header: list[str]) -> RawRow:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RawRow(number, None, f"a byte that is not UTF-8 at column {exc.start + 1}")
+    try:
+        cells = _cells(text)
+    except (csv.Error, ValueError):
+        return RawRow(number, None, "not a CSV row (a quote left open, or a stray one)")
+    if len(cells) > len(header):
+        return RawRow(number, None, f"{len(cells)} cells, more than the header's {len(header)}")
+    values: list[str | None] = [*cells, *([None] * (len(header) - len(cells)))]
+    return RawRow(number, dict(zip(header, values, strict=True)))
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of one line of CSV; a quote left open is an error, not a
+    licence to read on."""
+    if "\n" in line or "\r" in line:
+        raise ValueError("a line break inside the row")
+    return next(csv.reader([line], strict=True), [])
 
 
 @dataclass(frozen=True)

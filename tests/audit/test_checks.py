@@ -295,3 +295,64 @@ def test_warnings_alone_are_not_errors(tmp_path: Path) -> None:
     assert summary["errors"] == 0 and summary["warnings"] == len(rows)
     assert summary["claims_with_errors"] == 0
     assert code == 0
+
+
+def summary_of(path: Path) -> dict[str, object]:
+    out = io.StringIO()
+    main(["check", str(path), "--json"], out=out, err=io.StringIO())
+    return json.loads(out.getvalue().splitlines()[-1])
+
+
+def test_an_open_quote_makes_only_its_own_row_unreadable(tmp_path: Path) -> None:
+    # a cell that starts with a quote and never closes it used to swallow every
+    # row after it (500 rows vanished from the count with no finding)
+    rows = [planned_rows(claim_id=f"C{i}", patient_id=f"P{i}")[0] for i in range(500)]
+    path = write(tmp_path, rows)
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3].replace(",P2,", ',"P2,', 1)
+    path.write_text("\n".join(lines) + "\n")
+    summary = summary_of(path)
+    assert summary["rows"] == 500 and summary["rows_unreadable"] == 1
+    assert summary["rows_checked"] == 499
+
+
+def test_bad_bytes_a_long_cell_and_a_blank_row_each_cost_one_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dosing.audit import claimfile
+
+    monkeypatch.setattr(claimfile, "MAX_ROW", 2000)
+    rows = [planned_rows(claim_id=f"C{i}", patient_id=f"P{i}")[0] for i in range(6)]
+    path = write(tmp_path, rows)
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b"P0", b"P\xff0")  # not UTF-8
+    lines[3] = lines[3].replace(b"P2", b"P" + b"2" * 5000)  # past the row limit
+    lines.insert(5, b"")  # a blank row inside the file
+    path.write_bytes(b"\n".join(lines) + b"\n\n")  # and blank lines at the end
+    out = io.StringIO()
+    code = main(["check", str(path), "--json"], out=out, err=io.StringIO())
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    unreadable = {r["row"]: r["message"] for r in records if r.get("id") == "row-unreadable"}
+    assert sorted(unreadable) == [2, 4, 6]
+    assert "not UTF-8" in unreadable[2] and "longer than 2,000 bytes" in unreadable[4]
+    assert "an empty row" in unreadable[6]
+    summary = records[-1]
+    assert summary["rows"] == 7 and summary["rows_unreadable"] == 3
+    assert summary["rows_checked"] == 4 and code == 1
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(max_size=80), max_size=12))
+def test_every_physical_row_is_checked_or_unreadable(tmp_path: Path, lines: list[bytes]) -> None:
+    """Whatever the bytes: rows = checked + unreadable = the lines after the header,
+    blank lines at the end aside; nothing raises."""
+    header = ",".join(CLAIM_COLUMNS).encode()
+    body = [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines]
+    path = tmp_path / "claims.csv"
+    path.write_bytes(b"\n".join([header, *body]) + b"\n")
+    counted = len(body)
+    while counted and not body[counted - 1].strip():
+        counted -= 1
+    summary = summary_of(path)
+    assert summary["rows"] == counted
+    assert summary["rows_checked"] + summary["rows_unreadable"] == counted  # type: ignore[operator]
