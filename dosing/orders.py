@@ -58,6 +58,11 @@ DOCUMENTATION_KEYS = (
     "site",
 )
 
+#: Seconds one order may take, selection, alternatives and explanations together.
+DEFAULT_TIME_LIMIT = Fraction(10)
+#: The longest time limit accepted, in seconds.
+MAX_TIME_LIMIT = Fraction(600)
+
 #: A desired Factor VIII rise above 200% of normal is not a clinical target.
 MAX_RISE_PCT = Fraction(200)
 
@@ -75,6 +80,7 @@ ORDER_KEYS = (
     "setting",
     "payer",
     "date_of_service",
+    "time_limit",
     "inventory",
     "inventory_file",
     *DOCUMENTATION_KEYS,
@@ -107,6 +113,7 @@ class Order:
     setting: Setting = Setting.ADMINISTERED
     payer: str | None = None
     date_of_service: dt.date | None = None
+    time_limit: Fraction = DEFAULT_TIME_LIMIT
     patient_id: str | None = None
     diagnosis_codes: tuple[str, ...] = ()
     prior_authorization: str | None = None
@@ -213,6 +220,7 @@ def parse_order(
             ),
             payer=_optional_text(data.get("payer"), "payer"),
             date_of_service=_date(data.get("date_of_service"), "date_of_service"),
+            time_limit=_seconds(data.get("time_limit", DEFAULT_TIME_LIMIT), "time_limit"),
             inventory=inventory_of(data, base_dir),
             patient_id=_optional_text(data.get("patient_id"), "patient_id"),
             diagnosis_codes=_texts(data.get("diagnosis_codes"), "diagnosis_codes"),
@@ -288,6 +296,13 @@ def _positive(value: object, field: str) -> Fraction:
     number = as_fraction(value, field, error=InputError)
     if number <= 0:
         raise InputError(field, "a number > 0", _plain(number))
+    return number
+
+
+def _seconds(value: object, field: str) -> Fraction:
+    number = as_fraction(value, field, error=InputError)
+    if not 0 < number <= MAX_TIME_LIMIT:
+        raise InputError(field, f"a number of seconds > 0 and at most {MAX_TIME_LIMIT}", value)
     return number
 
 

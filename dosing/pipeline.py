@@ -169,6 +169,7 @@ def plan(
             max_vials=order.max_vials,
             as_of=prepared.day,
             engine=engine,
+            time_limit=float(order.time_limit),
         )
     except FieldError as exc:
         raise InputError(exc.field, exc.expected, exc.got) from None

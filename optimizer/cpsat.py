@@ -73,19 +73,18 @@ def solve(
         return Answer(Status.INFEASIBLE, below=below, above=above)
     front: list[tuple[int, ...]] = []
     if alternatives:
-        best: int | None = None
-        for limit in range(1, sum(counts)):
-            if clock.left() <= 0:
-                break  # the alternatives are a courtesy: the answer stands without them
+        # The Pareto front of vials against closeness, stepping down: the best
+        # selection with at most L vials uses v <= L of them, and no selection with
+        # v..L vials is closer, so the next one worth asking for has at most v - 1.
+        limit = sum(counts) - 1
+        while limit >= 1 and clock.left() > 0:  # the alternatives are a courtesy
             smaller = dataclasses.replace(problem, max_vials=limit)
-            found = _optimize(smaller, goal, clock, workers)[1]
-            if found is None:
-                continue
-            first = _first_key(problem, goal, problem.total(found))
-            if best is not None and first >= best:
-                continue
-            best = first
+            state, found = _optimize(smaller, goal, clock, workers)
+            if found is None or state is not Status.OPTIMAL:
+                break  # none with fewer vials, or time ran out: only proven ones are shown
             front.append(found)
+            limit = sum(found) - 1
+        front.reverse()
     return Answer(status, counts, tuple(front))
 
 
@@ -115,13 +114,6 @@ class _Clock:
 
     def left(self) -> float:
         return self.end - time.monotonic()
-
-
-def _first_key(problem: Problem, goal: Goal, total: int) -> int:
-    """The first objective of a total, as the model minimizes it."""
-    if goal == "whole":
-        return problem.closeness(total)[0]
-    return total  # exact: the smallest covering total; (the alternatives only)
 
 
 def _optimize(

@@ -20,8 +20,9 @@ the total, the optimum is the best (closeness, vials, over-not-under, expiry)
 over the reachable totals in the window: the answer is exact, and it is
 proven optimal by construction (every reachable total is considered).
 
-The path applies when the table stays small (``MAX_TABLE`` entries); above
-that :func:`optimizer.select` hands the problem to CP-SAT.
+The path applies when the table stays small (``MAX_TABLE`` totals, and
+``MAX_CELLS`` items x totals for the masks); above that
+:func:`optimizer.select` hands the problem to CP-SAT.
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ import numpy.typing as npt
 from optimizer.problem import Mode, Problem
 from optimizer.result import Answer, Status
 
-__all__ = ["MAX_TABLE", "binary_split", "solve", "window_totals"]
+__all__ = ["MAX_CELLS", "MAX_TABLE", "binary_split", "fits", "solve", "window_totals"]
 
 MAX_TABLE = 2_000_000
+#: Items x totals above which the path is not taken: its masks take one byte a
+#: cell (200 MB at this limit), and CP-SAT handles such shelves in bounded memory.
+MAX_CELLS = 200_000_000
 _INF = np.int64(2**62)
 
 
@@ -49,6 +53,12 @@ def binary_split(count: int) -> list[int]:
         count -= take
         chunk *= 2
     return items
+
+
+def fits(problem: Problem, size: int) -> bool:
+    """Whether a table of ``size`` totals for ``problem`` stays within the limits."""
+    items = sum(len(binary_split(count)) for count in problem.counts)
+    return size <= MAX_TABLE and items * size <= MAX_CELLS
 
 
 class _Table:
@@ -109,7 +119,7 @@ def solve(problem: Problem, mode: Mode) -> Answer | None:
     largest = max(problem.amounts)
     top = problem.high if mode is Mode.WHOLE_VIALS else problem.exact_floor + largest - 1
     size = min(top, stock) + 1
-    if size > MAX_TABLE:
+    if not fits(problem, size):
         return None
     table = _Table(problem, size)
     keys: tuple[npt.NDArray[np.int64], ...]
@@ -158,7 +168,7 @@ def window_totals(problem: Problem) -> list[int] | None:
     size = min(problem.high, problem.total(problem.counts)) + 1
     if not problem.amounts or size <= problem.low:
         return []
-    if size > MAX_TABLE:
+    if not fits(problem, size):
         return None
     totals, _, _ = _Table(problem, size).reachable(problem.low, problem.high + 1)
     return [int(t) for t in totals]
@@ -201,7 +211,7 @@ def _nearest(problem: Problem, mode: Mode, table: _Table, stock: int, largest: i
         below = table.counts(int(totals[index]))
     if mode is Mode.WHOLE_VIALS and stock > problem.high:
         size = min(problem.high + largest, stock) + 1
-        if size <= MAX_TABLE:
+        if fits(problem, size):
             wider = _Table(problem, size)
             totals, vials, expiry = wider.reachable(problem.high + 1, size)
             if totals.size:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
@@ -36,6 +37,8 @@ def select(
     as_of: dt.date | None = None,
     engine: str = "auto",
     time_limit: float = cpsat.DEFAULT_TIME_LIMIT,
+    deadline: float | None = None,
+    workers: int = 1,
 ) -> SelectionResult:
     """Choose vials from ``lots`` for a dose of ``target`` (same unit as the lots).
 
@@ -45,7 +48,11 @@ def select(
     window, else an exact dose).  ``max_vials`` caps the vials.  Lots expiring
     before ``as_of`` are set aside (listed in ``result.expired``).  ``engine``:
     ``auto`` (the exact fast path where it applies, else CP-SAT), ``exact`` or
-    ``cpsat``.
+    ``cpsat``.  ``time_limit`` (seconds) or ``deadline`` (a :func:`time.monotonic`
+    instant), whichever comes first, bounds the whole selection: the choice, the
+    alternatives and the nearest selections when nothing fits.  The exact path
+    needs no limit (its work is bounded by its table); CP-SAT stops at it, and a
+    selection it has not proven is marked FEASIBLE.
 
     >>> lots = [Lot("A", 533, 4), Lot("B", 565, 2), Lot("C", 1097, 4), Lot("D", 1155, 2)]
     >>> result = select(3000, lots, tolerance=10, mode="whole_vials")
@@ -64,22 +71,27 @@ def select(
         raise FieldError("max_vials", "a whole number >= 1", max_vials)
     if engine not in ENGINES:
         raise FieldError("engine", f"one of {', '.join(ENGINES)}", engine)
-    if not time_limit > 0:
+    seconds = as_fraction(time_limit, "time_limit")
+    if not seconds > 0:
         raise FieldError("time_limit", "a number of seconds > 0", time_limit)
+    end = time.monotonic() + float(seconds)
+    deadline = end if deadline is None else min(end, deadline)
 
     fresh, expired = usable_on(shelf, as_of)
     problem = Problem.build(amount, fresh, window_tolerance, max_vials)
     window = window_tolerance.window(amount)
     first = Mode.EXACT_DOSE if chosen_mode is Mode.EXACT_DOSE else Mode.WHOLE_VIALS
-    answer, used = _solve(problem, first, engine, time_limit)
+    answer, used = _solve(problem, first, engine, deadline, workers)
     if chosen_mode is Mode.AUTO and answer.status is Status.INFEASIBLE:
-        fallback, fallback_engine = _solve(problem, Mode.EXACT_DOSE, engine, time_limit)
+        fallback, fallback_engine = _solve(problem, Mode.EXACT_DOSE, engine, deadline, workers)
         if fallback.counts is not None:
             return _result(problem, Mode.EXACT_DOSE, fallback, fallback_engine, window, expired)
     return _result(problem, first, answer, used, window, expired)
 
 
-def _solve(problem: Problem, mode: Mode, engine: str, time_limit: float) -> tuple[Answer, str]:
+def _solve(
+    problem: Problem, mode: Mode, engine: str, deadline: float, workers: int
+) -> tuple[Answer, str]:
     if engine != "cpsat":
         answer = exact.solve(problem, mode)
         if answer is not None:
@@ -91,7 +103,7 @@ def _solve(problem: Problem, mode: Mode, engine: str, time_limit: float) -> tupl
                 f"{exact.MAX_TABLE:,} totals)",
                 engine,
             )
-    return cpsat.solve(problem, mode, time_limit=time_limit), "cpsat"
+    return cpsat.solve(problem, mode, deadline=deadline, workers=workers), "cpsat"
 
 
 def _result(
