@@ -14,10 +14,12 @@ and the field.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import functools
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,6 +31,8 @@ from optimizer.numbers import as_fraction, parse_number
 __all__ = ["INVENTORY_COLUMNS", "Lot", "lots_from_records", "read_inventory_csv"]
 
 INVENTORY_COLUMNS = ("ndc", "lot", "amount", "count", "expires")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
 _RECORD_KEYS = frozenset(INVENTORY_COLUMNS)
 
 
@@ -208,14 +212,23 @@ def _whole(value: object, field: str) -> int:
 
 
 def _date(value: object, field: str) -> dt.date | None:
+    """An expiry date: ISO ``YYYY-MM-DD``, or ``YYYY-MM`` as vial labels print it,
+    which means the last day of that month."""
     if value is None or isinstance(value, dt.date):
         return value
     if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise InventoryError(field, "an ISO date YYYY-MM-DD", value)
+        text = value.strip()
+        month = _MONTH.fullmatch(text)
+        if month:
+            year, number = int(month.group(1)), int(month.group(2))
+            if 1 <= number <= 12:
+                return dt.date(year, number, calendar.monthrange(year, number)[1])
+        elif _DAY.fullmatch(text):
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                pass
+    raise InventoryError(field, "a date YYYY-MM-DD, or YYYY-MM for the month's last day", value)
 
 
 def _unique(lots: Iterable[Lot], where: str) -> tuple[Lot, ...]:
