@@ -53,7 +53,7 @@ def test_csv_with_optional_expiry_and_decimal_potency(tmp_path: Path) -> None:
         (
             [{"lot": "A1", "amount": 1000, "count": 1, "expires": "2027-13-01"}],
             "inventory[0] (lot A1).expires",
-            "an ISO date",
+            "a date YYYY-MM-DD",
         ),
         (
             [{"lot": "A1", "amount": 1000, "count": 1, "potency": 3}],
