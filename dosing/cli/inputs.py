@@ -9,6 +9,7 @@ from typing import Any
 
 from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.errors import InputError
+from optimizer.errors import Described
 
 __all__ = ["code_set_arg", "payer_arg", "read_json", "read_text"]
 
@@ -33,11 +34,44 @@ def read_text(path: Path, field: str) -> str:
         raise InputError(field, "a readable file", f"{path}: {reason}") from None
 
 
+#: How deep JSON may nest: an order is three levels deep; far deeper is no order.
+MAX_DEPTH = 32
+
+
 def read_json(text: str, field: str) -> Any:
-    """JSON with decimals kept exact (72.5 stays 72.5), or an InputError."""
+    """JSON with decimals kept exact (72.5 stays 72.5), or an InputError.
+
+    Integers of any length are read as decimals, so that the number checks refuse
+    them by size (Python's int() raises past 4,300 digits); nesting deeper than
+    :data:`MAX_DEPTH` is refused before anything walks it.
+    """
     try:
-        return json.loads(text, parse_float=Decimal)
+        data = json.loads(text, parse_float=Decimal, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise InputError(
-            field, "valid JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+            field, "valid JSON", Described(f"{exc.msg} at line {exc.lineno} column {exc.colno}")
         ) from None
+    except RecursionError:
+        raise InputError(
+            field, f"JSON nested at most {MAX_DEPTH} deep", Described("deeper")
+        ) from None
+    if _depth_exceeds(data, MAX_DEPTH):
+        raise InputError(field, f"JSON nested at most {MAX_DEPTH} deep", Described("deeper"))
+    return data
+
+
+def _integer(text: str) -> int | Decimal:
+    return int(text) if len(text) <= 18 else Decimal(text)
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests deeper than ``limit``, without recursion."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
