@@ -245,3 +245,25 @@ def test_bad_ndcs_are_refused_with_the_lot_named(text: str) -> None:
                 "inventory": [{"ndc": text, "lot": "L1", "amount": 1000, "count": 1}],
             }
         )
+
+
+@given(st.integers(1, 40_000), st.integers(1, 9_999), st.sampled_from([(), ("KX",)]))
+def test_a_line_over_the_limit_splits_into_lines_that_add_up(
+    units: int, limit: int, extra: tuple[str, ...]
+) -> None:
+    """docs/billing.md section 6: lines of at most the limit, the same code and NDC,
+    76 on every line after the first and on no other, adding up to the whole."""
+    sources = [NdcAmount("00000000001", Fraction(units), Fraction(units))]
+    result = claim_lines(
+        code(1, "IU"), sources, Setting.DISPENSED, kx=bool(extra), unit_limit=limit
+    )
+    assert sum(line.units for line in result) == units
+    assert all(1 <= line.units <= limit for line in result)
+    assert len(result) == -(-units // limit)  # ceil: no empty or extra line
+    assert all(line.code == "J9999" and line.ndc == "00000000001" for line in result)
+    assert [line.modifiers for line in result] == [extra] + [(*extra, "76")] * (len(result) - 1)
+
+
+def test_apportion_refuses_weights_that_add_up_to_nothing() -> None:
+    with pytest.raises(ValueError, match="positive total weight"):
+        apportion(3, [Fraction(0), Fraction(0)])
