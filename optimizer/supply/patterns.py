@@ -26,10 +26,6 @@ __all__ = ["MAX_PATTERNS", "PatternModel", "enumerate_patterns"]
 MAX_PATTERNS = 60_000
 
 
-class _TooMany(Exception):
-    pass
-
-
 def enumerate_patterns(
     amounts: Sequence[int],
     limits: Sequence[int],
@@ -53,25 +49,30 @@ def enumerate_patterns(
     vial_cap = max_vials if max_vials is not None else sum(c)
     found: list[Counts] = []
     counts = [0] * n
-
-    def walk(i: int, total: int, vials: int) -> None:
-        if total + reach[i] < low:
-            return
-        if i == n:
+    if reach[0] < low:
+        return []
+    if n == 0:
+        return [()]
+    # depth-first with an explicit stack (a shelf of a thousand lots would be a
+    # thousand frames deep): each entry is (lot, total so far, vials so far, the
+    # count of this lot to try next, counting down)
+    stack = [(0, 0, 0, min(c[0], high // a[0], vial_cap))]
+    while stack:
+        i, total, vials, k = stack.pop()
+        if k < 0:
+            continue
+        stack.append((i, total, vials, k - 1))
+        counts[i] = k
+        total, vials = total + k * a[i], vials + k
+        if total + reach[i + 1] < low:
+            continue
+        if i + 1 == n:
             found.append(tuple(counts))
             if len(found) > cap:
-                raise _TooMany
-            return
-        most = min(c[i], (high - total) // a[i], vial_cap - vials)
-        for k in range(most, -1, -1):
-            counts[i] = k
-            walk(i + 1, total + k * a[i], vials + k)
-        counts[i] = 0
-
-    try:
-        walk(0, 0, 0)
-    except _TooMany:
-        return None
+                return None
+            continue
+        j = i + 1
+        stack.append((j, total, vials, min(c[j], (high - total) // a[j], vial_cap - vials)))
     back = [0] * n
     result = []
     for pattern in found:
