@@ -12,6 +12,7 @@ the joint plan.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,7 +24,7 @@ from dosing.pipeline import Plan, Prepared, assemble, prepare
 from optimizer import Lot, Mode, SelectionResult, Status
 from optimizer.errors import FieldError
 from optimizer.numbers import as_fraction
-from optimizer.supply import DoseRequest, SupplyResult, sequential
+from optimizer.supply import DoseRequest, SupplyResult
 from optimizer.supply import plan_supply as optimize_supply
 
 __all__ = ["SUPPLY_KEYS", "SupplyPlan", "plan_supply"]
@@ -47,6 +48,7 @@ class SupplyPlan:
     plans: tuple[Plan, ...]
     result: SupplyResult
     baseline: SupplyResult
+    seconds: float = 0.0  # the whole request: reading, planning, billing
 
     @property
     def ok(self) -> bool:
@@ -68,7 +70,7 @@ class SupplyPlan:
                 "vials": self.result.vials,
                 "proven_optimal": self.result.proven_optimal,
                 "engine": self.result.engine,
-                "seconds": round(self.result.seconds, 3),
+                "seconds": round(self.seconds or self.result.seconds, 3),
                 "stages": [
                     {
                         "stage": r.name,
@@ -99,6 +101,7 @@ def plan_supply(
     today: dt.date | None = None,
 ) -> SupplyPlan:
     """Plan every dose of a supply request (a dict of the supply JSON)."""
+    started = time.monotonic()
     request = checked_object(request, SUPPLY_KEYS, what="supply")
     lots = inventory_of(request, base_dir)
     doses = request.get("doses")
@@ -137,7 +140,7 @@ def plan_supply(
         )
     except FieldError as exc:
         raise InputError(exc.field, exc.expected, exc.got) from None
-    baseline = sequential(wanted, [lot for lot in lots if lot.count > 0])
+    baseline = result.baseline or result
     plans = []
     for index, (p, selection) in enumerate(zip(prepared, result.selections, strict=True)):
         window = p.tolerance.window(p.calculation.amount)
@@ -145,17 +148,20 @@ def plan_supply(
             status = Status.INFEASIBLE
         else:
             status = Status.OPTIMAL if result.stages_proven else Status.FEASIBLE
+        below, above = result.nearest.get(index, (None, None))
         picked = SelectionResult(
             status=status,
             mode=Mode.WHOLE_VIALS,
             target=p.calculation.amount,
             window=window,
             selection=selection,
+            below=below,
+            above=above,
             reason=result.reasons.get(index, ""),
             engine=result.engine,
         )
         plans.append(assemble(p, picked))
-    return SupplyPlan(tuple(plans), result, baseline)
+    return SupplyPlan(tuple(plans), result, baseline, seconds=time.monotonic() - started)
 
 
 def _prepare(

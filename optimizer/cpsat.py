@@ -39,7 +39,7 @@ from optimizer.errors import FieldError, SolverError
 from optimizer.problem import Mode, Problem
 from optimizer.result import Answer, Status
 
-__all__ = ["DEFAULT_TIME_LIMIT", "MAX_MAGNITUDE", "solve"]
+__all__ = ["DEFAULT_TIME_LIMIT", "MAX_MAGNITUDE", "set_limits", "solve"]
 
 DEFAULT_TIME_LIMIT = 10.0
 #: The largest scaled stock (and target) a model is built for: CP-SAT checks
@@ -197,18 +197,23 @@ def _closeness(model: Any, problem: Problem, total: Any, stock: int) -> tuple[An
     return 2 * k + under, under
 
 
+def set_limits(solver: Any, seconds: float, workers: int) -> None:
+    """``workers`` search workers and ``seconds`` on the wall clock; with one worker
+    the same number of deterministic seconds too, so that the same model gets the
+    same answer on every run whatever the machine's load, unless the wall clock
+    runs out first (on a machine far slower than its deterministic time assumes)."""
+    solver.parameters.num_workers = workers
+    solver.parameters.max_time_in_seconds = seconds
+    if workers == 1:
+        solver.parameters.max_deterministic_time = seconds
+
+
 def _run(model: Any, objective: Any, clock: _Clock, workers: int) -> tuple[Status, Any]:
     from ortools.sat.python import cp_model
 
     model.minimize(objective)
     solver = cp_model.CpSolver()
-    solver.parameters.num_workers = workers
-    seconds = max(clock.left(), 0.001)
-    solver.parameters.max_time_in_seconds = seconds
-    if workers == 1:
-        # the same work on every run, whatever the machine's load, unless the wall
-        # clock above runs out first
-        solver.parameters.max_deterministic_time = seconds
+    set_limits(solver, max(clock.left(), 0.001), workers)
     code = solver.solve(model)
     if code == cp_model.OPTIMAL:
         return Status.OPTIMAL, solver

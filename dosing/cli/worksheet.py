@@ -8,6 +8,7 @@ from dosing.pipeline import Plan
 from dosing.supply import SupplyPlan
 from optimizer import Mode, Selection
 from optimizer.numbers import format_amount
+from optimizer.supply import TAKEN_BY_OTHERS
 
 __all__ = ["format_gap", "supply_worksheet", "worksheet"]
 
@@ -42,7 +43,8 @@ def worksheet(plan: Plan) -> str:
         ):
             if option is not None:
                 lines.append(f"  {label}: {_describe(option, plan.ordered, unit)}")
-        if plan.selection.below is None and plan.selection.above is None:
+        nothing_near = plan.selection.below is None and plan.selection.above is None
+        if nothing_near and TAKEN_BY_OTHERS not in plan.selection.reason:
             lines.append("  No selection of the vials on hand comes near the order.")
         lines += _warnings(plan)
         return "\n".join(lines) + "\n"
@@ -119,7 +121,7 @@ def supply_worksheet(supply: SupplyPlan) -> str:
     lines = [
         f"factordose supply: {len(supply.plans)} doses, {result.met} met, "
         f"{result.vials} vials, total deviation {format_amount(result.total_deviation)} {unit} "
-        f"({proven}, {result.engine}, {result.seconds:.2f} s)",
+        f"({proven}, {result.engine}, {supply.seconds or result.seconds:.2f} s)",
         f"Doses planned one after another instead: {baseline.met} met, {baseline.vials} vials, "
         f"total deviation {format_amount(baseline.total_deviation)} {unit}",
     ]

@@ -9,13 +9,14 @@ stages on one of three formulations: enumerated patterns
 dose alone, in order.
 """
 
-from optimizer.supply.plan import MODELS, STAGES, plan_supply
+from optimizer.supply.plan import MODELS, STAGES, TAKEN_BY_OTHERS, plan_supply
 from optimizer.supply.result import DoseRequest, StageReport, SupplyResult
 from optimizer.supply.sequential import sequential
 
 __all__ = [
     "MODELS",
     "STAGES",
+    "TAKEN_BY_OTHERS",
     "DoseRequest",
     "StageReport",
     "SupplyResult",

@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from optimizer.cpsat import set_limits
 from optimizer.exact import binary_split
 from optimizer.supply.scaled import Counts, Scaled, Solution
 
@@ -276,7 +277,7 @@ class ColumnSearch:
         generation on ``deviation - W`` per dose met (W above any total deviation),
         then the integer program on the doses not met.  Value and bound are
         ``-doses met`` and ``-most doses that can be met``."""
-        begun = time.perf_counter()
+        begun = time.monotonic()
         scaled = self.scaled
         weight = scaled.deviation_weight()
         inside = self._inside(start)
@@ -305,10 +306,10 @@ class ColumnSearch:
 
         fewest = len(self.doses) - most  # doses not met, at the least
         found, missed, _ = self._integer_program(
-            unmet(), inside, deadline - time.perf_counter(), workers, floor=fewest, presolve=False
+            unmet(), inside, deadline - time.monotonic(), workers, floor=fewest, presolve=False
         )
         met = len(self.doses) - missed
-        if met < most and time.perf_counter() < deadline:
+        if met < most and time.monotonic() < deadline:
             # a plan meeting one dose more costs at most -W x met - 1: its columns
             # are within that of the bound (step 4 of the module docstring)
             slack = -weight * met - 1 - lagrangian
@@ -318,7 +319,7 @@ class ColumnSearch:
                 found, missed, optimal = self._integer_program(
                     unmet(),
                     found,
-                    deadline - time.perf_counter(),
+                    deadline - time.monotonic(),
                     workers,
                     floor=fewest,
                     presolve=False,
@@ -332,7 +333,7 @@ class ColumnSearch:
                 self.columns[d].remove(self.empty)
                 self._seen[d].discard(self.empty)
         return StageOutcome(
-            self._outside(found), -met, -max(most, met), met >= most, time.perf_counter() - begun
+            self._outside(found), -met, -max(most, met), met >= most, time.monotonic() - begun
         )
 
     # -- stage 1: total deviation ---------------------------------------------
@@ -342,7 +343,7 @@ class ColumnSearch:
     ) -> StageOutcome:
         """Least total deviation with as many doses met as ``starts`` (plans
         meeting every dose, or stage 0's)."""
-        begun = time.perf_counter()
+        begun = time.monotonic()
         deadline = begun + seconds
         inside = [self._inside(start) for start in starts]
         for start in inside:
@@ -356,16 +357,16 @@ class ColumnSearch:
         lagrangian, minima = self._lagrangian(prices, sigma, partial=self.met is not None)
         bound = math.ceil(lagrangian - 1e-6 * max(1.0, abs(lagrangian)))
         solution, value, _ = self._integer_program(
-            self._deviation_costs(), best, deadline - time.perf_counter(), workers, floor=bound
+            self._deviation_costs(), best, deadline - time.monotonic(), workers, floor=bound
         )
-        if value > bound and time.perf_counter() < deadline:
+        if value > bound and time.monotonic() < deadline:
             extra = self._enumerate(prices, sigma, minima, value - 1 - lagrangian, deadline)
             if extra is not None:  # every column a better plan could use is known
                 self._add_all(extra)
                 solution, value, optimal = self._integer_program(
                     self._deviation_costs(),
                     solution,
-                    deadline - time.perf_counter(),
+                    deadline - time.monotonic(),
                     workers,
                     floor=bound,
                 )
@@ -376,7 +377,7 @@ class ColumnSearch:
             value,
             min(bound, value),
             value <= bound,
-            time.perf_counter() - begun,
+            time.monotonic() - begun,
         )
 
     def _deviation_costs(self) -> dict[int, list[int]]:
@@ -418,8 +419,8 @@ class ColumnSearch:
 
         prices, nu, sigma = np.zeros(len(self.stock)), 0.0, 0.0
         took = 0.0  # the last round's seconds: no round is begun that would end late
-        while time.perf_counter() + took < deadline:
-            began = time.perf_counter()
+        while time.monotonic() + took < deadline:
+            began = time.monotonic()
             flat = [(d, c) for d in self.doses for c in self.columns[d]]
             rows, cols, data = [], [], []
             for j, (_, counts) in enumerate(flat):
@@ -473,7 +474,7 @@ class ColumnSearch:
                             added += 1
             if not added:
                 break
-            took = time.perf_counter() - began
+            took = time.monotonic() - began
         return prices, nu, sigma
 
     def _lagrangian(
@@ -516,7 +517,7 @@ class ColumnSearch:
                 size = self.tables[key].size
                 suffix = _suffix_tables(scaled.amounts, limits, size, prices)
                 for d in members:
-                    if time.perf_counter() > deadline:
+                    if time.monotonic() > deadline:
                         return None
                     most = minima[d] + slack + sigma
                     found[d] = self._columns_within(d, prices, suffix, limits, cap, most, budget)
@@ -648,8 +649,7 @@ class ColumnSearch:
             model.add(objective >= floor)
         model.minimize(objective)
         solver = cp_model.CpSolver()
-        solver.parameters.num_workers = workers
-        solver.parameters.max_time_in_seconds = max(0.05, seconds)
+        set_limits(solver, max(0.05, seconds), workers)
         solver.parameters.cp_model_presolve = presolve
         code = solver.solve(model)
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -685,7 +685,7 @@ class ColumnSearch:
     ) -> StageOutcome:
         """Fewest vials, lots per patient, expiry cost, total deviation at most
         ``deviation`` (and as many doses met as in ``solution``)."""
-        begun = time.perf_counter()
+        begun = time.monotonic()
         scaled = self.scaled
         solution = self._inside(solution)
         w_vials, w_lots = scaled.weights()
@@ -730,7 +730,7 @@ class ColumnSearch:
         found, value, _ = self._integer_program(
             costs,
             solution,
-            seconds - (time.perf_counter() - begun),
+            seconds - (time.monotonic() - begun),
             workers,
             deviation_cap=deviation,
             lots_weight=w_lots,
@@ -740,7 +740,7 @@ class ColumnSearch:
             value,
             min(bound, value),
             value <= bound,
-            time.perf_counter() - begun,
+            time.monotonic() - begun,
         )
 
     def _last_bound(

@@ -46,11 +46,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from optimizer import exact
+from optimizer.cpsat import set_limits
 from optimizer.errors import FieldError, SolverError
 from optimizer.inventory import Lot
 from optimizer.numbers import format_amount
 from optimizer.problem import Mode, Problem
-from optimizer.result import Selection, Status
+from optimizer.result import Selection, SelectionResult, Status
 from optimizer.select import select
 from optimizer.supply.columns import ColumnSearch, StageOutcome
 from optimizer.supply.patterns import PatternModel
@@ -59,8 +60,10 @@ from optimizer.supply.scaled import Scaled, Solution
 from optimizer.supply.sequential import sequential
 from optimizer.supply.vials import VialModel
 
-__all__ = ["MAX_PATTERN_CLASSES", "MODELS", "STAGES", "plan_supply"]
+__all__ = ["MAX_PATTERN_CLASSES", "MODELS", "STAGES", "TAKEN_BY_OTHERS", "plan_supply"]
 
+#: How the reason of a dose unmet because others took its stock says so.
+TAKEN_BY_OTHERS = "goes to the other doses"
 #: The formulations ``plan_supply`` can use (``auto`` chooses by size).
 MODELS = ("auto", "patterns", "columns", "vials")
 STAGES = ("doses met", "total deviation", "vials, then lots per patient, then expiry")
@@ -112,12 +115,13 @@ def plan_supply(
         raise FieldError("time_limit", "a number of seconds > 0", time_limit)
     if model not in MODELS:
         raise FieldError("model", f"one of {', '.join(MODELS)}", model)
-    started = time.perf_counter()
+    started = time.monotonic()
+    end = started + time_limit
     # the stages end early enough to leave time for writing up the plan
     time_limit -= min(0.1 * time_limit, _WRITE_UP * len(doses))
     usable = [lot for lot in lots if lot.count > 0]
     scaled = Scaled(doses, usable)
-    baseline = sequential(doses, usable)
+    baseline = sequential(doses, usable, deadline=started + time_limit)
     in_turn = _counts_of(baseline, usable)
     solution = in_turn
     alone = _alone_optima(scaled)
@@ -132,7 +136,7 @@ def plan_supply(
     if patterns is None and model != "vials" and ColumnSearch.fits(scaled, possible):
         search = ColumnSearch(scaled, possible)
         result = _by_columns(search, starts, solution, time_limit, workers, started)
-        left = time_limit - (time.perf_counter() - started)
+        left = time_limit - (time.monotonic() - started)
         if model == "auto" and not result.stages_proven and left > _PATTERNS_AFTER:
             # time is left for the pattern model to prove what columns did not
             patterns = PatternModel.build(scaled)
@@ -147,8 +151,8 @@ def plan_supply(
         )
     # the search started from the sequential plan or better; check all the same
     if baseline.key() < result.key():
-        return baseline
-    return result
+        result = baseline
+    return _explained(scaled, result, baseline, end, started)
 
 
 def _by_columns(
@@ -167,10 +171,10 @@ def _by_columns(
         met = -len(search.doses)
         zero = StageOutcome(starts[0], met, met, True, 0.0)
     else:
-        left = time_limit - (time.perf_counter() - started)
+        left = time_limit - (time.monotonic() - started)
         zero = search.most_met(solution, left * _MEET_SHARE, workers)
         starts = [zero.solution]
-    left = time_limit - (time.perf_counter() - started)
+    left = time_limit - (time.monotonic() - started)
     first = search.deviation_stage(starts, left * _STAGE_SHARE[0], workers)
     reports = [
         StageReport(
@@ -190,7 +194,7 @@ def _by_columns(
             scaled.describe(1, first.value, first.solution),
         ),
     ]
-    left = time_limit - (time.perf_counter() - started)
+    left = time_limit - (time.monotonic() - started)
     last = search.last_stage(first.solution, first.value, left, workers)
     reports.append(
         StageReport(
@@ -202,7 +206,7 @@ def _by_columns(
             scaled.describe(2, last.value, last.solution),
         )
     )
-    return _result(scaled, last.solution, reports, "cpsat-columns", time.perf_counter() - started)
+    return _result(scaled, last.solution, reports, "cpsat-columns", time.monotonic() - started)
 
 
 def _by_stages(
@@ -233,7 +237,7 @@ def _by_stages(
         met * weight + deviation,
         start,
         workers,
-        (time_limit - (time.perf_counter() - started)) * _STAGE_SHARE[0],
+        (time_limit - (time.monotonic() - started)) * _STAGE_SHARE[0],
     )
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         solution = model.read(solver)
@@ -266,7 +270,7 @@ def _by_stages(
     if count == len(possible):
         model.fix_met(possible)
     # Solve 2: vials, then lots per patient, then expiry
-    left = time_limit - (time.perf_counter() - started)
+    left = time_limit - (time.monotonic() - started)
     last = model.objective(2)
     code, solver, elapsed = _solve(model, last, solution, workers, left)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -278,7 +282,7 @@ def _by_stages(
         StageReport(STAGES[2], value, bound, optimal, elapsed, scaled.describe(2, value, solution))
     )
     engine = "cpsat-patterns" if isinstance(model, PatternModel) else "cpsat-vials"
-    return _result(scaled, solution, reports, engine, time.perf_counter() - started)
+    return _result(scaled, solution, reports, engine, time.monotonic() - started)
 
 
 def _solve(
@@ -290,16 +294,15 @@ def _solve(
     model.hint(start)
     model.model.minimize(objective)
     solver = cp_model.CpSolver()
-    solver.parameters.num_workers = workers
-    solver.parameters.max_time_in_seconds = max(0.05, seconds)
+    set_limits(solver, max(0.05, seconds), workers)
     solver.parameters.linearization_level = 0 if isinstance(model, VialModel) else 1
-    begun = time.perf_counter()
+    begun = time.monotonic()
     code = solver.solve(model.model)
     if code == cp_model.MODEL_INVALID:
         raise SolverError(f"CP-SAT rejected the supply model: {solver.status_name(code)}")
     if code == cp_model.INFEASIBLE:
         raise SolverError("the supply model has no solution, yet its start is one (a bug)")
-    return code, solver, time.perf_counter() - begun
+    return code, solver, time.monotonic() - begun
 
 
 def _counts_of(result: SupplyResult, lots: Sequence[Lot]) -> Solution:
@@ -357,24 +360,48 @@ def _result(
         for stage, r in enumerate(reports)
     ]
     selections: list[Selection | None] = []
-    reasons: dict[int, str] = {}
     for d, counts in enumerate(solution):
         if counts is None:
             selections.append(None)
-            reasons[d] = _why_unmet(scaled, d, solution)
             continue
         dose = scaled.doses[d]
         problem = Problem.build(dose.target, scaled.lots, dose.tolerance, dose.max_vials)
         selections.append(Selection.from_counts(problem, counts))
     proven = bool(reports) and all(r.proven for r in reports)
     status = Status.OPTIMAL if proven else Status.FEASIBLE
-    if reasons and proven:
+    if proven and any(s is None for s in selections):
         status = Status.INFEASIBLE  # proven: these doses cannot all be met together
-    return SupplyResult(status, tuple(selections), reasons, tuple(reports), engine, seconds)
+    return SupplyResult(status, tuple(selections), {}, tuple(reports), engine, seconds)
 
 
-def _why_unmet(scaled: Scaled, d: int, solution: Solution) -> str:
-    """Why dose ``d`` is not met: on its own, or because other doses took the stock."""
+def _explained(
+    scaled: Scaled, result: SupplyResult, baseline: SupplyResult, end: float, started: float
+) -> SupplyResult:
+    """The chosen result with why each unmet dose is unmet (and, for a dose that
+    cannot be met even alone, the nearest selections below and above), the
+    baseline beside it, and the seconds of the whole run."""
+    solution = _counts_of(result, scaled.lots)
+    reasons: dict[int, str] = {}
+    nearest: dict[int, tuple[Selection | None, Selection | None]] = {}
+    for d, counts in enumerate(solution):
+        if counts is None:
+            reasons[d], alone = _why_unmet(scaled, d, solution, end)
+            if alone is not None:
+                nearest[d] = (alone.below, alone.above)
+    return dataclasses.replace(
+        result,
+        reasons=reasons,
+        nearest=nearest,
+        baseline=None if result is baseline else baseline,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _why_unmet(
+    scaled: Scaled, d: int, solution: Solution, end: float
+) -> tuple[str, SelectionResult | None]:
+    """Why dose ``d`` is not met: on its own (with the selection result that says
+    so), or because other doses took the stock."""
     dose = scaled.doses[d]
     alone = select(
         dose.target,
@@ -383,9 +410,10 @@ def _why_unmet(scaled: Scaled, d: int, solution: Solution) -> str:
         mode=Mode.WHOLE_VIALS,
         max_vials=dose.max_vials,
         as_of=dose.as_of,
+        deadline=end,
     )
     if alone.selection is None:
-        return f"cannot be met even alone: {alone.reason}"
+        return f"cannot be met even alone: {alone.reason}", alone
     wanted = alone.selection.counts_by_lot()
     taken: dict[str, list[int]] = {}
     for other, counts in enumerate(solution):
@@ -396,5 +424,5 @@ def _why_unmet(scaled: Scaled, d: int, solution: Solution) -> str:
     low, high = dose.tolerance.window(dose.target)
     return (
         f"the stock it needs for {format_amount(low)}–{format_amount(high)} in whole vials "
-        f"goes to the other doses: {lots or 'all lots in use'}"
-    )
+        f"{TAKEN_BY_OTHERS}: {lots or 'all lots in use'}"
+    ), None

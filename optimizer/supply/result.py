@@ -58,6 +58,11 @@ class SupplyResult:
     stages: tuple[StageReport, ...] = ()
     engine: str = "cpsat"
     seconds: float = 0.0
+    #: For a dose that cannot be met even alone: the nearest selections below and
+    #: above its window, from the whole shelf.
+    nearest: dict[int, tuple[Selection | None, Selection | None]] = field(default_factory=dict)
+    #: The doses planned one after another, when that is not this result itself.
+    baseline: SupplyResult | None = None
 
     @property
     def met(self) -> int:
@@ -73,7 +78,8 @@ class SupplyResult:
 
     @property
     def proven_optimal(self) -> bool:
-        return self.status is Status.OPTIMAL
+        """Every stage proven: the best supply there is, met whole or not."""
+        return self.stages_proven
 
     @property
     def stages_proven(self) -> bool:
