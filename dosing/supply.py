@@ -39,6 +39,8 @@ SUPPLY_KEYS = (
     "model",
 )
 DEFAULT_TIME_LIMIT = 30.0
+#: Seconds kept per dose for billing it after the vials are chosen.
+_BILLING_PER_DOSE = 0.001
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,13 @@ def plan_supply(
         for i, p in enumerate(prepared)
     ]
     try:
+        # the limit is the whole request's: what reading took is spent, and billing
+        # each dose afterwards takes about a millisecond
+        spent = time.monotonic() - started + _BILLING_PER_DOSE * len(wanted)
         result = optimize_supply(
             wanted,
             lots,
-            time_limit=float(time_limit),
+            time_limit=max(float(time_limit) - spent, 0.1 * float(time_limit)),
             workers=workers,
             model=_text(request.get("model"), "model") or "auto",
         )

@@ -27,13 +27,25 @@ The path applies when the table stays small (``MAX_TABLE`` totals, and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
 from optimizer.problem import Mode, Problem
 from optimizer.result import Answer, Status
 
-__all__ = ["MAX_CELLS", "MAX_TABLE", "binary_split", "fits", "solve", "window_totals"]
+__all__ = [
+    "MAX_CELLS",
+    "MAX_TABLE",
+    "Reusable",
+    "binary_split",
+    "fits",
+    "needed_size",
+    "solve",
+    "solve_many",
+    "window_totals",
+]
 
 MAX_TABLE = 2_000_000
 #: Items x totals above which the path is not taken: its masks take one byte a
@@ -57,7 +69,7 @@ def binary_split(count: int) -> list[int]:
 
 def fits(problem: Problem, size: int) -> bool:
     """Whether a table of ``size`` totals for ``problem`` stays within the limits."""
-    items = sum(len(binary_split(count)) for count in problem.counts)
+    items = sum(count.bit_length() for count in problem.counts)  # len(binary_split(count))
     return size <= MAX_TABLE and items * size <= MAX_CELLS
 
 
@@ -113,15 +125,67 @@ class _Table:
 
 def solve(problem: Problem, mode: Mode) -> Answer | None:
     """Solve ``problem`` in ``mode`` (whole_vials or exact_dose); None if too large."""
-    if not problem.amounts:
-        return Answer(Status.INFEASIBLE)
+    return solve_many([problem], mode)[0]
+
+
+def solve_many(problems: Sequence[Problem], mode: Mode) -> list[Answer | None]:
+    """Solve several problems in ``mode``; those on the same shelf (the same
+    amounts, counts, expiry ranks and vial cap: the doses of one supply) share
+    one table, as large as the largest of them needs.  None where too large."""
+    answers: list[Answer | None] = [None] * len(problems)
+    shelves: dict[tuple[object, ...], list[int]] = {}
+    for i, problem in enumerate(problems):
+        if not problem.amounts:
+            answers[i] = Answer(Status.INFEASIBLE)
+            continue
+        key = (problem.amounts, problem.counts, problem.ranks, problem.max_vials, problem.scale)
+        shelves.setdefault(key, []).append(i)
+    for members in shelves.values():
+        sizes = {i: _size(problems[i], mode) for i in members}
+        fitting = [i for i in members if fits(problems[i], sizes[i])]
+        if not fitting:
+            continue
+        table = _Table(problems[fitting[0]], max(sizes[i] for i in fitting))
+        for i in fitting:
+            answers[i] = _answer(problems[i], mode, table, sizes[i])
+    return answers
+
+
+class Reusable:
+    """A table kept for one shelf and answered for many doses on it, as long as
+    every one of them needs no more totals than it holds."""
+
+    def __init__(self, problem: Problem, size: int) -> None:
+        self.problem = problem
+        self.table = _Table(problem, size)
+
+    def answer(self, problem: Problem, mode: Mode) -> Answer | None:
+        """``problem`` (the same shelf, retargeted) answered from the table, without
+        alternatives; None when the table is too small for it."""
+        size = _size(problem, mode)
+        if size > self.table.size:
+            return None
+        return _answer(problem, mode, self.table, size, alternatives=False)
+
+
+def needed_size(problem: Problem, mode: Mode) -> int:
+    """How many totals a table for ``problem`` holds (see :func:`fits`)."""
+    return _size(problem, mode)
+
+
+def _size(problem: Problem, mode: Mode) -> int:
+    """The totals the table needs: up to the window's top, or to the smallest
+    total that covers an exact dose whatever the vials."""
     stock = problem.total(problem.counts)
-    largest = max(problem.amounts)
-    top = problem.high if mode is Mode.WHOLE_VIALS else problem.exact_floor + largest - 1
-    size = min(top, stock) + 1
-    if not fits(problem, size):
-        return None
-    table = _Table(problem, size)
+    top = (
+        problem.high if mode is Mode.WHOLE_VIALS else problem.exact_floor + max(problem.amounts) - 1
+    )
+    return min(top, stock) + 1
+
+
+def _answer(
+    problem: Problem, mode: Mode, table: _Table, size: int, *, alternatives: bool = True
+) -> Answer:
     keys: tuple[npt.NDArray[np.int64], ...]
     if mode is Mode.WHOLE_VIALS:
         totals, vials, expiry = table.reachable(problem.low, problem.high + 1)
@@ -135,9 +199,11 @@ def solve(problem: Problem, mode: Mode) -> Answer | None:
         order = np.lexsort(tuple(reversed(keys)))
         best = int(order[0])
         chosen = table.counts(int(totals[best]))
-        alternatives = _pareto(table, totals, vials, keys, order, int(vials[best]))
-        return Answer(Status.OPTIMAL, chosen, alternatives)
-    return _nearest(problem, mode, table, stock, largest)
+        if not alternatives:
+            return Answer(Status.OPTIMAL, chosen)
+        front = _pareto(table, totals, vials, keys, order, int(vials[best]))
+        return Answer(Status.OPTIMAL, chosen, front)
+    return _nearest(problem, mode, table, problem.total(problem.counts), max(problem.amounts))
 
 
 def closeness(

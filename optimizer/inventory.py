@@ -28,7 +28,13 @@ from pathlib import Path
 from optimizer.errors import IN_FILE, FieldError, InventoryError
 from optimizer.numbers import as_fraction, parse_number
 
-__all__ = ["INVENTORY_COLUMNS", "Lot", "lots_from_records", "read_inventory_csv"]
+__all__ = [
+    "INVENTORY_COLUMNS",
+    "Lot",
+    "lots_from_records",
+    "read_inventory_csv",
+    "with_count",
+]
 
 INVENTORY_COLUMNS = ("ndc", "lot", "amount", "count", "expires")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -58,6 +64,18 @@ class Lot:
             raise InventoryError(f"{name}: count", "a whole number of vials >= 0", self.count)
         if self.expires is not None and not isinstance(self.expires, dt.date):
             raise InventoryError(f"{name}: expires", "a date", self.expires)
+
+
+def with_count(lot: Lot, count: int) -> Lot:
+    """``lot`` with another vial count, without checking the rest again (a supply
+    takes vials from thousands of lots, dose after dose)."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InventoryError(f"lot {lot.lot}: count", "a whole number of vials >= 0", count)
+    copy = object.__new__(Lot)
+    for name in ("lot", "amount", "ndc", "expires"):
+        object.__setattr__(copy, name, getattr(lot, name))
+    object.__setattr__(copy, "count", count)
+    return copy
 
 
 def lots_from_records(

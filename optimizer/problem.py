@@ -27,6 +27,7 @@ is used first (docs/billing.md section 4).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -121,6 +122,19 @@ class Problem:
             counts=tuple(lot.count for lot in usable),
             ranks=expiry_ranks(usable),
             scale=scale,
+            target=scaled_target,
+            low=math.ceil(low),
+            high=math.floor(high),
+            max_vials=max_vials,
+        )
+
+    def retarget(self, target: Fraction, tolerance: Tolerance, max_vials: int | None) -> Problem:
+        """The same shelf for another dose: only what depends on the target changes
+        (many doses of a supply share a shelf; scaling it again for each is waste)."""
+        scaled_target = target / self.scale
+        low, high = tolerance.window(scaled_target)
+        return dataclasses.replace(
+            self,
             target=scaled_target,
             low=math.ceil(low),
             high=math.floor(high),

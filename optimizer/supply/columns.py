@@ -541,31 +541,37 @@ class ColumnSearch:
         out: list[Counts] = []
         counts = [0] * width
 
-        def walk(i: int, left: int, spent: float, vials: int, limit: float) -> None:
-            if i == width:
-                out.append(tuple(counts))
-                budget[0] -= 1
-                if budget[0] < 0:
-                    raise _Overflow
-                return
-            amount = amounts[i]
-            top = min(limits[i], left // amount)
-            if cap is not None:
-                top = min(top, cap - vials)
-            after = suffix[i + 1]
-            for k in range(top + 1):
-                rest = left - k * amount
-                cost = spent + k * prices[i]
-                if cost + after[rest] <= limit:
-                    counts[i] = k
-                    walk(i + 1, rest, cost, vials + k, limit)
-            counts[i] = 0
+        def walk(total: int, limit: float) -> None:
+            # depth-first over the lots with an explicit stack (a thousand lots would
+            # be a thousand frames deep): (lot, amount left, cost so far, vials so
+            # far, the count of this lot to try next, counting up)
+            stack = [(0, total, 0.0, 0, 0)]
+            while stack:
+                i, left, spent, vials, k = stack.pop()
+                if i == width:
+                    out.append(tuple(counts))
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        raise _Overflow
+                    continue
+                amount = amounts[i]
+                top = min(limits[i], left // amount)
+                if cap is not None:
+                    top = min(top, cap - vials)
+                after = suffix[i + 1]
+                while k <= top and spent + k * prices[i] + after[left - k * amount] > limit:
+                    k += 1
+                if k > top:
+                    continue
+                stack.append((i, left, spent, vials, k + 1))  # the next count, later
+                counts[i] = k
+                stack.append((i + 1, left - k * amount, spent + k * prices[i], vials + k, 0))
 
         reach = suffix[0]
         for total, deviation in zip(self.totals[d], self.deviations[d], strict=True):
             limit = most - float(deviation) + margin
             if reach[total] <= limit:
-                walk(0, int(total), 0.0, 0, limit)
+                walk(int(total), limit)
         return out
 
     # -- the integer program over the known columns -------------------------

@@ -15,6 +15,7 @@ and ``read(solver)``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,8 +34,11 @@ def enumerate_patterns(
     high: int,
     max_vials: int | None,
     cap: int,
+    *,
+    deadline: float | None = None,
 ) -> list[Counts] | None:
-    """Every count vector with ``low <= total <= high`` (None past ``cap`` of them).
+    """Every count vector with ``low <= total <= high`` (None past ``cap`` of them,
+    or when the search runs past ``deadline``).
 
     Depth-first over the lots, largest amount first, pruning totals over
     ``high`` and branches that cannot reach ``low`` any more.
@@ -57,7 +61,11 @@ def enumerate_patterns(
     # thousand frames deep): each entry is (lot, total so far, vials so far, the
     # count of this lot to try next, counting down)
     stack = [(0, 0, 0, min(c[0], high // a[0], vial_cap))]
+    steps = 0
     while stack:
+        steps += 1
+        if deadline is not None and steps % 4096 == 0 and time.monotonic() > deadline:
+            return None
         i, total, vials, k = stack.pop()
         if k < 0:
             continue
@@ -86,7 +94,10 @@ class PatternModel:
     """Identical doses as classes, selections as enumerated patterns."""
 
     @classmethod
-    def build(cls, scaled: Scaled) -> PatternModel | None:
+    def build(cls, scaled: Scaled, deadline: float | None = None) -> PatternModel | None:
+        """The model, or None when the patterns are more than ``MAX_PATTERNS`` or
+        enumerating them would run past ``deadline`` (a :func:`time.monotonic`
+        instant)."""
         classes = scaled.classes()
         patterns: list[list[Counts]] = []
         budget = MAX_PATTERNS
@@ -100,6 +111,7 @@ class PatternModel:
                 high,
                 scaled.doses[d].max_vials,
                 budget,
+                deadline=deadline,
             )
             budget -= len(found) if found is not None else budget + 1
             if found is None or budget < 0:

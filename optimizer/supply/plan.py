@@ -124,7 +124,7 @@ def plan_supply(
     baseline = sequential(doses, usable, deadline=started + time_limit)
     in_turn = _counts_of(baseline, usable)
     solution = in_turn
-    alone = _alone_optima(scaled)
+    alone = _alone_optima(scaled, started + time_limit)
     possible = [d for d, counts in enumerate(alone) if counts is not None]
     if _stock_covers(scaled, alone):  # every dose's own optimum, all at once
         solution = alone
@@ -132,14 +132,15 @@ def plan_supply(
     starts = [s for s in (solution, in_turn) if _meets(s, possible)]
     few = len(scaled.classes()) <= MAX_PATTERN_CLASSES
     wanted = model == "patterns" or (model == "auto" and few)
-    patterns = PatternModel.build(scaled) if wanted else None
+    patterns = PatternModel.build(scaled, started + time_limit) if wanted else None
     if patterns is None and model != "vials" and ColumnSearch.fits(scaled, possible):
         search = ColumnSearch(scaled, possible)
         result = _by_columns(search, starts, solution, time_limit, workers, started)
         left = time_limit - (time.monotonic() - started)
         if model == "auto" and not result.stages_proven and left > _PATTERNS_AFTER:
-            # time is left for the pattern model to prove what columns did not
-            patterns = PatternModel.build(scaled)
+            # time is left for the pattern model to prove what columns did not, if
+            # enumerating its patterns leaves time to solve it
+            patterns = PatternModel.build(scaled, started + time_limit - _PATTERNS_AFTER)
             if patterns is not None:
                 found = _counts_of(result, usable)
                 other = _by_stages(scaled, patterns, found, possible, time_limit, workers, started)
@@ -319,18 +320,32 @@ def _counts_of(result: SupplyResult, lots: Sequence[Lot]) -> Solution:
     return counts
 
 
-def _alone_optima(scaled: Scaled) -> Solution:
+def _alone_optima(scaled: Scaled, deadline: float) -> Solution:
     """Each dose's own optimum (whole vials, its usable stock, no other dose);
-    None for a dose that cannot be met even alone."""
+    None for a dose that cannot be met even alone.  Doses on the same stock
+    share one exact table; a shelf too large for one goes to CP-SAT."""
+    problems = [scaled.single_dose(d) for d in range(len(scaled.doses))]
+    answers = exact.solve_many(problems, Mode.WHOLE_VIALS)
     chosen: Solution = []
-    for d in range(len(scaled.doses)):
-        problem = scaled.single_dose(d)
-        answer = exact.solve(problem, Mode.WHOLE_VIALS)
-        if answer is None or answer.counts is None:
-            chosen.append(None)
-            continue
-        counts = dict(zip((lot.lot for lot in problem.lots), answer.counts, strict=True))
-        chosen.append(tuple(counts.get(lot.lot, 0) for lot in scaled.lots))
+    for d, (problem, answer) in enumerate(zip(problems, answers, strict=True)):
+        if answer is None:  # too large for a table: CP-SAT decides
+            dose = scaled.doses[d]
+            result = select(
+                dose.target,
+                problem.lots,
+                tolerance=dose.tolerance,
+                mode=Mode.WHOLE_VIALS,
+                max_vials=dose.max_vials,
+                deadline=deadline,
+                engine="cpsat",
+            )
+            counts = result.selection.counts_by_lot() if result.selection else None
+        else:
+            lots = (lot.lot for lot in problem.lots)
+            counts = dict(zip(lots, answer.counts, strict=True)) if answer.counts else None
+        chosen.append(
+            None if counts is None else tuple(counts.get(lot.lot, 0) for lot in scaled.lots)
+        )
     return chosen
 
 
@@ -360,12 +375,15 @@ def _result(
         for stage, r in enumerate(reports)
     ]
     selections: list[Selection | None] = []
+    shelf: Problem | None = None  # the whole shelf scaled once, retargeted per dose
     for d, counts in enumerate(solution):
         if counts is None:
             selections.append(None)
             continue
         dose = scaled.doses[d]
-        problem = Problem.build(dose.target, scaled.lots, dose.tolerance, dose.max_vials)
+        if shelf is None:
+            shelf = Problem.build(dose.target, scaled.lots, dose.tolerance, dose.max_vials)
+        problem = shelf.retarget(dose.target, dose.tolerance, dose.max_vials)
         selections.append(Selection.from_counts(problem, counts))
     proven = bool(reports) and all(r.proven for r in reports)
     status = Status.OPTIMAL if proven else Status.FEASIBLE

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from optimizer.inventory import Lot
+from optimizer.inventory import Lot, with_count
 from optimizer.problem import Problem, expiry_ranks
 
 __all__ = ["Counts", "Scaled", "Solution"]
@@ -47,6 +47,9 @@ class Scaled:
         for d, dose in enumerate(doses):
             patients.setdefault(dose.patient or f"dose {d + 1}", []).append(d)
         self.patients = patients
+        # the lots without their dates, and the shelves of single doses by stock
+        self.plain = [Lot(lot.lot, lot.amount, lot.count) for lot in self.lots]
+        self._shelves: dict[tuple[int, ...], Problem] = {}
 
     def class_key(self, d: int) -> tuple[object, ...]:
         """Doses with equal keys are interchangeable: same amount, window, vial cap,
@@ -125,11 +128,16 @@ class Scaled:
         return f"at least {bound // w_vials} vials"
 
     def single_dose(self, d: int) -> Problem:
+        """Dose ``d`` alone on its usable stock (no expiry: only whether it can be met
+        matters here).  Doses with the same usable stock share one scaled shelf."""
         dose = self.doses[d]
-        shelf = [
-            Lot(lot.lot, lot.amount, n) for lot, n in zip(self.lots, self.limits[d], strict=True)
-        ]
-        return Problem.build(dose.target, shelf, dose.tolerance, dose.max_vials)
+        key = tuple(self.limits[d])
+        base = self._shelves.get(key)
+        if base is None:
+            shelf = [with_count(lot, n) for lot, n in zip(self.plain, key, strict=True)]
+            base = Problem.build(dose.target, shelf, dose.tolerance, dose.max_vials)
+            self._shelves[key] = base
+        return base.retarget(dose.target, dose.tolerance, dose.max_vials)
 
 
 def _usable(lot: Lot, as_of: Any) -> bool:
