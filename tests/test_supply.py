@@ -16,7 +16,7 @@ from dosing import InputError
 from dosing.cli import main
 from dosing.cli.worksheet import format_gap, supply_worksheet
 from dosing.supply import plan_supply as plan_request
-from optimizer import Lot, Selection, Status, Tolerance
+from optimizer import Lot, Selection, Status, Tolerance, select
 from optimizer.problem import Problem
 from optimizer.supply import DoseRequest, SupplyResult, plan_supply, sequential
 from optimizer.supply.scaled import Scaled
@@ -262,3 +262,59 @@ def test_an_unproven_stage_shows_its_bound_in_words() -> None:
 )
 def test_gaps_too_small_for_two_decimals_are_not_shown_as_zero(gap: float, shown: str) -> None:
     assert format_gap(gap) == shown
+
+
+def test_a_vial_model_too_large_to_build_leaves_the_sequential_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from optimizer.supply import plan as supply_plan
+
+    monkeypatch.setattr(supply_plan, "MAX_VIAL_VARIABLES", 1)
+    lots = [Lot("A", Fraction(1000), 2), Lot("B", Fraction(520), 2)]
+    doses = [
+        DoseRequest(Fraction(1000), Tolerance(5, 5)),
+        DoseRequest(Fraction(980), Tolerance(5, 5)),
+    ]
+    result = plan_supply(doses, lots, model="vials", **PINNED)
+    assert result.engine == "sequential" and not result.stages and not result.proven_optimal
+    assert result_key(doses, lots, result) == result_key(doses, lots, sequential(doses, lots))
+
+
+def test_doses_the_baseline_had_no_time_for_say_so() -> None:
+    import time
+
+    lots = [Lot("A", Fraction(1000), 3)]
+    doses = [DoseRequest(Fraction(1000)), DoseRequest(Fraction(1000))]
+    late = sequential(doses, lots, deadline=time.monotonic() - 1)
+    assert late.met == 0 and all("time limit ran out" in r for r in late.reasons.values())
+    assert sequential(doses, lots).met == 2
+
+
+@settings(max_examples=40)
+@given(supplies())
+def test_the_sequential_plan_gives_each_dose_its_optimum_on_the_stock_left(
+    case: tuple[list[DoseRequest], list[Lot]],
+) -> None:
+    """Replayed dose by dose with select() on the stock the earlier doses left: the
+    kept-table baseline chooses as good a selection as a fresh one would."""
+    doses, lots = case
+    result = sequential(doses, lots)
+    stock = {lot.lot: lot.count for lot in lots}
+    for dose, chosen in zip(doses, result.selections, strict=True):
+        shelf = [Lot(x.lot, x.amount, stock[x.lot], x.ndc, x.expires) for x in lots]
+        fresh = select(
+            dose.target,
+            shelf,
+            tolerance=dose.tolerance,
+            mode="whole_vials",
+            max_vials=dose.max_vials,
+            as_of=dose.as_of,
+        ).selection
+        assert (chosen is None) == (fresh is None)
+        if chosen is None or fresh is None:
+            continue
+        key = lambda s: (abs(s.deviation), s.vials, s.total < s.target)  # noqa: E731
+        assert key(chosen) == key(fresh)
+        for pick in chosen.picks:
+            stock[pick.lot.lot] -= pick.count
+            assert stock[pick.lot.lot] >= 0

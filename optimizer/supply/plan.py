@@ -56,7 +56,7 @@ from optimizer.select import select
 from optimizer.supply.columns import ColumnSearch, StageOutcome
 from optimizer.supply.patterns import PatternModel
 from optimizer.supply.result import DoseRequest, StageReport, SupplyResult
-from optimizer.supply.scaled import Scaled, Solution
+from optimizer.supply.scaled import OutOfTime, Scaled, Solution
 from optimizer.supply.sequential import sequential
 from optimizer.supply.vials import VialModel
 
@@ -80,6 +80,9 @@ _MEET_SHARE = 0.3
 #: Seconds per dose kept from the stages for writing up the plan (selections,
 #: and why each unmet dose is unmet), at most a tenth of the time limit.
 _WRITE_UP = 0.002
+#: Doses x lots above which the vial model is not built (it would take longer to
+#: build than any time limit allows; the sequential plan is returned instead).
+MAX_VIAL_VARIABLES = 200_000
 #: Seconds that must be left after column generation, when it did not prove
 #: every stage of a supply with few enough patterns, to try the pattern model.
 _PATTERNS_AFTER = 1.0
@@ -121,10 +124,33 @@ def plan_supply(
     time_limit -= min(0.1 * time_limit, _WRITE_UP * len(doses))
     usable = [lot for lot in lots if lot.count > 0]
     scaled = Scaled(doses, usable)
-    baseline = sequential(doses, usable, deadline=started + time_limit)
+    stop = started + time_limit
+    baseline = sequential(doses, usable, deadline=stop)
+    try:
+        result = _search(scaled, baseline, model, time_limit, workers, started)
+    except OutOfTime:
+        # too large for the time given: the doses one after another are the answer
+        result = baseline
+    # the search started from the sequential plan or better; check all the same
+    if baseline.key() < result.key():
+        result = baseline
+    return _explained(scaled, result, baseline, end, started)
+
+
+def _search(
+    scaled: Scaled,
+    baseline: SupplyResult,
+    model: str,
+    time_limit: float,
+    workers: int,
+    started: float,
+) -> SupplyResult:
+    """The joint plan by the formulation ``model`` names or ``auto`` chooses."""
+    stop = started + time_limit
+    usable = scaled.lots
     in_turn = _counts_of(baseline, usable)
     solution = in_turn
-    alone = _alone_optima(scaled, started + time_limit)
+    alone = _alone_optima(scaled, stop)
     possible = [d for d, counts in enumerate(alone) if counts is not None]
     if _stock_covers(scaled, alone):  # every dose's own optimum, all at once
         solution = alone
@@ -132,7 +158,7 @@ def plan_supply(
     starts = [s for s in (solution, in_turn) if _meets(s, possible)]
     few = len(scaled.classes()) <= MAX_PATTERN_CLASSES
     wanted = model == "patterns" or (model == "auto" and few)
-    patterns = PatternModel.build(scaled, started + time_limit) if wanted else None
+    patterns = PatternModel.build(scaled, stop) if wanted else None
     if patterns is None and model != "vials" and ColumnSearch.fits(scaled, possible):
         search = ColumnSearch(scaled, possible)
         result = _by_columns(search, starts, solution, time_limit, workers, started)
@@ -140,20 +166,17 @@ def plan_supply(
         if model == "auto" and not result.stages_proven and left > _PATTERNS_AFTER:
             # time is left for the pattern model to prove what columns did not, if
             # enumerating its patterns leaves time to solve it
-            patterns = PatternModel.build(scaled, started + time_limit - _PATTERNS_AFTER)
+            patterns = PatternModel.build(scaled, stop - _PATTERNS_AFTER)
             if patterns is not None:
                 found = _counts_of(result, usable)
                 other = _by_stages(scaled, patterns, found, possible, time_limit, workers, started)
                 if _rank(scaled, other) < _rank(scaled, result):
                     result = other
-    else:
-        result = _by_stages(
-            scaled, patterns or VialModel(scaled), solution, possible, time_limit, workers, started
-        )
-    # the search started from the sequential plan or better; check all the same
-    if baseline.key() < result.key():
-        result = baseline
-    return _explained(scaled, result, baseline, end, started)
+        return result
+    if patterns is None and len(scaled.doses) * len(usable) > MAX_VIAL_VARIABLES:
+        raise OutOfTime  # a vial model this large would not be built in time
+    vials = patterns or VialModel(scaled, stop)
+    return _by_stages(scaled, vials, solution, possible, time_limit, workers, started)
 
 
 def _by_columns(
@@ -328,6 +351,8 @@ def _alone_optima(scaled: Scaled, deadline: float) -> Solution:
     answers = exact.solve_many(problems, Mode.WHOLE_VIALS)
     chosen: Solution = []
     for d, (problem, answer) in enumerate(zip(problems, answers, strict=True)):
+        if time.monotonic() > deadline:
+            raise OutOfTime  # unknown whether the rest can be met: no joint plan
         if answer is None:  # too large for a table: CP-SAT decides
             dose = scaled.doses[d]
             result = select(
@@ -403,6 +428,9 @@ def _explained(
     nearest: dict[int, tuple[Selection | None, Selection | None]] = {}
     for d, counts in enumerate(solution):
         if counts is None:
+            if time.monotonic() > end:  # no time left to look: say what is known
+                reasons[d] = result.reasons.get(d) or "not met; the time limit ran out"
+                continue
             reasons[d], alone = _why_unmet(scaled, d, solution, end)
             if alone is not None:
                 nearest[d] = (alone.below, alone.above)

@@ -15,7 +15,13 @@ from typing import Any
 from optimizer.inventory import Lot, with_count
 from optimizer.problem import Problem, expiry_ranks
 
-__all__ = ["Counts", "Scaled", "Solution"]
+__all__ = ["Counts", "OutOfTime", "Scaled", "Solution"]
+
+
+class OutOfTime(Exception):
+    """The time limit ran out before a joint plan could be built: the sequential
+    plan is the answer."""
+
 
 Counts = tuple[int, ...]
 Solution = list[Counts | None]

@@ -35,6 +35,10 @@ def sequential(
     reasons: dict[int, str] = {}
     kept: dict[object, exact.Reusable] = {}
     for index, dose in enumerate(doses):
+        if deadline is not None and time.monotonic() > deadline:
+            selections.append(None)
+            reasons[index] = "not planned: the time limit ran out before this dose"
+            continue
         selection = _from_kept(dose, lots, stock, doses, kept)
         if selection is None:
             result = select(

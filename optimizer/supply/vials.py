@@ -11,11 +11,12 @@ plan it finds in 30 s), which is why column generation replaced it there.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from optimizer import exact
 from optimizer.problem import Mode
-from optimizer.supply.scaled import Scaled, Solution
+from optimizer.supply.scaled import OutOfTime, Scaled, Solution
 
 __all__ = ["VialModel"]
 
@@ -23,7 +24,8 @@ __all__ = ["VialModel"]
 class VialModel:
     """Vials per dose and lot (large supplies)."""
 
-    def __init__(self, scaled: Scaled) -> None:
+    def __init__(self, scaled: Scaled, deadline: float | None = None) -> None:
+        """The model; :class:`OutOfTime` when building it runs past ``deadline``."""
         from ortools.sat.python import cp_model
 
         self.scaled = scaled
@@ -34,6 +36,8 @@ class VialModel:
         self.met: list[Any] = []
         deviations = []
         for d, dose in enumerate(scaled.doses):
+            if deadline is not None and time.monotonic() > deadline:
+                raise OutOfTime
             row = [model.new_int_var(0, n, f"x{d}_{i}") for i, n in enumerate(scaled.limits[d])]
             self.x.append(row)
             met = model.new_bool_var(f"met{d}")
