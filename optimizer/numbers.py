@@ -155,8 +155,11 @@ def to_json_number(value: Fraction, *, places: int | None = None) -> int | float
 
 
 def format_amount(value: Fraction | int | float) -> str:
-    """``3,625`` or ``1,062.5``: an amount for people, at most two decimals."""
+    """``3,625`` or ``1,062.5``: an amount for people, at most two decimals; an
+    amount under 0.005 keeps its significant digits (never shown as 0)."""
     number = float(value)
     if number == int(number):
         return f"{int(number):,}"
+    if abs(number) < 0.005:
+        return f"{number:.3g}"
     return f"{number:,.2f}".rstrip("0").rstrip(".")

@@ -1,0 +1,221 @@
+"""The hostile and edge inputs found by fuzzing, each pinned: a wrong answer, a
+traceback or a misleading report before; a right answer or a clear refusal now."""
+
+from __future__ import annotations
+
+import io
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+import dosing
+from dosing.cli import main
+from dosing.cli.worksheet import supply_worksheet, worksheet
+from optimizer import Lot, Tolerance, exact
+from optimizer.problem import Mode, Problem
+from optimizer.supply import DoseRequest, plan_supply
+from optimizer.supply.columns import ColumnSearch
+from optimizer.supply.scaled import Scaled
+from tests import oracle
+from tests.supply_cases import PINNED
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("engine", ["exact", "cpsat"])
+def test_a_weight_from_pounds_is_planned_exactly(engine: str) -> None:
+    # 14.626245804206814 kg x 33.3 IU/kg = 487.05 IU: the exact path's int64 overflowed
+    # and planned 5 vials (2,825 IU) billing 2,337 units JW
+    order = {
+        "code": "J7208",
+        "weight_kg": 14.626245804206814,
+        "dose_per_kg": 33.3,
+        "mode": "exact_dose",
+        "inventory": [
+            {"lot": "A", "amount": 3000, "count": 1},
+            {"lot": "B", "amount": 565, "count": 5},
+        ],
+    }
+    result = dosing.plan(order, engine=engine)
+    assert [(v.lot, v.count) for v in result.vials] == [("B", 1)]
+    assert [(line.units, line.modifiers) for line in result.claim_lines] == [
+        (488, ()),
+        (77, ("JW",)),
+    ]
+
+
+@pytest.mark.parametrize("engine", ["auto", "cpsat"])
+def test_potencies_with_sixteen_digits_are_planned(engine: str) -> None:
+    # refused before as "CP-SAT rejected the model: MODEL_INVALID"
+    lots = [
+        {"lot": "A", "amount": 333.3333333333333, "count": 3},
+        {"lot": "B", "amount": 565, "count": 5},
+    ]
+    result = dosing.plan({"code": "J7208", "dose": 1000, "inventory": lots}, engine=engine)
+    assert result.ok and result.dispensed is not None
+    assert abs(result.dispensed - 1000) == min(
+        abs(a * Fraction("333.3333333333333") + b * 565 - 1000)
+        for a in range(4)
+        for b in range(6)
+        if 900 <= a * Fraction("333.3333333333333") + b * 565 <= 1100
+    )
+
+
+@settings(max_examples=200)
+@given(
+    st.floats(min_value=2.0, max_value=150.0, allow_nan=False),
+    st.decimals(min_value="10", max_value="80", places=1),
+    st.lists(
+        st.tuples(st.decimals(min_value="200", max_value="3100", places=2), st.integers(1, 3)),
+        min_size=1,
+        max_size=3,
+    ),
+    st.sampled_from(["whole_vials", "exact_dose"]),
+)
+def test_float_weights_decimal_doses_and_potencies_match_the_oracle(
+    weight: float, per_kg: object, shelf: list[tuple[object, int]], mode: str
+) -> None:
+    lots = [Lot(f"L{i}", Fraction(str(a)), n) for i, (a, n) in enumerate(shelf)]
+    order = {
+        "code": "J7208",
+        "weight_kg": weight,
+        "dose_per_kg": per_kg,
+        "mode": mode,
+        "tolerance_pct": 10,
+        "inventory": [{"lot": x.lot, "amount": float(x.amount), "count": x.count} for x in lots],
+    }
+    result = dosing.plan(order)
+    target = Fraction(repr(weight)) * Fraction(str(per_kg))
+    best = oracle.best(target, lots, mode)
+    event(f"{mode}: {'feasible' if best else 'infeasible'}")
+    assert (best is None) == (not result.ok)
+    if best is not None:
+        chosen = oracle.counts_of(lots, {v.lot: v.count for v in result.vials})
+        assert oracle.key(target, lots, chosen, mode) == best
+
+
+def test_a_huge_exact_table_goes_to_cpsat() -> None:
+    # a 1,000,000 IU order from 5,000 lots: the masks would take 16 GB
+    lots = [Lot(f"L{i}", Fraction(500 + i % 97), 9) for i in range(5000)]
+    problem = Problem.build(Fraction(10**6), lots, Tolerance(5, 5), None)
+    assert not exact.fits(problem, exact.needed_size(problem, Mode.WHOLE_VIALS))
+    assert exact.solve(problem, Mode.WHOLE_VIALS) is None
+
+
+def test_column_enumeration_over_a_thousand_lots_needs_no_recursion() -> None:
+    lots = [Lot(f"L{i}", Fraction(1000 + i), 1) for i in range(1200)]
+    scaled = Scaled([DoseRequest(Fraction(1000), Tolerance(1, 1))], lots)
+    search = ColumnSearch(scaled, [0])
+    assert search is not None  # built: the supply itself is planned below
+    result = plan_supply(
+        [DoseRequest(Fraction(2000), Tolerance(1, 1))], lots, model="columns", **PINNED
+    )
+    assert result.met == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[" * 5000 + "]" * 5000, "nested at most 32 deep"),
+        ('{"code": "J7208", "dose": ' + "9" * 5000 + "}", "1e-15 to 1e15"),
+        ('{"code": "J7208", "dose": 1e100000000}', "1e-15 to 1e15"),
+    ],
+    ids=["deep nesting", "5,000 digits", "huge exponent"],
+)
+def test_hostile_json_is_one_line_and_exit_2(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "order.json"
+    path.write_text(text)
+    code, out, err = run("plan", str(path))
+    assert code == 2 and out == "" and needle in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("amount", "needle"),
+    [("3000,5", "decimal comma"), ("1.033,5", "decimal comma"), ("1e-400", "1e-15 to 1e15")],
+)
+def test_units_refuses_what_it_would_misread(amount: str, needle: str) -> None:
+    # 3000,5 was read as 30,005 (10x overbill); 1e-400 printed "0 IU ... 1 units"
+    code, out, err = run("units", "--code", "J7208", "--amount", amount)
+    assert code == 2 and out == "" and needle in err
+
+
+def test_units_reads_grouped_thousands() -> None:
+    code, out, _ = run("units", "--code", "J7212", "--amount", "3,000", "--json")
+    assert code == 0 and json.loads(out)["units"] == 12
+
+
+def test_plan_without_arguments_says_what_to_give() -> None:
+    code, _, err = run("plan")
+    assert code == 2 and "give ORDER.json" in err and "not both" not in err
+
+
+def test_an_internal_error_is_exit_3_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated bug\nsecond line")
+
+    monkeypatch.setattr("dosing.cli.units.load_code_set", broken)
+    code, _, err = run("units", "--code", "J7208", "--amount", "5")
+    assert code == 3 and err.count("\n") == 1
+    assert err.startswith("factordose: internal error, please report: RuntimeError")
+    code, _, err = run("--debug", "units", "--code", "J7208", "--amount", "5")
+    assert code == 3 and "Traceback" in err
+
+
+def supply_request(**extra: object) -> dict[str, object]:
+    return {
+        "doses": [
+            {"code": "J7208", "dose": 1000, "tolerance_pct": 5, "patient_id": "P1"},
+            {"code": "J7208", "dose": 9000, "tolerance_pct": 5, "patient_id": "P2"},
+        ],
+        "inventory": [
+            {"lot": "A", "amount": 1000, "count": 2},
+            {"lot": "B", "amount": 2400, "count": 3},
+        ],
+        **PINNED,
+        **extra,
+    }
+
+
+def test_a_partial_supply_proven_whole_says_so() -> None:
+    supply = dosing.plan_supply(supply_request())
+    summary = supply.to_dict()["summary"]
+    assert supply.result.met == 1 and summary["proven_optimal"] is True  # type: ignore[index]
+    assert supply.to_dict()["status"] == "partial"
+
+
+def test_a_dose_unmet_even_alone_shows_its_nearest_selections() -> None:
+    # 6,000 IU +-1% (5,940-6,060): the shelf makes 5,800 and 6,800 but nothing between
+    supply = dosing.plan_supply(
+        {
+            **supply_request(),
+            "doses": [{"code": "J7208", "dose": 6000, "tolerance_pct": 1, "patient_id": "P2"}],
+        }
+    )
+    plan = supply.plans[0]
+    assert not plan.ok and "cannot be met even alone" in plan.reason
+    assert plan.selection.below is not None and plan.selection.above is not None
+    text = worksheet(plan)
+    assert "Nearest below: 5,800 IU" in text and "Nearest above: 6,800 IU" in text
+    assert "No selection of the vials on hand comes near" not in text
+    assert "Nearest below" in supply_worksheet(supply)
+
+
+def test_the_seconds_reported_cover_the_whole_run() -> None:
+    supply = dosing.plan_supply(supply_request())
+    assert supply.seconds >= supply.result.seconds > 0
+    assert supply.to_dict()["summary"]["seconds"] == round(supply.seconds, 3)  # type: ignore[index]
+
+
+def test_one_worker_gives_the_same_plan_every_run() -> None:
+    request = supply_request()
+    first = dosing.plan_supply(request).to_dict()
+    for _ in range(2):
+        again = dosing.plan_supply(request).to_dict()
+        assert again["doses"] == first["doses"]
