@@ -31,7 +31,7 @@ MAX_BYTES = 16 * 2**20
 def locate(name: object, *, base_dir: Path | None, field: str, what: str, otherwise: str) -> Path:
     """The file that ``name`` (a path from data) means, inside ``base_dir``.
     ``otherwise`` says what the field takes when no base directory is given."""
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not name.strip() or "\x00" in name:
         raise InputError(field, f"the path of {what}", name)
     if base_dir is None:
         raise InputError(
@@ -50,6 +50,8 @@ def locate(name: object, *, base_dir: Path | None, field: str, what: str, otherw
 def checked(path: Path, *, field: str, what: str, shown: object = None) -> Path:
     """``path`` if it is a readable regular file no larger than :data:`MAX_BYTES`."""
     shown = str(path) if shown is None else shown
+    if "\x00" in str(path):  # the operating system cannot name it
+        raise InputError(field, f"the path of {what}", shown)
     if path.is_dir():
         raise InputError(field, f"the path of {what}, not a folder", shown)
     try:

@@ -129,6 +129,8 @@ def read_inventory_csv(path: str | Path) -> tuple[Lot, ...]:
     """
     try:
         stat = Path(path).stat()
+    except ValueError:  # a NUL in the name
+        raise InventoryError("inventory_file", "the path of a CSV file", str(path)) from None
     except OSError as exc:
         raise InventoryError(
             "inventory_file", "a readable CSV file", f"{path}: {exc.strerror}"
