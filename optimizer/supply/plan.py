@@ -349,6 +349,7 @@ def _alone_optima(scaled: Scaled, deadline: float) -> Solution:
     share one exact table; a shelf too large for one goes to CP-SAT."""
     problems = [scaled.single_dose(d) for d in range(len(scaled.doses))]
     answers = exact.solve_many(problems, Mode.WHOLE_VIALS)
+    scaled.alone = None
     chosen: Solution = []
     for d, (problem, answer) in enumerate(zip(problems, answers, strict=True)):
         if time.monotonic() > deadline:
@@ -449,18 +450,22 @@ def _why_unmet(
     """Why dose ``d`` is not met: on its own (with the selection result that says
     so), or because other doses took the stock."""
     dose = scaled.doses[d]
-    alone = select(
-        dose.target,
-        scaled.lots,
-        tolerance=dose.tolerance,
-        mode=Mode.WHOLE_VIALS,
-        max_vials=dose.max_vials,
-        as_of=dose.as_of,
-        deadline=end,
-    )
-    if alone.selection is None:
-        return f"cannot be met even alone: {alone.reason}", alone
-    wanted = alone.selection.counts_by_lot()
+    own = scaled.alone[d] if scaled.alone is not None else None
+    if own is not None:  # its own optimum is known: the stock went elsewhere
+        wanted = {scaled.lots[i].lot: n for i, n in enumerate(own) if n}
+    else:
+        alone = select(
+            dose.target,
+            scaled.lots,
+            tolerance=dose.tolerance,
+            mode=Mode.WHOLE_VIALS,
+            max_vials=dose.max_vials,
+            as_of=dose.as_of,
+            deadline=end,
+        )
+        if alone.selection is None:
+            return f"cannot be met even alone: {alone.reason}", alone
+        wanted = alone.selection.counts_by_lot()
     taken: dict[str, list[int]] = {}
     for other, counts in enumerate(solution):
         for i, n in enumerate(counts or ()):

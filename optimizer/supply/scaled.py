@@ -56,6 +56,8 @@ class Scaled:
         # the lots without their dates, and the shelves of single doses by stock
         self.plain = [Lot(lot.lot, lot.amount, lot.count) for lot in self.lots]
         self._shelves: dict[tuple[int, ...], Problem] = {}
+        #: Each dose's own optimum, once known (None in it: not met even alone).
+        self.alone: Solution | None = None
 
     def class_key(self, d: int) -> tuple[object, ...]:
         """Doses with equal keys are interchangeable: same amount, window, vial cap,
