@@ -8,6 +8,8 @@ where there is one), what was expected and what was given.
 from __future__ import annotations
 
 import reprlib
+from decimal import Decimal
+from fractions import Fraction
 
 __all__ = [
     "IN_FILE",
@@ -74,14 +76,29 @@ def show(value: object) -> str:
     character escaped, nested or huge values abbreviated (never recursing)."""
     if isinstance(value, Described):
         return value.words
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing"
     if isinstance(value, int) and value.bit_length() > 200:
         return f"a whole number of {value.bit_length():,} bits"  # str() of it may raise
+    if isinstance(value, (Fraction, Decimal)):
+        return _number(value)
     try:
         text = repr(value[:80]) if isinstance(value, str) else _REPR.repr(value)
     except ValueError:  # a huge int nested in a container
         text = f"a {type(value).__name__} too large to show"
     text = escape(text)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: Fraction | Decimal) -> str:
+    """A number as a person writes it: 1062.5, 2/3 as 0.6666666666666666, 1E+400."""
+    if isinstance(value, Decimal):
+        return str(value) if len(str(value)) <= 40 else f"{value:.6E}"
+    if value.denominator == 1:
+        return str(value.numerator) if value.numerator.bit_length() <= 200 else "a large number"
+    return repr(float(value))
 
 
 def escape(text: str) -> str:

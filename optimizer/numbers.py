@@ -39,6 +39,7 @@ __all__ = [
 MAX_EXPONENT = 15
 #: ... and have at most this many significant digits.
 MAX_DIGITS = 30
+_LARGEST = Decimal(10) ** MAX_EXPONENT
 _RANGE = f"a number from 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} with at most {MAX_DIGITS} digits"
 _PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _GROUPED = re.compile(r"([+-]?)(\d{1,3}(?:,\d{3})+)(\.\d+)?")
@@ -118,6 +119,8 @@ def _from_decimal(value: Decimal, field: str, error: ErrorFactory, given: object
     digits = len(value.as_tuple().digits)
     if digits > MAX_DIGITS or not _within(Decimal(value.adjusted())):
         raise error(field, _RANGE, given)
+    if abs(value) > _LARGEST:  # 1e15 < |value| < 1e16 has the same exponent
+        raise error(field, _RANGE, given)
     return Fraction(value)
 
 
@@ -155,11 +158,14 @@ def to_json_number(value: Fraction, *, places: int | None = None) -> int | float
 
 
 def format_amount(value: Fraction | int | float) -> str:
-    """``3,625`` or ``1,062.5``: an amount for people, at most two decimals; an
-    amount under 0.005 keeps its significant digits (never shown as 0)."""
-    number = float(value)
-    if number == int(number):
-        return f"{int(number):,}"
-    if abs(number) < 0.005:
-        return f"{number:.3g}"
-    return f"{number:,.2f}".rstrip("0").rstrip(".")
+    """``3,625`` or ``1,062.5``: an amount for people, rounded exactly to at most two
+    decimals; an amount under 0.005 keeps its significant digits (never shown as 0)."""
+    exact = Fraction(value) if not isinstance(value, float) else Fraction(repr(value))
+    if exact.denominator == 1:
+        return f"{exact.numerator:,}"
+    if abs(exact) < Fraction(1, 200):
+        return f"{float(exact):.3g}"
+    hundredths = math.floor(abs(exact) * 100 + Fraction(1, 2))  # exact, half away from zero
+    whole, cents = divmod(hundredths, 100)
+    sign = "-" if exact < 0 else ""
+    return f"{sign}{whole:,}.{cents:02d}".rstrip("0").rstrip(".")

@@ -39,18 +39,18 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    summary = run_check(
-        Path(args.claims), payer=args.payer, as_json=args.json, out=out, err=report.err
-    )
-    report.saw(Exit.NEGATIVE if summary.errors else Exit.OK)
+    run_check(Path(args.claims), payer=args.payer, as_json=args.json, out=out, report=report)
 
 
 def run_check(
-    path: Path, *, payer: str | Path | None, as_json: bool, out: TextIO, err: TextIO
+    path: Path, *, payer: str | Path | None, as_json: bool, out: TextIO, report: Report
 ) -> Summary:
+    """Check ``path``, writing findings as they come.  The exit code follows the
+    errors found so far, so a reader that stops early (``| head``) still gets 1."""
     checker = Checker(payer, base_dir=path.parent)
-    progress = _Progress(err)
+    progress = _Progress(report.err)
     for result in checker.check_file(path):
+        report.saw(Exit.NEGATIVE if checker.summary.errors else Exit.OK)
         if as_json:
             for finding in result.findings:
                 out.write(json.dumps(finding.to_dict()) + "\n")

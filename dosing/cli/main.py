@@ -65,14 +65,17 @@ def main(
         with _signals():
             args = build_parser().parse_args(argv)
             args.run(args, out, report)
+            out.flush()  # a full disk is found here, not after the exit code is set
     except UsageError as exc:
         report.invalid(str(exc))
     except (DosingError, OptimizerError) as exc:
         report.invalid(str(exc))
     except Interrupted as exc:
         report.saw(exc.code)
-    except BrokenPipeError:  # `factordose ... | head`
+    except BrokenPipeError:  # `factordose ... | head`: the exit code stands as seen
         sys.stderr.close()
+    except OSError as exc:  # the output cannot be written (a full disk): not a bug
+        report.invalid(f"could not write the output: {escape(exc.strerror or str(exc))}")
     except Exception as exc:  # a bug: one line, the traceback only when asked for
         if debug:
             traceback.print_exc(file=report.err)
