@@ -316,8 +316,8 @@ def _whole(value: object, field: str) -> int | None:
 
 
 def _text(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(field, "non-empty text", value)
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        raise InputError(field, "non-empty text of printable characters", value)
     return value.strip()
 
 
@@ -328,8 +328,10 @@ def _optional_text(value: object, field: str) -> str | None:
 def _texts(value: object, field: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise InputError(field, "a list of non-empty texts", value)
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and v.strip() and v.isprintable() for v in value
+    ):
+        raise InputError(field, "a list of non-empty printable texts", value)
     return tuple(v.strip() for v in value)
 
 

@@ -53,8 +53,10 @@ class Lot:
     expires: dt.date | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.lot, str) or not self.lot.strip():
-            raise InventoryError("lot", "a non-empty lot id", self.lot)
+        if not isinstance(self.lot, str) or not self.lot.strip() or not self.lot.isprintable():
+            raise InventoryError("lot", "a non-empty lot id of printable characters", self.lot)
+        if self.ndc is not None and (not isinstance(self.ndc, str) or not self.ndc.isprintable()):
+            raise InventoryError(f"lot {self.lot}: ndc", "text of printable characters", IN_FILE)
         name = f"lot {self.lot}"
         amount = as_fraction(self.amount, f"{name}: amount", error=InventoryError)
         if amount <= 0:
@@ -173,6 +175,8 @@ def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
     except csv.Error:
         raise InventoryError(f"{name} row 1 (header)", "a CSV row", IN_FILE) from None
     reader.fieldnames = header
+    if len(set(header)) != len(header):
+        raise InventoryError(f"{name} header", "each column named once", IN_FILE)
     missing = [c for c in ("ndc", "lot", "amount", "count") if c not in header]
     if missing:
         raise InventoryError(

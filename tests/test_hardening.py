@@ -219,3 +219,73 @@ def test_one_worker_gives_the_same_plan_every_run() -> None:
     for _ in range(2):
         again = dosing.plan_supply(request).to_dict()
         assert again["doses"] == first["doses"]
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "order.json"
+    path.write_text('{"code": "J7208", "dose": 1000, "dose": 2000, "inventory": []}')
+    code, _, err = run("plan", str(path))
+    assert code == 2 and "`dose` must be given once (got twice)" in err
+
+
+def test_control_characters_in_ids_never_reach_the_screen(tmp_path: Path) -> None:
+    (tmp_path / "stock.csv").write_text("ndc,lot,amount,count\n,A\x1b[31m\rZ,1000,2\n")
+    order = tmp_path / "order.json"
+    order.write_text('{"code": "J7208", "dose": 1000, "inventory_file": "stock.csv"}')
+    code, out, err = run("plan", str(order))
+    assert code == 2 and "\x1b" not in err and "\r" not in err and out == ""
+    claims = tmp_path / "claims.csv"
+    claims.write_text(
+        "claim_id,line_id,patient_id,payer,date_of_service,submission_date,code,modifiers,"
+        "units\nC\x1b[2J1,1,P\x07,medicare,2026-11-20,2026-11-27,J7208,JZ,1000\n"
+    )
+    code, out, _ = run("check", str(claims))
+    assert "\x1b" not in out and "\x07" not in out and "claim C\\x1b[2J1" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("stock.csv", "ndc,lot,amount,count,ndc\n1,A,1000,2,2\n"),
+        ("codes.csv", "code,descriptor,product,unit_amount,unit,source,code\n"),
+    ],
+)
+def test_a_column_named_twice_is_refused(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    field = "inventory_file" if name == "stock.csv" else "code_set"
+    order = {"code": "J7208", "dose": 1000, field: name}
+    if field == "code_set":
+        order["inventory"] = [{"lot": "A", "amount": 1000, "count": 1}]
+    with pytest.raises(dosing.DosingError, match=r"named (once|twice)"):
+        dosing.plan(order, base_dir=tmp_path)
+
+
+def test_check_keeps_exit_1_when_its_reader_stops_early() -> None:
+    import subprocess
+    import sys
+
+    from tests.paths import EXAMPLES
+
+    shell = (
+        f"{sys.executable} -m dosing check {EXAMPLES / 'claims.csv'} | head -1 > /dev/null; "
+        "exit ${PIPESTATUS[0]}"
+    )
+    result = subprocess.run(["bash", "-c", shell], capture_output=True, check=False)
+    assert result.returncode == 1
+
+
+def test_an_output_that_cannot_be_written_is_exit_2() -> None:
+    import subprocess
+    import sys
+
+    from tests.paths import EXAMPLES
+
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "dosing", "plan", str(EXAMPLES / "order.json")],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert result.returncode == 2 and "could not write the output" in result.stderr

@@ -144,5 +144,7 @@ def test_documentation_fields() -> None:
     )
     assert parsed.diagnosis_codes == ("D66",) and parsed.documented("prior_authorization")
     assert not order(dose=3000).documented("prior_authorization")
-    with pytest.raises(InputError, match="`diagnosis_codes` must be a list of non-empty texts"):
+    with pytest.raises(
+        InputError, match="`diagnosis_codes` must be a list of non-empty printable texts"
+    ):
         order(dose=3000, diagnosis_codes="D66")

@@ -66,6 +66,10 @@ class Checker:
             raise InputError("claims", "a readable CSV file", f"{path}: {exc.strerror}") from None
         with handle:
             header, rows = read_claims(handle, str(path))
+            if len(set(header)) != len(header):
+                raise InputError(
+                    "claims header", "each column named once", Described("a column named twice")
+                )
             missing = [c for c in REQUIRED_CLAIM_COLUMNS if c not in header]
             if missing:
                 raise InputError(
@@ -145,7 +149,7 @@ class Checker:
             if not self._valid_ndc(row.ndc):
                 found(
                     "ndc-invalid",
-                    f"NDC {row.ndc!r} is not 4-4-2, 5-3-2, 5-4-1 or 11 digits: "
+                    "the NDC on this line is not 4-4-2, 5-3-2, 5-4-1 or 11 digits: "
                     "copy it from the vial's label",
                 )
         else:

@@ -45,6 +45,7 @@ from typing import BinaryIO
 
 from dosing.errors import InputError
 from dosing.pipeline import Plan
+from optimizer.errors import Described
 from optimizer.numbers import parse_number
 
 __all__ = [
@@ -121,7 +122,9 @@ def read_claims(handle: BinaryIO, name: str) -> tuple[list[str], Iterator[RawRow
         text = first.rstrip(b"\r\n").decode("utf-8-sig")
         header = [h.strip() for h in _cells(text)]
     except (UnicodeDecodeError, csv.Error, ValueError):
-        raise InputError("claims header", "a CSV header in UTF-8 on one line", name) from None
+        raise InputError(
+            "claims header", "a CSV header in UTF-8 on one line", Described(name)
+        ) from None
     return header, _rows(handle, header)
 
 
@@ -155,7 +158,9 @@ def _row(number: int, raw: bytes, header: list[str]) -> RawRow:
     try:
         cells = _cells(text)
     except (csv.Error, ValueError):
-        return RawRow(number, None, "not a CSV row (a quote left open, or a stray one)")
+        return RawRow(
+            number, None, "not a CSV row (a quote left open or a stray one, or a bare CR)"
+        )
     if len(cells) > len(header):
         return RawRow(number, None, f"{len(cells)} cells, more than the header's {len(header)}")
     values: list[str | None] = [*cells, *([None] * (len(header) - len(cells)))]

@@ -174,6 +174,8 @@ def parse_code_set(text: str, name: str) -> CodeSet:
         header = reader.fieldnames or []
     except csv.Error:
         raise CodeSetError(f"code set {show_path(name)}, row 1 (header): not a CSV row") from None
+    if len(set(header)) != len(header):
+        raise CodeSetError(f"code set {show_path(name)}, row 1 (header): a column named twice")
     missing = [col for col in REQUIRED_COLUMNS if col not in header]
     if missing:
         raise CodeSetError(

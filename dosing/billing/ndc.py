@@ -13,6 +13,7 @@ import functools
 import re
 
 from dosing.errors import InputError
+from optimizer.errors import Described
 
 __all__ = ["normalize_ndc"]
 
@@ -37,4 +38,9 @@ def normalize_ndc(text: str, *, field: str = "ndc") -> str:
             widths = tuple(len(s) for s in segments)
             if widths in ((4, 4, 2), (5, 3, 2), (5, 4, 1), (5, 4, 2)):
                 return "".join(s.zfill(w) for s, w in zip(segments, _PADDED_WIDTHS, strict=True))
-    raise InputError(field, "an NDC as 4-4-2, 5-3-2 or 5-4-1 with hyphens, or 11 digits", text)
+    # the value is not repeated: it may come from a file (docs/design.md)
+    raise InputError(
+        field,
+        "an NDC as 4-4-2, 5-3-2 or 5-4-1 with hyphens, or 11 digits",
+        Described("a code in none of these forms"),
+    )

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from dosing.audit import RULES, Checker, ClaimResult, Summary
 from dosing.cli.inputs import payer_arg
 from dosing.cli.report import Exit, Report
+from optimizer.errors import escape
 
 __all__ = ["register", "run_check"]
 
@@ -69,15 +70,19 @@ def run_check(
 def _claim_text(result: ClaimResult) -> str:
     errors = sum(f.rule.severity == "error" for f in result.findings)
     warnings = len(result.findings) - errors
+    claim, patient, payer = (
+        escape(v)[:60] for v in (result.claim_id, result.patient_id, result.payer)
+    )
     head = (
-        f"claim {result.claim_id or '(no id)'} (patient {result.patient_id or '?'}, payer "
-        f"{result.payer or '?'}, {result.rows} line{'s' * (result.rows != 1)}): "
+        f"claim {claim or '(no id)'} (patient {patient or '?'}, payer "
+        f"{payer or '?'}, {result.rows} line{'s' * (result.rows != 1)}): "
         f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
     )
     lines = [head]
     for f in result.findings:
         lines.append(
-            f"  row {f.row:<6} line {f.line_id or '?':<4} {f.rule.severity.upper():<7} "
+            f"  row {f.row:<6} line {escape(f.line_id)[:20] or '?':<4} "
+            f"{f.rule.severity.upper():<7} "
             f"{f.rule.id} (s.{f.rule.section}): {f.message}"
         )
     return "\n".join(lines) + "\n\n"

@@ -46,7 +46,7 @@ def read_json(text: str, field: str) -> Any:
     :data:`MAX_DEPTH` is refused before anything walks it.
     """
     try:
-        data = json.loads(text, parse_float=Decimal, parse_int=_integer)
+        data = json.loads(text, parse_float=Decimal, parse_int=_integer, object_pairs_hook=_once)
     except json.JSONDecodeError as exc:
         raise InputError(
             field, "valid JSON", Described(f"{exc.msg} at line {exc.lineno} column {exc.colno}")
@@ -57,6 +57,17 @@ def read_json(text: str, field: str) -> Any:
         ) from None
     if _depth_exceeds(data, MAX_DEPTH):
         raise InputError(field, f"JSON nested at most {MAX_DEPTH} deep", Described("deeper"))
+    return data
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose every key appears once: ``{"dose": 1000, "dose": 2000}``
+    is refused, not read as 2,000."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise InputError(key, "given once", Described("twice"))
+        data[key] = value
     return data
 
 
