@@ -102,7 +102,7 @@ class Plan:
     def deviation_pct(self) -> float | None:
         if self.administered is None:
             return None
-        return round(float((self.administered - self.ordered) / self.ordered * 100), 2)
+        return _pct(self.administered, self.ordered)
 
     def to_dict(self) -> dict[str, object]:
         """The plan JSON of docs/design.md (plus ``window``, ``warnings`` and, when
@@ -320,6 +320,11 @@ def _option(selection: Selection | None, ordered: Fraction) -> dict[str, object]
     return {
         "vials": selection.vials,
         "dispensed": float(selection.total),
-        "deviation_pct": round(float((selection.total - ordered) / ordered * 100), 2),
+        "deviation_pct": _pct(selection.total, ordered),
         "lots": selection.counts_by_lot(),
     }
+
+
+def _pct(value: Fraction, ordered: Fraction) -> float:
+    """``value`` against ``ordered`` in percent, two decimals (never ``-0.0``)."""
+    return round(float((value - ordered) / ordered * 100), 2) + 0.0

@@ -159,7 +159,7 @@ def _summary(record: dict[str, object]) -> str:
     if record["status"] == "infeasible":
         return f"{head}: {record['code']} {record['reason']}"
     lines = ", ".join(
-        f"{line['units']} {'+'.join(line['modifiers']) or 'no modifier'}"
+        f"{line['units']:,} {'+'.join(line['modifiers']) or 'no modifier'}"
         for line in record["claim_lines"]  # type: ignore[attr-defined]
     )
     vials = sum(v["count"] for v in record["vials"])  # type: ignore[attr-defined]
