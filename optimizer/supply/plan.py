@@ -199,7 +199,10 @@ def _by_columns(
         zero = search.most_met(solution, left * _MEET_SHARE, workers)
         starts = [zero.solution]
     left = time_limit - (time.monotonic() - started)
-    first = search.deviation_stage(starts, left * _STAGE_SHARE[0], workers)
+    if left > _stage_minimum(scaled):
+        first = search.deviation_stage(starts, left * _STAGE_SHARE[0], workers)
+    else:  # no time for the stage: the start stands, unproven (0 bounds any deviation)
+        first = StageOutcome(starts[0], scaled.evaluate(1, starts[0]), 0, False, 0.0)
     reports = [
         StageReport(
             STAGES[0],
@@ -219,7 +222,10 @@ def _by_columns(
         ),
     ]
     left = time_limit - (time.monotonic() - started)
-    last = search.last_stage(first.solution, first.value, left, workers)
+    if left > _stage_minimum(scaled):
+        last = search.last_stage(first.solution, first.value, left, workers)
+    else:
+        last = StageOutcome(first.solution, scaled.evaluate(2, first.solution), 0, False, 0.0)
     reports.append(
         StageReport(
             STAGES[2],
@@ -231,6 +237,12 @@ def _by_columns(
         )
     )
     return _result(scaled, last.solution, reports, "cpsat-columns", time.monotonic() - started)
+
+
+def _stage_minimum(scaled: Scaled) -> float:
+    """Seconds below which a column-generation stage is not begun: building its
+    programs alone takes about this long (measured: a millisecond a dose)."""
+    return 0.2 + 0.001 * len(scaled.doses)
 
 
 def _by_stages(

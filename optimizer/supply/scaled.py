@@ -99,13 +99,13 @@ class Scaled:
             return -len(met)
         if stage == 1:
             return sum(self.deviation(d, c) for d, c in met)
-        rows = [c or (0,) * len(self.lots) for c in solution]
-        lots_used = sum(
-            1
-            for members in self.patients.values()
-            for i in range(len(self.lots))
-            if any(rows[d][i] for d in members)
-        )
+        # lots each patient uses: the union of their doses' lots, counted once
+        lots_used = 0
+        for members in self.patients.values():
+            used: set[int] = set()
+            for d in members:
+                used.update(i for i, n in enumerate(solution[d] or ()) if n)
+            lots_used += len(used)
         expiry = sum(r * n for _, c in met for r, n in zip(self.ranks, c, strict=True))
         w_vials, w_lots = self.weights()
         return sum(sum(c) for _, c in met) * w_vials + lots_used * w_lots + expiry
