@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-SUITE = ("units", "select", "plan", "accuracy", "checks", "supply")
+SUITE = ("units", "select", "plan", "accuracy", "checks", "supply", "limits")
 HERE = Path(__file__).resolve().parent
 
 
