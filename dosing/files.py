@@ -22,7 +22,7 @@ from pathlib import Path
 
 from dosing.errors import InputError
 
-__all__ = ["MAX_BYTES", "locate", "read_text"]
+__all__ = ["MAX_BYTES", "checked", "locate", "named", "read_text"]
 
 #: The largest file read whole (inventories, code sets, payer profiles, orders).
 MAX_BYTES = 16 * 2**20
@@ -45,6 +45,18 @@ def locate(name: object, *, base_dir: Path | None, field: str, what: str, otherw
     if not path.is_relative_to(base):
         raise InputError(field, f"a path inside {base} (the folder of the file naming it)", name)
     return checked(path, field=field, what=what, shown=name)
+
+
+def named(
+    name: str | Path, *, base_dir: Path | None, field: str, what: str, shipped: tuple[str, ...]
+) -> Path:
+    """The file a table is read from: a :class:`~pathlib.Path` the caller chose,
+    wherever it is, or a path given as text (from data) inside ``base_dir``; the
+    table's ``shipped`` names are what it takes otherwise."""
+    choices = ", ".join(shipped)
+    if isinstance(name, Path):
+        return checked(name, field=field, what=f"{what} (or one of {choices})")
+    return locate(name, base_dir=base_dir, field=field, what=what, otherwise=f"one of {choices}")
 
 
 def checked(path: Path, *, field: str, what: str, shown: object = None) -> Path:

@@ -132,18 +132,14 @@ def load_code_set(
         name = DEFAULT_CODE_SET
     if isinstance(name, str) and name in SHIPPED_CODE_SETS:
         return _shipped(name)
-    what = f"a code set CSV (or one of {', '.join(SHIPPED_CODE_SETS)})"
     try:
-        if isinstance(name, Path):
-            path = files.checked(name, field="code_set", what=what)
-        else:
-            path = files.locate(
-                name,
-                base_dir=base_dir,
-                field="code_set",
-                what="a code set CSV",
-                otherwise=f"one of {', '.join(SHIPPED_CODE_SETS)}",
-            )
+        path = files.named(
+            name,
+            base_dir=base_dir,
+            field="code_set",
+            what="a code set CSV",
+            shipped=SHIPPED_CODE_SETS,
+        )
     except InputError as exc:
         raise CodeSetError(str(exc)) from None
     resolved = path.resolve()

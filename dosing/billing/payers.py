@@ -101,18 +101,14 @@ def load_payer(name: str | Path | PayerProfile, *, base_dir: Path | None = None)
         return name
     if isinstance(name, str) and name in SHIPPED_PAYERS:
         return _shipped(name)
-    what = f"a payer profile TOML (or one of {', '.join(SHIPPED_PAYERS)})"
     try:
-        if isinstance(name, Path):
-            path = files.checked(name, field="payer", what=what)
-        else:
-            path = files.locate(
-                name,
-                base_dir=base_dir,
-                field="payer",
-                what="a payer profile TOML",
-                otherwise=f"one of {', '.join(SHIPPED_PAYERS)}",
-            )
+        path = files.named(
+            name,
+            base_dir=base_dir,
+            field="payer",
+            what="a payer profile TOML",
+            shipped=SHIPPED_PAYERS,
+        )
     except InputError as exc:
         raise PayerProfileError(str(exc)) from None
     resolved = path.resolve()
