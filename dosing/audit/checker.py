@@ -194,18 +194,19 @@ class Checker:
         modifiers: set[str],
         found: Found,
     ) -> None:
-        days = (row.submission_date - row.date_of_service).days
-        if days < 0:
+        deadline = payer.filing_deadline(row.date_of_service)
+        if row.submission_date < row.date_of_service:
             found(
                 "submission-before-service",
                 f"submitted {row.submission_date.isoformat()}, "
                 f"before the date of service {row.date_of_service.isoformat()}",
             )
-        elif days > payer.filing_window_days:
+        elif row.submission_date > deadline:
             found(
                 "late-filing",
-                f"submitted {days} days after the date of service; "
-                f"{payer.name} allows {payer.filing_window_days}: the claim will be denied",
+                f"submitted {row.submission_date.isoformat()}, after "
+                f"{deadline.isoformat()}: {payer.name} allows {payer.filing_window} from the "
+                "date of service (to the next workday): the claim will be denied",
             )
         if payer.kx_required and "KX" not in modifiers:
             found(

@@ -4,7 +4,9 @@ A profile is a TOML file (shipped: ``medicare`` and ``example-commercial``;
 or the path of your own).  It is checked once, on load, and every problem
 names the file and the key.  Keys (docs/billing.md sections in brackets):
 
-``filing_window_days``       days from service to submission (s.6)
+``filing_window_years``      calendar years from service to submission (s.6; Medicare: 1)
+``filing_window_days``       or days (exactly one of the two); a deadline on a weekend or
+                             federal holiday moves to the next workday
 ``prior_authorization``      whether a prior authorization number is required (s.7)
 ``dispensing_tolerance``     ``under_pct``/``over_pct``, the default order tolerance (s.4)
 ``kx.required``              whether lines need modifier KX (s.6)
@@ -18,6 +20,7 @@ names the file and the key.  Keys (docs/billing.md sections in brackets):
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import tomllib
 from collections.abc import Mapping
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from dosing import files
+from dosing.billing.deadlines import filing_deadline
 from dosing.errors import DosingError, InputError
 from optimizer import Tolerance
 from optimizer.errors import FieldError, escape, field_name, show_path
@@ -56,6 +60,7 @@ _TOP_KEYS = {
     "description",
     "source",
     "filing_window_days",
+    "filing_window_years",
     "prior_authorization",
     "dispensing_tolerance",
     "kx",
@@ -77,7 +82,7 @@ class PayerProfile:
     name: str
     description: str
     source: str
-    filing_window_days: int
+    filing_window_days: int | None
     prior_authorization: bool
     dispensing_tolerance: Tolerance
     kx_required: bool
@@ -86,6 +91,21 @@ class PayerProfile:
     unit_limits: Mapping[str, int]
     step_therapy: Mapping[str, tuple[str, ...]]
     network_sites: frozenset[str]
+    filing_window_years: int | None = None
+
+    def filing_deadline(self, service: dt.date) -> dt.date:
+        """The last day a claim for a service on ``service`` is on time."""
+        return filing_deadline(
+            service, years=self.filing_window_years, days=self.filing_window_days
+        )
+
+    @property
+    def filing_window(self) -> str:
+        """The window in words: "1 calendar year", "180 days"."""
+        if self.filing_window_years is not None:
+            years = self.filing_window_years
+            return f"{years} calendar year{'s' * (years != 1)}"
+        return f"{self.filing_window_days} day{'s' * (self.filing_window_days != 1)}"
 
     def uses_jw_jz(self, setting: str) -> bool:
         return self.jw_jz.get(setting) == "required"
@@ -165,9 +185,14 @@ def parse_payer(text: str, source: str) -> PayerProfile:
             raise bad(key, "non-empty text", value)
         return value
 
-    days = data.get("filing_window_days")
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise bad("filing_window_days", "a whole number of days >= 1", days)
+    days, years = data.get("filing_window_days"), data.get("filing_window_years")
+    if (days is None) == (years is None):
+        raise bad("filing_window_days|filing_window_years", "exactly one of them", None)
+    for key, value in (("filing_window_days", days), ("filing_window_years", years)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise bad(key, "a whole number >= 1", value)
     prior = data.get("prior_authorization", False)
     if not isinstance(prior, bool):
         raise bad("prior_authorization", "true or false", prior)
@@ -216,6 +241,7 @@ def parse_payer(text: str, source: str) -> PayerProfile:
         description=text_of("description"),
         source=text_of("source"),
         filing_window_days=days,
+        filing_window_years=years,
         prior_authorization=prior,
         dispensing_tolerance=tolerance,
         kx_required=kx.get("required", False),

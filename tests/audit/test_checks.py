@@ -356,3 +356,14 @@ def test_every_physical_row_is_checked_or_unreadable(tmp_path: Path, lines: list
     summary = summary_of(path)
     assert summary["rows"] == counted
     assert summary["rows_checked"] + summary["rows_unreadable"] == counted  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("submitted", "late"), [("2025-01-15", False), ("2025-01-16", True)])
+def test_medicare_late_filing_is_one_calendar_year(
+    tmp_path: Path, submitted: str, late: bool
+) -> None:
+    # 42 CFR 424.44(a): a 2024-01-15 service filed on 2025-01-15 is on time (the
+    # 365-day count called it late)
+    rows = planned_rows("exact_dose", payer="medicare", date_of_service="2024-01-15")
+    rows = all_lines(submission_date=submitted)(rows)
+    assert ("late-filing" in findings(tmp_path, rows)) is late

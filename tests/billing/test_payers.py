@@ -18,13 +18,14 @@ DOCUMENTED = {"patient_id": "P1", "diagnosis_codes": ["D66"], "prior_authorizati
 def test_every_shipped_profile_loads_and_cites_its_source(name: str) -> None:
     profile = load_payer(name)
     assert profile.name == name and "docs/billing.md" in profile.source
-    assert profile.filing_window_days >= 1
+    assert (profile.filing_window_days or 0) >= 1 or (profile.filing_window_years or 0) >= 1
     assert set(profile.jw_jz) == {"administered", "dispensed"}
 
 
 def test_medicare_values_follow_the_reference() -> None:
     medicare = load_payer("medicare")
-    assert medicare.filing_window_days == 365  # docs/billing.md s.6: 12 months
+    # docs/billing.md s.6: one calendar year after the date of service (42 CFR 424.44)
+    assert medicare.filing_window_years == 1 and medicare.filing_window_days is None
     assert medicare.uses_jw_jz("administered") and not medicare.uses_jw_jz("dispensed")
     assert medicare.dispensing_tolerance.under_pct == Fraction(10)
 
@@ -41,7 +42,7 @@ GOOD = """name = "mine"\ndescription = "d"\nsource = "s"\nfiling_window_days = 9
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        (GOOD.replace("90", "0"), "`filing_window_days` must be a whole number of days >= 1"),
+        (GOOD.replace("90", "0"), "`filing_window_days` must be a whole number >= 1"),
         (GOOD + "colour = 1\n", "`colour` must be one of the keys"),
         (GOOD + "[kx]\nrequired = 'yes'\n", "`kx.required` must be true or false"),
         (GOOD + "[kx]\ndocumentation = ['shoe_size']\n", "`kx.documentation` must be a list"),
