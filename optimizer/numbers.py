@@ -29,6 +29,7 @@ __all__ = [
     "MAX_EXPONENT",
     "as_fraction",
     "ceil_div",
+    "counted",
     "floor_div",
     "format_amount",
     "parse_number",
@@ -169,3 +170,9 @@ def format_amount(value: Fraction | int | float) -> str:
     whole, cents = divmod(hundredths, 100)
     sign = "-" if exact < 0 else ""
     return f"{sign}{whole:,}.{cents:02d}".rstrip("0").rstrip(".")
+
+
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 unit``, ``2 units``, ``1,000 doses``: a count with its noun agreeing."""
+    noun = singular if count == 1 else (plural or singular + "s")
+    return f"{count:,} {noun}"

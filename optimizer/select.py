@@ -17,7 +17,7 @@ from fractions import Fraction
 from optimizer import cpsat, exact
 from optimizer.errors import FieldError
 from optimizer.inventory import Lot, as_lots
-from optimizer.numbers import as_fraction, format_amount
+from optimizer.numbers import as_fraction, counted, format_amount
 from optimizer.problem import Mode, Problem, Tolerance, usable_on
 from optimizer.result import Answer, Selection, SelectionResult, Status
 
@@ -141,7 +141,8 @@ def _reason(problem: Problem, result: SelectionResult) -> str:
     stock = sum((lot.amount * lot.count for lot in problem.lots), Fraction(0))
     low, high = result.window
     need = low if result.mode is Mode.WHOLE_VIALS else result.target
-    expired = f" ({len(result.expired)} expired lot(s) set aside)" if result.expired else ""
+    set_aside = counted(len(result.expired), "expired lot")
+    expired = f" ({set_aside} set aside)" if result.expired else ""
     if stock < need:
         return (
             f"not enough stock: {format_amount(stock)} on hand{expired}, "

@@ -148,7 +148,7 @@ def test_unmet_doses_say_why() -> None:
     result = plan_supply(doses, lots, **PINNED)
     assert result.met == 1 and result.status is Status.INFEASIBLE
     [unmet] = [d for d in (0, 1) if result.selections[d] is None]
-    assert f"goes to the other doses: lot A to dose(s) {2 - unmet}" in result.reasons[unmet]
+    assert f"goes to the other doses: lot A to dose {2 - unmet}" in result.reasons[unmet]
     assert result.reasons[2].startswith("cannot be met even alone: not enough stock")
 
 
@@ -168,7 +168,7 @@ def test_example_supply_beats_the_sequential_plan() -> None:
 def test_supply_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
     out = io.StringIO()
     assert main(["supply", str(EXAMPLES / "supply.json")], out=out, err=io.StringIO()) == 0
-    assert "Patient P-1001: 13 dose(s)" in out.getvalue()
+    assert "Patient P-1001: 13 doses" in out.getvalue()
     assert "Doses planned one after another instead: 11 met" in out.getvalue()
     request = json.loads((EXAMPLES / "supply.json").read_text())
     request["inventory"] = request["inventory"][:2]

@@ -29,7 +29,7 @@ from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.errors import DosingError, InputError
 from optimizer.errors import Described
-from optimizer.numbers import ceil_div, floor_div
+from optimizer.numbers import ceil_div, counted, floor_div
 
 __all__ = ["Checker"]
 
@@ -39,6 +39,8 @@ Found = Callable[[str, str], None]
 #: ICD-10-CM codes that support a Factor VIII claim (docs/billing.md section 6):
 #: D66 hereditary factor VIII deficiency, D68.311 acquired hemophilia.
 HEMOPHILIA_A_DIAGNOSES = ("D66", "D68.311")
+#: The same without the dot, as 837 files carry them (D68311).
+HEMOPHILIA_A_UNDOTTED = tuple(code.replace(".", "") for code in HEMOPHILIA_A_DIAGNOSES)
 
 
 class Checker:
@@ -157,7 +159,9 @@ class Checker:
         if (
             code is not None
             and code.factor == "VIII"
-            and not any(d.startswith(HEMOPHILIA_A_DIAGNOSES) for d in row.diagnosis_codes)
+            and not any(
+                d.replace(".", "").startswith(HEMOPHILIA_A_UNDOTTED) for d in row.diagnosis_codes
+            )
         ):
             diagnoses = ", ".join(row.diagnosis_codes) or "none"
             found(
@@ -171,7 +175,7 @@ class Checker:
                     row.patient_id,
                     row.code,
                     row.date_of_service,
-                    row.ndc,
+                    self._ndc_key(row.ndc),
                     tuple(sorted(modifiers - {"KX"})),
                 )
             )
@@ -227,7 +231,7 @@ class Checker:
         if limit is not None and row.units > limit:
             found(
                 "unit-limit-exceeded",
-                f"{row.units:,} units on one line; {payer.name} allows "
+                f"{counted(row.units, 'unit')} on one line; {payer.name} allows "
                 f"{limit} for {row.code}: split into lines of at most {limit}, the repeats "
                 "with modifier 76",
             )
@@ -271,6 +275,9 @@ class Checker:
         if code is None:
             return out
         unit = code.unit_amount
+        if any({"JW", "JZ"} <= set(r.modifiers) for r in rows):
+            self._check_dose(head, payer, code, found)
+            return out  # the modifiers contradict each other (jw-jz-same-line): no units piled on
         jw_rows = [r for r in rows if "JW" in r.modifiers]
         given_rows = [r for r in rows if "JW" not in r.modifiers]
         billed = sum(r.units for r in given_rows)
@@ -353,7 +360,7 @@ class Checker:
                     "one line says JZ (nothing discarded), another bills "
                     "a discard with JW: keep the one that is true",
                 )
-        elif "JZ" in modifiers and head.discard_documented and supported >= 1:
+        elif "JZ" in modifiers and supported >= 1:  # JZ attests no billable discard
             found(
                 "jz-with-billable-discard",
                 f"JZ says nothing billable was discarded, but "
@@ -436,6 +443,11 @@ class Checker:
                 "a TOML path, or pass --payer",
             )
         return payer
+
+    def _ndc_key(self, text: str) -> str:
+        """The NDC as the duplicate check compares it: 11 digits when it is valid
+        (0026-3954-10 and 00026395410 are one NDC), else as written."""
+        return normalize_ndc(text) if text and self._valid_ndc(text) else text
 
     def _valid_ndc(self, text: str) -> bool:
         if text not in self._ndcs:

@@ -18,6 +18,7 @@ from dosing.audit import RULES, Checker, ClaimResult, Summary
 from dosing.cli.inputs import payer_arg
 from dosing.cli.report import Exit, Report
 from optimizer.errors import escape
+from optimizer.numbers import counted
 
 __all__ = ["register", "run_check"]
 
@@ -75,8 +76,8 @@ def _claim_text(result: ClaimResult) -> str:
     )
     head = (
         f"claim {claim or '(no id)'} (patient {patient or '?'}, payer "
-        f"{payer or '?'}, {result.rows} line{'s' * (result.rows != 1)}): "
-        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        f"{payer or '?'}, {counted(result.rows, 'line')}): "
+        f"{counted(errors, 'error')}, {counted(warnings, 'warning')}"
     )
     lines = [head]
     for f in result.findings:
@@ -90,12 +91,12 @@ def _claim_text(result: ClaimResult) -> str:
 
 def _summary_text(summary: Summary, payer: str | Path | None) -> str:
     lines = [
-        f"Checked {summary.rows:,} rows in {summary.claims:,} claims"
+        f"Checked {counted(summary.rows, 'row')} in {counted(summary.claims, 'claim')}"
         + (f" against payer {payer}" if payer else "")
         + ": "
         f"{summary.rows - summary.rows_unreadable:,} checked, {summary.rows_unreadable:,} "
-        f"unreadable; {summary.claims_with_errors:,} claims with errors.",
-        f"{summary.errors:,} errors, {summary.warnings:,} warnings.",
+        f"unreadable; {counted(summary.claims_with_errors, 'claim')} with errors.",
+        f"{counted(summary.errors, 'error')}, {counted(summary.warnings, 'warning')}.",
     ]
     if summary.by_id:
         width = max(len(rule) for rule in summary.by_id)
@@ -108,7 +109,11 @@ def _summary_text(summary: Summary, payer: str | Path | None) -> str:
             rule = RULES[rule_id]
             lines.append(f"{rule_id:<{width}}  {rule.severity:<8}  {rule.section:<7}  {count:,}")
     else:
-        lines.append("No findings: the claims are ready to submit.")
+        lines.append(
+            "No findings: the claims are ready to submit."
+            if summary.rows
+            else "The file has a header and no rows: there was nothing to check."
+        )
     return "\n".join(lines) + "\n"
 
 

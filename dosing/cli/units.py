@@ -12,7 +12,7 @@ from dosing.billing.units import equivalent_units, resolve_code, units_for
 from dosing.cli.inputs import code_set_arg
 from dosing.cli.report import Report
 from dosing.errors import InputError
-from optimizer.numbers import format_amount, parse_number, to_json_number
+from optimizer.numbers import counted, format_amount, parse_number, to_json_number
 
 __all__ = ["register"]
 
@@ -54,14 +54,14 @@ def run_units(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         return
     print(
         f"{format_amount(amount)} {code.unit} under {code.code} "
-        f"({code.unit_label} per unit, code set {table.name}): {units:,} units",
+        f"({code.unit_label} per unit, code set {table.name}): {counted(units, 'unit')}",
         file=out,
     )
     for other, other_units in equivalents.items():
         other_code = table.lookup(other)
         print(
             f"  same amount under {other} ({other_code.unit_label} per unit): "
-            f"{other_units:,} units",
+            f"{counted(other_units, 'unit')}",
             file=out,
         )
 

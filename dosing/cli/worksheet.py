@@ -7,7 +7,7 @@ from fractions import Fraction
 from dosing.pipeline import Plan
 from dosing.supply import SupplyPlan
 from optimizer import Mode, Selection
-from optimizer.numbers import format_amount
+from optimizer.numbers import counted, format_amount
 from optimizer.supply import TAKEN_BY_OTHERS
 
 __all__ = ["format_gap", "supply_worksheet", "worksheet"]
@@ -81,7 +81,7 @@ def worksheet(plan: Plan) -> str:
         lines.append(f"  {line.code}  {modifiers:<9} {line.units:>6,} units  {ndc}")
     for other, units in plan.equivalent_units.items():
         lines.append(
-            f"  (the same amount under {other} would be {units:,} units: "
+            f"  (the same amount under {other} would be {counted(units, 'unit')}: "
             f"do not mix the two codes' units)"
         )
     if plan.selection.alternatives:
@@ -135,7 +135,7 @@ def supply_worksheet(supply: SupplyPlan) -> str:
     for number, plan in enumerate(supply.plans, start=1):
         by_patient.setdefault(plan.order.patient_id or "(no patient id)", []).append((number, plan))
     for patient, plans in by_patient.items():
-        lines += ["", "=" * 78, f"Patient {patient}: {len(plans)} dose(s)", "=" * 78]
+        lines += ["", "=" * 78, f"Patient {patient}: {counted(len(plans), 'dose')}", "=" * 78]
         for number, plan in plans:
             lines += ["", f"--- dose {number} ---", worksheet(plan).rstrip("\n")]
     return "\n".join(lines) + "\n"

@@ -483,7 +483,10 @@ def _why_unmet(
         for i, n in enumerate(counts or ()):
             if n and scaled.lots[i].lot in wanted:
                 taken.setdefault(scaled.lots[i].lot, []).append(other + 1)
-    lots = "; ".join(f"lot {lot} to dose(s) {', '.join(map(str, ds))}" for lot, ds in taken.items())
+    lots = "; ".join(
+        f"lot {lot} to dose{'s' * (len(ds) != 1)} {', '.join(map(str, ds))}"
+        for lot, ds in taken.items()
+    )
     low, high = dose.tolerance.window(dose.target)
     return (
         f"the stock it needs for {format_amount(low)}–{format_amount(high)} in whole vials "

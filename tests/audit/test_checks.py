@@ -367,3 +367,42 @@ def test_medicare_late_filing_is_one_calendar_year(
     rows = planned_rows("exact_dose", payer="medicare", date_of_service="2024-01-15")
     rows = all_lines(submission_date=submitted)(rows)
     assert ("late-filing" in findings(tmp_path, rows)) is late
+
+
+def test_jz_with_a_billable_discard_is_wrong_whatever_the_documentation_flag(
+    tmp_path: Path,
+) -> None:
+    # CMS JW/JZ FAQ: JZ attests that nothing billable was discarded; 495 IU left of
+    # 4,120 after 3,625 given is one whole 250-IU unit, documented or not
+    rows = planned_rows("exact_dose")
+    jz_only = [{**rows[0], "modifiers": "JZ KX", "discard_documented": "no"}]
+    assert "jz-with-billable-discard" in findings(tmp_path, jz_only)
+
+
+@pytest.mark.parametrize("diagnosis", ["D66", "D68.311", "D68311"])
+def test_hemophilia_a_diagnoses_with_or_without_the_dot(tmp_path: Path, diagnosis: str) -> None:
+    # ICD-10-CM D68.311 (acquired hemophilia); claims files (837) carry codes without
+    # the decimal point
+    rows = all_lines(diagnosis_codes=diagnosis)(planned_rows())
+    assert "missing-hemophilia-a-diagnosis" not in findings(tmp_path, rows)
+
+
+def test_the_duplicate_check_compares_ndcs_in_one_form(tmp_path: Path) -> None:
+    rows = planned_rows("whole_vials", weight_kg=80, dose_per_kg=52)
+    again = {**rows[0], "line_id": "2", "ndc": "12345-6789-01"}
+    first = {**rows[0], "ndc": "12345678901"}
+    assert "duplicate-line" in findings(tmp_path, [first, again])
+
+
+def test_contradictory_modifiers_are_not_piled_on_with_units(tmp_path: Path) -> None:
+    rows = planned_rows("exact_dose")
+    both = [rows[0], {**rows[1], "modifiers": "JW JZ KX"}]
+    found = findings(tmp_path, both)
+    assert "jw-jz-same-line" in found and "units-mismatch" not in found
+
+
+def test_a_file_with_only_a_header_says_so(tmp_path: Path) -> None:
+    out = io.StringIO()
+    code = main(["check", str(write(tmp_path, []))], out=out, err=io.StringIO())
+    assert code == 0 and "header and no rows" in out.getvalue()
+    assert "ready to submit" not in out.getvalue()

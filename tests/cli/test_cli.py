@@ -122,3 +122,10 @@ def test_a_feasible_plan_exits_0(tmp_path: Path) -> None:
     )
     code, out, _ = run("plan", str(order), "--json")
     assert code == 0 and json.loads(out)["status"] == "ok"
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    code, out, _ = run("units", "--code", "J7208", "--amount", "1")
+    assert code == 0 and ": 1 unit\n" in out and "1 units" not in out
+    code, out, _ = run("units", "--code", "J7208", "--amount", "2")
+    assert ": 2 units\n" in out
