@@ -34,7 +34,7 @@ from optimizer.numbers import ceil_div, counted, floor_div
 __all__ = ["Checker"]
 
 #: How a check reports: ``found(rule_id, message)``.
-Found = Callable[[str, str], None]
+Found = Callable[..., None]
 
 #: ICD-10-CM codes that support a Factor VIII claim (docs/billing.md section 6):
 #: D66 hereditary factor VIII deficiency, D68.311 acquired hemophilia.
@@ -116,9 +116,7 @@ class Checker:
         findings.sort(key=lambda f: f.row)
         self.summary.rows += count
         self.summary.claims += 1
-        self.summary.by_id.update(f.rule.id for f in findings)
-        if any(f.rule.severity == "error" for f in findings):
-            self.summary.claims_with_errors += 1
+        self.summary.count(findings)
         first = rows[0] if rows else None
         return ClaimResult(
             claim_id,
@@ -267,8 +265,8 @@ class Checker:
         out: list[Finding] = []
         head = rows[0]
 
-        def found(rule: str, message: str, row: ClaimRow = head) -> None:
-            out.append(Finding(RULES[rule], row.claim_id, row.line_id, row.row, message))
+        def found(rule: str, message: str, row: ClaimRow = head, severity: str = "") -> None:
+            out.append(Finding(RULES[rule], row.claim_id, row.line_id, row.row, message, severity))
 
         code = self._code(head, None)
         payer = self._payer(head, None)
@@ -409,6 +407,7 @@ class Checker:
                     f"{_plain(given)} {code.unit} given is "
                     f"{pct:+.1f}% from the {_plain(ordered)} ordered; {payer.name} accepts "
                     f"{payer.dispensing_tolerance}",
+                    severity="error" if payer.enforce_tolerance else "",
                 )
 
     # -- look-ups, cached --------------------------------------------------

@@ -8,6 +8,7 @@ row of the file: checked, or unreadable.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["RULES", "ClaimResult", "Finding", "Rule", "Summary"]
@@ -36,7 +37,12 @@ RULES = {
         ),
         Rule("dose-not-justified", "error", "5, 7", "weight or ordered amount undocumented"),
         Rule("dose-calculation-mismatch", "error", "5, 7", "weight x dose per kg is not the order"),
-        Rule("dose-outside-tolerance", "error", "4", "administered outside the payer's tolerance"),
+        Rule(
+            "dose-outside-tolerance",
+            "warning",
+            "4",
+            "administered outside the dispensing tolerance (an error if the profile enforces it)",
+        ),
         Rule("jw-undocumented", "error", "3", "JW without a documented discard"),
         Rule("jw-exceeds-discard", "error", "3", "more JW units than the discard supports"),
         Rule("jw-jz-same-line", "error", "3", "JW and JZ on the same line"),
@@ -76,12 +82,18 @@ class Finding:
     line_id: str
     row: int
     message: str
+    #: the rule's own, unless the payer's profile makes it stricter
+    severity: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.severity:
+            object.__setattr__(self, "severity", self.rule.severity)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "type": "finding",
             "id": self.rule.id,
-            "severity": self.rule.severity,
+            "severity": self.severity,
             "section": self.rule.section,
             "claim_id": self.claim_id,
             "line_id": self.line_id,
@@ -110,14 +122,16 @@ class Summary:
     claims: int = 0
     claims_with_errors: int = 0
     by_id: Counter[str] = field(default_factory=Counter)
+    errors: int = 0
+    warnings: int = 0
 
-    @property
-    def errors(self) -> int:
-        return sum(n for rule, n in self.by_id.items() if RULES[rule].severity == "error")
-
-    @property
-    def warnings(self) -> int:
-        return sum(n for rule, n in self.by_id.items() if RULES[rule].severity == "warning")
+    def count(self, findings: Sequence[Finding]) -> None:
+        """Add one claim's findings."""
+        self.by_id.update(f.rule.id for f in findings)
+        errors = sum(f.severity == "error" for f in findings)
+        self.errors += errors
+        self.warnings += len(findings) - errors
+        self.claims_with_errors += bool(errors)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -8,7 +8,9 @@ names the file and the key.  Keys (docs/billing.md sections in brackets):
 ``filing_window_days``       or days (exactly one of the two); a deadline on a weekend or
                              federal holiday moves to the next workday
 ``prior_authorization``      whether a prior authorization number is required (s.7)
-``dispensing_tolerance``     ``under_pct``/``over_pct``, the default order tolerance (s.4)
+``dispensing_tolerance``     ``under_pct``/``over_pct``, the default order tolerance (s.4);
+                             ``enforce``: a dose outside it is an error in ``check``
+                             (a contract term), not the default warning
 ``kx.required``              whether lines need modifier KX (s.6)
 ``kx.documentation``         order fields / claim columns that must be filled for KX
 ``jw_jz.administered``       ``required`` or ``not_used``: JW/JZ policy by setting (s.3)
@@ -92,6 +94,7 @@ class PayerProfile:
     step_therapy: Mapping[str, tuple[str, ...]]
     network_sites: frozenset[str]
     filing_window_years: int | None = None
+    enforce_tolerance: bool = False
 
     def filing_deadline(self, service: dt.date) -> dt.date:
         """The last day a claim for a service on ``service`` is on time."""
@@ -196,7 +199,10 @@ def parse_payer(text: str, source: str) -> PayerProfile:
     prior = data.get("prior_authorization", False)
     if not isinstance(prior, bool):
         raise bad("prior_authorization", "true or false", prior)
-    tolerance_table = table("dispensing_tolerance", {"under_pct", "over_pct"})
+    tolerance_table = table("dispensing_tolerance", {"under_pct", "over_pct", "enforce"})
+    enforce = tolerance_table.get("enforce", False)
+    if not isinstance(enforce, bool):
+        raise bad("dispensing_tolerance.enforce", "true or false", enforce)
     try:
         tolerance = Tolerance(
             Fraction(str(tolerance_table.get("under_pct", 10))),
@@ -242,6 +248,7 @@ def parse_payer(text: str, source: str) -> PayerProfile:
         source=text_of("source"),
         filing_window_days=days,
         filing_window_years=years,
+        enforce_tolerance=enforce,
         prior_authorization=prior,
         dispensing_tolerance=tolerance,
         kx_required=kx.get("required", False),

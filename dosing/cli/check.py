@@ -69,7 +69,7 @@ def run_check(
 
 
 def _claim_text(result: ClaimResult) -> str:
-    errors = sum(f.rule.severity == "error" for f in result.findings)
+    errors = sum(f.severity == "error" for f in result.findings)
     warnings = len(result.findings) - errors
     claim, patient, payer = (
         escape(v)[:60] for v in (result.claim_id, result.patient_id, result.payer)
@@ -83,7 +83,7 @@ def _claim_text(result: ClaimResult) -> str:
     for f in result.findings:
         lines.append(
             f"  row {f.row:<6} line {escape(f.line_id)[:20] or '?':<4} "
-            f"{f.rule.severity.upper():<7} "
+            f"{f.severity.upper():<7} "
             f"{f.rule.id} (s.{f.rule.section}): {f.message}"
         )
     return "\n".join(lines) + "\n\n"

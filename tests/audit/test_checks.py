@@ -406,3 +406,21 @@ def test_a_file_with_only_a_header_says_so(tmp_path: Path) -> None:
     code = main(["check", str(write(tmp_path, []))], out=out, err=io.StringIO())
     assert code == 0 and "header and no rows" in out.getvalue()
     assert "ready to submit" not in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("payer", "severity"), [("medicare", "warning"), ("example-commercial", "error")]
+)
+def test_the_tolerance_is_a_warning_unless_the_profile_enforces_it(
+    tmp_path: Path, payer: str, severity: str
+) -> None:
+    # docs/billing.md section 4: a dispensing standard (MASAC #188), not a Medicare claim
+    # edit; a commercial contract may make it one
+    rows = all_lines(administered_amount="3000", discarded_amount="1120")(
+        planned_rows(payer=payer, patient_id=f"P-{payer}")
+    )
+    checker = Checker()
+    [result] = list(checker.check_file(write(tmp_path, rows)))
+    levels = {f.severity for f in result.findings if f.rule.id == "dose-outside-tolerance"}
+    assert levels == {severity}
+    assert (checker.summary.errors > 0) == any(f.severity == "error" for f in result.findings)
