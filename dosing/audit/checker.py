@@ -28,6 +28,7 @@ from dosing.billing.codesets import BillingCode, CodeSet, load_code_set
 from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.errors import DosingError, InputError
+from optimizer import Tolerance
 from optimizer.errors import Described
 from optimizer.numbers import ceil_div, counted, floor_div
 
@@ -39,6 +40,8 @@ Found = Callable[..., None]
 #: ICD-10-CM codes that support a Factor VIII claim (docs/billing.md section 6):
 #: D66 hereditary factor VIII deficiency, D68.311 acquired hemophilia.
 HEMOPHILIA_A_DIAGNOSES = ("D66", "D68.311")
+#: von Willebrand disease (D68.0): a FVIII/VWF complex (J7186) is given for it too.
+VWD_UNDOTTED = "D680"
 #: The same without the dot, as 837 files carry them (D68311).
 HEMOPHILIA_A_UNDOTTED = tuple(code.replace(".", "") for code in HEMOPHILIA_A_DIAGNOSES)
 
@@ -154,12 +157,13 @@ class Checker:
                 )
         else:
             found("ndc-missing", "no NDC: payers that require NDCs on drug lines will deny it")
+        undotted = [d.replace(".", "") for d in row.diagnosis_codes]
+        vwf = code is not None and "vwf" in code.product.lower()  # FVIII/VWF complexes
         if (
             code is not None
             and code.factor == "VIII"
-            and not any(
-                d.replace(".", "").startswith(HEMOPHILIA_A_UNDOTTED) for d in row.diagnosis_codes
-            )
+            and not any(d.startswith(HEMOPHILIA_A_UNDOTTED) for d in undotted)
+            and not (vwf and any(d.startswith(VWD_UNDOTTED) for d in undotted))
         ):
             diagnoses = ", ".join(row.diagnosis_codes) or "none"
             found(
@@ -388,15 +392,28 @@ class Checker:
                 f"{missing} not documented: the dose cannot be justified by weight and calculation",
             )
             return
-        if head.dose_per_kg is not None and head.weight_kg * head.dose_per_kg != ordered:
-            product = head.weight_kg * head.dose_per_kg
-            found(
-                "dose-calculation-mismatch",
-                f"{_plain(head.weight_kg)} kg x "
-                f"{_plain(head.dose_per_kg)} {code.unit}/kg is {_plain(product)} {code.unit}, "
-                f"not the {_plain(ordered)} {code.unit} ordered: correct the order or the "
-                "weight",
-            )
+        per_kg = head.dose_per_kg
+        product = None if per_kg is None else head.weight_kg * per_kg
+        if per_kg is not None and product is not None and product != ordered:
+            tolerance = payer.dispensing_tolerance if payer is not None else Tolerance()
+            low, high = tolerance.window(product)
+            if low <= ordered <= high:  # the prescriber rounded the dose: accepted
+                pct = float((ordered - product) / product * 100)
+                found(
+                    "dose-rounded",
+                    f"{_plain(head.weight_kg)} kg x {_plain(per_kg)} {code.unit}/kg is "
+                    f"{_plain(product)} {code.unit}; {_plain(ordered)} ordered ({pct:+.2f}%) is "
+                    f"within the dispensing tolerance ({tolerance}): accepted as the "
+                    "prescriber's rounding",
+                )
+            else:
+                found(
+                    "dose-calculation-mismatch",
+                    f"{_plain(head.weight_kg)} kg x "
+                    f"{_plain(per_kg)} {code.unit}/kg is {_plain(product)} {code.unit}, "
+                    f"not the {_plain(ordered)} {code.unit} ordered: correct the order or the "
+                    "weight",
+                )
         given = head.administered_amount
         if payer is not None and given is not None and ordered > 0:
             low, high = payer.dispensing_tolerance.window(ordered)

@@ -38,6 +38,12 @@ RULES = {
         Rule("dose-not-justified", "error", "5, 7", "weight or ordered amount undocumented"),
         Rule("dose-calculation-mismatch", "error", "5, 7", "weight x dose per kg is not the order"),
         Rule(
+            "dose-rounded",
+            "warning",
+            "4, 5",
+            "the order rounds weight x dose per kg within the dispensing tolerance (accepted)",
+        ),
+        Rule(
             "dose-outside-tolerance",
             "warning",
             "4",

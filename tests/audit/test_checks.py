@@ -97,6 +97,7 @@ FAILING: dict[str, Callable[[list[Row]], list[Row]]] = {
     "units-in-wrong-code-unit": mutate(units="3625"),
     "dose-not-justified": all_lines(weight_kg=""),
     "dose-calculation-mismatch": all_lines(dose_per_kg="40"),
+    "dose-rounded": all_lines(weight_kg="72.3"),  # 3,615 IU ordered as 3,625: +0.28%
     "dose-outside-tolerance": all_lines(administered_amount="3000", discarded_amount="1120"),
     "jw-undocumented": all_lines(discard_documented="no"),
     "jw-exceeds-discard": lambda rows: [rows[0], {**rows[1], "units": "2"}],
@@ -424,3 +425,24 @@ def test_the_tolerance_is_a_warning_unless_the_profile_enforces_it(
     levels = {f.severity for f in result.findings if f.rule.id == "dose-outside-tolerance"}
     assert levels == {severity}
     assert (checker.summary.errors > 0) == any(f.severity == "error" for f in result.findings)
+
+
+def test_a_prescribers_rounding_within_tolerance_is_accepted_with_a_note(tmp_path: Path) -> None:
+    # 72.3 kg x 50 IU/kg = 3,615 IU, ordered as 3,600 (-0.41%): a warning, not an error
+    rows = all_lines(weight_kg="72.3", ordered_amount="3600", administered_amount="3600")(
+        planned_rows()
+    )
+    found = findings(tmp_path, rows)
+    assert "dose-rounded" in found and "dose-calculation-mismatch" not in found
+    # the same order off by 25% is still a mismatch
+    assert "dose-calculation-mismatch" in findings(tmp_path, all_lines(dose_per_kg="40")(rows))
+
+
+@pytest.mark.parametrize(("code", "flagged"), [("J7186", False), ("J7208", True)])
+def test_von_willebrand_disease_supports_a_fviii_vwf_complex(
+    tmp_path: Path, code: str, flagged: bool
+) -> None:
+    # J7186 (Factor VIII / von Willebrand factor complex) is given for VWD (ICD-10-CM
+    # D68.0); a FVIII-only product is not
+    rows = all_lines(code=code, diagnosis_codes="D68.0", code_set="cms")(planned_rows())
+    assert ("missing-hemophilia-a-diagnosis" in findings(tmp_path, rows)) is flagged
