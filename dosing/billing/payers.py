@@ -16,6 +16,7 @@ names the file and the key.  Keys (docs/billing.md sections in brackets):
 ``jw_jz.administered``       ``required`` or ``not_used``: JW/JZ policy by setting (s.3)
 ``jw_jz.dispensed``          the same for drugs dispensed for self-administration
 ``unit_limits``              code -> most units on one line; longer lines split with 76 (s.6)
+``max_units_per_line``       the most units on any line, every code (Medicare: 9,999)
 ``step_therapy``             product -> products one of which must have been tried (s.7)
 ``network.sites``            allowed sites or pharmacies; empty means any (s.7)
 """
@@ -68,6 +69,7 @@ _TOP_KEYS = {
     "kx",
     "jw_jz",
     "unit_limits",
+    "max_units_per_line",
     "step_therapy",
     "network",
 }
@@ -95,6 +97,7 @@ class PayerProfile:
     network_sites: frozenset[str]
     filing_window_years: int | None = None
     enforce_tolerance: bool = False
+    max_units_per_line: int | None = None
 
     def filing_deadline(self, service: dt.date) -> dt.date:
         """The last day a claim for a service on ``service`` is on time."""
@@ -114,7 +117,10 @@ class PayerProfile:
         return self.jw_jz.get(setting) == "required"
 
     def unit_limit(self, code: str) -> int | None:
-        return self.unit_limits.get(code)
+        """The most units one line of ``code`` may carry: the code's own limit or
+        the profile's maximum on every line, whichever is lower."""
+        limits = [n for n in (self.unit_limits.get(code), self.max_units_per_line) if n]
+        return min(limits) if limits else None
 
 
 def load_payer(name: str | Path | PayerProfile, *, base_dir: Path | None = None) -> PayerProfile:
@@ -230,6 +236,9 @@ def parse_payer(text: str, source: str) -> PayerProfile:
     for setting in ("administered", "dispensed"):
         if jw_jz.get(setting, "required") not in JW_JZ_POLICIES:
             raise bad(f"jw_jz.{setting}", f"one of {', '.join(JW_JZ_POLICIES)}", jw_jz.get(setting))
+    most = data.get("max_units_per_line")
+    if most is not None and (isinstance(most, bool) or not isinstance(most, int) or most < 1):
+        raise bad("max_units_per_line", "a whole number of units >= 1", most)
     limits = table("unit_limits")
     for code, limit in limits.items():
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -249,6 +258,7 @@ def parse_payer(text: str, source: str) -> PayerProfile:
         filing_window_days=days,
         filing_window_years=years,
         enforce_tolerance=enforce,
+        max_units_per_line=most,
         prior_authorization=prior,
         dispensing_tolerance=tolerance,
         kx_required=kx.get("required", False),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dosing import plan
 from dosing.billing.payers import SHIPPED_PAYERS, PayerProfileError, load_payer
@@ -111,3 +114,51 @@ def test_jw_jz_policy_by_setting() -> None:
     assert [line.modifiers for line in plan(order(payer="medicare", **home)).claim_lines] == [()]
     commercial = plan(order(payer="example-commercial", **home, **DOCUMENTED))
     assert [line.modifiers for line in commercial.claim_lines] == [("JZ", "KX")]
+
+
+@given(
+    st.integers(500, 80_000),
+    st.sampled_from(["whole_vials", "exact_dose"]),
+    st.lists(st.sampled_from([500, 1000, 2000, 3000]), min_size=1, max_size=3, unique=True),
+)
+def test_medicare_lines_hold_at_most_9999_units(dose: int, mode: str, strengths: list[int]) -> None:
+    """IOM 100-04 ch. 17 s. 70: units past the line's 9,999 go on further lines of the
+    same code, 76 on the repeats: no line over 9,999, the lines add up to the whole,
+    and 76 is on exactly the repeats."""
+    inventory = [{"lot": f"L{s}", "amount": s, "count": 40} for s in strengths]
+    result = plan(
+        {
+            "code": "J7208",
+            "dose": dose,
+            "mode": mode,
+            "tolerance_pct": 10,
+            "payer": "medicare",
+            "date_of_service": "2026-11-26",
+            "inventory": inventory,
+        }
+    )
+    if not result.ok:
+        return
+    assert result.administered is not None
+    lines = result.claim_lines
+    assert all(1 <= line.units <= 9999 for line in lines)
+    given = [line for line in lines if "JW" not in line.modifiers]
+    assert sum(line.units for line in given) == math.ceil(result.administered)
+    for kind in (given, [line for line in lines if "JW" in line.modifiers]):
+        repeats = [("76" in line.modifiers) for line in kind]
+        assert repeats == [False, *([True] * (len(kind) - 1))][: len(kind)]
+
+
+def test_a_12000_iu_jivi_dose_goes_out_as_9999_and_2001() -> None:
+    result = plan(
+        {
+            "code": "J7208",
+            "dose": 12000,
+            "payer": "medicare",
+            "inventory": [{"lot": "A", "amount": 3000, "count": 4}],
+        }
+    )
+    assert [(line.units, line.modifiers) for line in result.claim_lines] == [
+        (9999, ("JZ",)),
+        (2001, ("JZ", "76")),
+    ]
