@@ -367,16 +367,7 @@ def _alone_optima(scaled: Scaled, deadline: float) -> Solution:
         if time.monotonic() > deadline:
             raise OutOfTime  # unknown whether the rest can be met: no joint plan
         if answer is None:  # too large for a table: CP-SAT decides
-            dose = scaled.doses[d]
-            result = select(
-                dose.target,
-                problem.lots,
-                tolerance=dose.tolerance,
-                mode=Mode.WHOLE_VIALS,
-                max_vials=dose.max_vials,
-                deadline=deadline,
-                engine="cpsat",
-            )
+            result = _alone(scaled.doses[d], problem.lots, deadline, engine="cpsat", dated=False)
             counts = result.selection.counts_by_lot() if result.selection else None
         else:
             lots = (lot.lot for lot in problem.lots)
@@ -466,15 +457,7 @@ def _why_unmet(
     if own is not None:  # its own optimum is known: the stock went elsewhere
         wanted = {scaled.lots[i].lot: n for i, n in enumerate(own) if n}
     else:
-        alone = select(
-            dose.target,
-            scaled.lots,
-            tolerance=dose.tolerance,
-            mode=Mode.WHOLE_VIALS,
-            max_vials=dose.max_vials,
-            as_of=dose.as_of,
-            deadline=end,
-        )
+        alone = _alone(dose, scaled.lots, end)
         if alone.selection is None:
             return f"cannot be met even alone: {alone.reason}", alone
         wanted = alone.selection.counts_by_lot()
@@ -492,3 +475,25 @@ def _why_unmet(
         f"the stock it needs for {format_amount(low)}–{format_amount(high)} in whole vials "
         f"{TAKEN_BY_OTHERS}: {lots or 'all lots in use'}"
     ), None
+
+
+def _alone(
+    dose: DoseRequest,
+    lots: Sequence[Lot],
+    deadline: float,
+    *,
+    engine: str = "auto",
+    dated: bool = True,
+) -> SelectionResult:
+    """Dose ``dose`` planned alone on ``lots`` in whole vials, by ``deadline``
+    (``dated``: lots expired on its date set aside)."""
+    return select(
+        dose.target,
+        lots,
+        tolerance=dose.tolerance,
+        mode=Mode.WHOLE_VIALS,
+        max_vials=dose.max_vials,
+        as_of=dose.as_of if dated else None,
+        deadline=deadline,
+        engine=engine,
+    )
