@@ -32,7 +32,7 @@ from dosing.billing.units import equivalent_units
 from dosing.errors import InputError
 from dosing.orders import DoseCalculation, Order, parse_order
 from optimizer import Lot, Mode, Selection, SelectionResult, Tolerance, select
-from optimizer.errors import FieldError
+from optimizer.errors import Described, FieldError
 from optimizer.numbers import format_amount, to_json_number
 
 __all__ = ["Plan", "PlannedVials", "Prepared", "assemble", "plan", "prepare"]
@@ -201,10 +201,12 @@ def prepare(
     """Look up the order's code, amount, payer, tolerance and NDCs (of ``lots``,
     default the order's inventory), checking each.  Code sets and payer profiles
     given as paths in the order are read only inside ``base_dir``."""
+    payer = load_payer(order.payer, base_dir=base_dir) if order.payer else None
     table = load_code_set(code_set or order.code_set, base_dir=base_dir)
     code = table.lookup(order.code)
+    if payer is not None and payer.code_set is not None and table.name != payer.code_set:
+        table, code = _as_the_payer_reads(code, table, payer)
     calculation = order.dose_for(code)
-    payer = load_payer(order.payer, base_dir=base_dir) if order.payer else None
     tolerance = order.tolerance or (payer.dispensing_tolerance if payer else DEFAULT_TOLERANCE)
     ndcs = {
         lot.lot: normalize_ndc(lot.ndc, field=f"inventory lot {lot.lot}: ndc")
@@ -213,6 +215,30 @@ def prepare(
     }
     day = order.date_of_service or today or dt.date.today()
     return Prepared(order, table, code, calculation, payer, tolerance, day, ndcs)
+
+
+def _as_the_payer_reads(
+    code: BillingCode, table: CodeSet, payer: PayerProfile
+) -> tuple[CodeSet, BillingCode]:
+    """The payer's own code set, when it reads ``code`` as the same product;
+    otherwise the order is refused, naming the code the payer reads as that product
+    (docs/billing.md section 1: a claim must not bill another drug's code)."""
+    theirs = load_code_set(payer.code_set)
+    same = theirs.get(code.code)
+    if same is not None and same.product == code.product:
+        return theirs, same
+    read_as = f"{same.descriptor}, per {same.unit_label}" if same else "not a code it knows"
+    right = [c for c in theirs if c.product == code.product]
+    hint = (
+        f"; the ordered {code.descriptor} is {right[0].code} there, per {right[0].unit_label}"
+        if right
+        else ""
+    )
+    raise InputError(
+        "code",
+        f"a code {payer.name} reads as the ordered product (code set {theirs.name})",
+        Described(f"{code.code}, which {payer.name} reads as {read_as}{hint}"),
+    )
 
 
 def assemble(prepared: Prepared, result: SelectionResult) -> Plan:

@@ -4,6 +4,7 @@ A profile is a TOML file (shipped: ``medicare`` and ``example-commercial``;
 or the path of your own).  It is checked once, on load, and every problem
 names the file and the key.  Keys (docs/billing.md sections in brackets):
 
+``code_set``                 the code set the payer reads codes by (Medicare: ``cms``)
 ``filing_window_years``      calendar years from service to submission (s.6; Medicare: 1)
 ``filing_window_days``       or days (exactly one of the two); a deadline on a weekend or
                              federal holiday moves to the next workday
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from dosing import files
+from dosing.billing.codesets import SHIPPED_CODE_SETS
 from dosing.billing.deadlines import filing_deadline
 from dosing.errors import DosingError, InputError
 from optimizer import Tolerance
@@ -70,6 +72,7 @@ _TOP_KEYS = {
     "jw_jz",
     "unit_limits",
     "max_units_per_line",
+    "code_set",
     "step_therapy",
     "network",
 }
@@ -98,6 +101,7 @@ class PayerProfile:
     filing_window_years: int | None = None
     enforce_tolerance: bool = False
     max_units_per_line: int | None = None
+    code_set: str | None = None
 
     def filing_deadline(self, service: dt.date) -> dt.date:
         """The last day a claim for a service on ``service`` is on time."""
@@ -236,6 +240,9 @@ def parse_payer(text: str, source: str) -> PayerProfile:
     for setting in ("administered", "dispensed"):
         if jw_jz.get(setting, "required") not in JW_JZ_POLICIES:
             raise bad(f"jw_jz.{setting}", f"one of {', '.join(JW_JZ_POLICIES)}", jw_jz.get(setting))
+    code_set = data.get("code_set")
+    if code_set is not None and code_set not in SHIPPED_CODE_SETS:
+        raise bad("code_set", f"one of {', '.join(SHIPPED_CODE_SETS)}", code_set)
     most = data.get("max_units_per_line")
     if most is not None and (isinstance(most, bool) or not isinstance(most, int) or most < 1):
         raise bad("max_units_per_line", "a whole number of units >= 1", most)
@@ -259,6 +266,7 @@ def parse_payer(text: str, source: str) -> PayerProfile:
         filing_window_years=years,
         enforce_tolerance=enforce,
         max_units_per_line=most,
+        code_set=code_set,
         prior_authorization=prior,
         dispensing_tolerance=tolerance,
         kx_required=kx.get("required", False),

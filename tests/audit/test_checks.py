@@ -39,7 +39,8 @@ def planned_rows(
     **extra: object,
 ) -> list[Row]:
     order = {
-        "code": "J7212",
+        # Medicare reads codes by the CMS set: Jivi is J7208 there (J7212 is Sevenfact)
+        "code": "J7208" if payer == "medicare" else "J7212",
         "weight_kg": 72.5,
         "dose_per_kg": 50,
         "date_of_service": "2026-11-26",
@@ -238,7 +239,7 @@ def test_any_claim_built_by_plan_from_valid_documentation_passes(
     ]
     result = plan(
         {
-            "code": "J7212",
+            "code": "J7208" if payer == "medicare" else "J7212",
             "weight_kg": float(weight),
             "dose_per_kg": per_kg,  # type: ignore[arg-type]
             "mode": mode,

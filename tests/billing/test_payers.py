@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from dosing import plan
 from dosing.billing.payers import SHIPPED_PAYERS, PayerProfileError, load_payer
+from dosing.cli import main
 
 SHELF = [{"ndc": "12345-6789-01", "lot": "A1", "amount": 1030, "count": 10}]
 DOCUMENTED = {"patient_id": "P1", "diagnosis_codes": ["D66"], "prior_authorization": "PA-1"}
@@ -89,7 +92,10 @@ def test_kx_appended_only_when_the_order_documents_what_the_payer_asks() -> None
     bare = plan(order(payer="example-commercial"))
     assert all("KX" not in line.modifiers for line in bare.claim_lines)
     assert any("requires KX" in w and "diagnosis_codes" in w for w in bare.warnings)
-    assert all("KX" not in line.modifiers for line in plan(order(payer="medicare")).claim_lines)
+    assert all(
+        "KX" not in line.modifiers
+        for line in plan(order(payer="medicare", code="J7208")).claim_lines
+    )
 
 
 def test_lines_above_the_unit_limit_split_with_76() -> None:
@@ -111,7 +117,9 @@ def test_payer_tolerance_is_the_default_window() -> None:
 
 def test_jw_jz_policy_by_setting() -> None:
     home = dict(setting="dispensed", mode="exact_dose")
-    assert [line.modifiers for line in plan(order(payer="medicare", **home)).claim_lines] == [()]
+    assert [
+        line.modifiers for line in plan(order(payer="medicare", code="J7208", **home)).claim_lines
+    ] == [()]
     commercial = plan(order(payer="example-commercial", **home, **DOCUMENTED))
     assert [line.modifiers for line in commercial.claim_lines] == [("JZ", "KX")]
 
@@ -162,3 +170,20 @@ def test_a_12000_iu_jivi_dose_goes_out_as_9999_and_2001() -> None:
         (9999, ("JZ",)),
         (2001, ("JZ", "76")),
     ]
+
+
+def test_a_medicare_order_is_read_by_medicares_code_set(tmp_path: Path) -> None:
+    # CMS HCPCS file: J7212 is Sevenfact per 1 mcg; Jivi is J7208 per 1 IU.  The default
+    # set reads J7212 as Jivi per 250 IU: for a Medicare patient that would bill a code
+    # Medicare reads as another drug, so the order is refused naming the right code
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order(payer="medicare")))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["plan", str(path)], out=out, err=err) == 2
+    message = err.getvalue()
+    assert message.count("\n") == 1
+    assert "J7212, which medicare reads as Factor VIIa recombinant-jncw (Sevenfact)" in message
+    assert "is J7208 there, per 1 IU" in message
+    result = plan(order(payer="medicare", code="J7208"))
+    assert result.code_set == "cms" and result.code.code == "J7208"
+    assert plan(order()).code_set == "spec"  # without a payer, the default stays
