@@ -60,7 +60,8 @@ def solve(
     """Solve ``problem`` in ``mode`` with CP-SAT, within ``time_limit`` seconds or
     by ``deadline`` (a :func:`time.monotonic` instant), whichever is sooner."""
     check_magnitude(problem)
-    clock = _Clock(time_limit, deadline)
+    end = time.monotonic() + time_limit
+    clock = _Clock(end if deadline is None else min(end, deadline))
     goal: Goal = "whole" if mode is Mode.WHOLE_VIALS else "exact"
     status, counts = _optimize(problem, goal, clock, workers)
     if counts is None:
@@ -101,16 +102,11 @@ def check_magnitude(problem: Problem) -> None:
         )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class _Clock:
-    """What is left of one time budget."""
+    """What is left of one time budget ending at ``end`` (a monotonic instant)."""
 
-    limit: float
-    deadline: float | None
-
-    def __post_init__(self) -> None:
-        end = time.monotonic() + self.limit
-        self.end = end if self.deadline is None else min(end, self.deadline)
+    end: float
 
     def left(self) -> float:
         return self.end - time.monotonic()

@@ -41,6 +41,10 @@ MAX_EXPONENT = 15
 #: ... and have at most this many significant digits.
 MAX_DIGITS = 30
 _LARGEST = Decimal(10) ** MAX_EXPONENT
+#: The largest numerator or denominator a Fraction given directly may have: a
+#: bounded decimal needs at most 10^45 (30 digits past 10^-15, 150 bits); a
+#: product of two such, 300 bits; anything larger is no dose.
+_MAX_PART_BITS = 480
 _RANGE = f"a number from 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} with at most {MAX_DIGITS} digits"
 _PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _GROUPED = re.compile(r"([+-]?)(\d{1,3}(?:,\d{3})+)(\.\d+)?")
@@ -64,8 +68,7 @@ def as_fraction(value: object, field: str, *, error: ErrorFactory = FieldError) 
         return _bounded_fraction(value, field, error)
     if isinstance(value, int):
         if abs(value) > 10**MAX_EXPONENT:
-            # described, not printed: str() of a 5,000-digit int raises
-            raise error(field, _RANGE, f"a whole number of {value.bit_length():,} bits")
+            raise error(field, _RANGE, value)  # errors.show describes what str() cannot print
         return Fraction(value)
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -129,11 +132,10 @@ def _bounded_fraction(value: Fraction, field: str, error: ErrorFactory) -> Fract
     """A Fraction within the range, and its parts of bounded size."""
     if value == 0:
         return value
-    if max(value.numerator.bit_length(), value.denominator.bit_length()) > 4 * MAX_DIGITS * 4:
+    if max(value.numerator.bit_length(), value.denominator.bit_length()) > _MAX_PART_BITS:
         raise error(field, _RANGE, "a fraction with very large parts")
-    magnitude = abs(value)
-    if not Fraction(1, 10**MAX_EXPONENT) <= magnitude <= 10**MAX_EXPONENT:
-        raise error(field, _RANGE, float(value))
+    if not Fraction(1, 10**MAX_EXPONENT) <= abs(value) <= 10**MAX_EXPONENT:
+        raise error(field, _RANGE, value)
     return value
 
 

@@ -8,6 +8,7 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -17,8 +18,8 @@ from dosing.cli import main
 from dosing.cli.worksheet import supply_worksheet, worksheet
 from optimizer import Lot, Tolerance, exact
 from optimizer.problem import Mode, Problem
-from optimizer.supply import DoseRequest, plan_supply
-from optimizer.supply.columns import ColumnSearch
+from optimizer.supply import DoseRequest
+from optimizer.supply.columns import ColumnSearch, _suffix_tables
 from optimizer.supply.scaled import Scaled
 from tests import oracle
 from tests.supply_cases import PINNED
@@ -110,14 +111,20 @@ def test_a_huge_exact_table_goes_to_cpsat() -> None:
 
 
 def test_column_enumeration_over_a_thousand_lots_needs_no_recursion() -> None:
+    # 1,200 lots of one vial each: the depth-first search over lots went one frame
+    # deeper per lot and raised RecursionError past 1,000
     lots = [Lot(f"L{i}", Fraction(1000 + i), 1) for i in range(1200)]
     scaled = Scaled([DoseRequest(Fraction(1000), Tolerance(1, 1))], lots)
     search = ColumnSearch(scaled, [0])
-    assert search is not None  # built: the supply itself is planned below
-    result = plan_supply(
-        [DoseRequest(Fraction(2000), Tolerance(1, 1))], lots, model="columns", **PINNED
-    )
-    assert result.met == 1
+    size = search.tables[next(iter(search.tables))].size
+    prices = np.zeros(len(lots))
+    limits = [lot.count for lot in lots]
+    suffix = _suffix_tables(scaled.amounts, limits, size, prices)
+    most = float(max(search.deviations[0]))  # admit every total in the window
+    found = search._columns_within(0, prices, suffix, limits, None, most, [10**6])
+    # a single vial within 1% of 1,000: lots 0 to 10 (1,000 to 1,010)
+    given = sorted(sum(c * a for c, a in zip(col, scaled.amounts, strict=True)) for col in found)
+    assert given == list(range(1000, 1011)) and all(sum(col) == 1 for col in found)
 
 
 @pytest.mark.parametrize(
