@@ -242,7 +242,9 @@ def test_claims_files_are_checked_row_by_row(tmp_path: Path, data: bytes, header
         assert one_line(str(exc))
         return
     summary = checker.summary
-    assert summary.rows == summary.rows_unreadable + (summary.rows - summary.rows_unreadable)
+    # every row counted is a line of the file: never more rows than line breaks allow
+    breaks = data.count(b"\n") + data.count(b"\r")
+    assert 0 <= summary.rows_unreadable <= summary.rows <= breaks + 1
 
 
 def run(argv: list[str], stdin: str | None = None) -> tuple[int, str, str]:
