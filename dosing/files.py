@@ -19,10 +19,12 @@ the same).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from dosing.errors import InputError
+from optimizer.errors import Described, show_path
 
-__all__ = ["MAX_BYTES", "checked", "locate", "named", "read_text"]
+__all__ = ["MAX_BYTES", "at", "checked", "locate", "named", "read_stream", "read_text", "stamp"]
 
 #: The largest file read whole (inventories, code sets, payer profiles, orders).
 MAX_BYTES = 16 * 2**20
@@ -59,19 +61,36 @@ def named(
     return locate(name, base_dir=base_dir, field=field, what=what, otherwise=f"one of {choices}")
 
 
+def at(path: object, note: str = "") -> Described:
+    """A file's name as the ``got`` of an error: its end kept when long (a long path
+    cut at the start still shows the file and the ``note`` on it)."""
+    return Described(show_path(path) + note)
+
+
+def stamp(path: Path, *, field: str, what: str) -> tuple[str, int, int]:
+    """``path`` resolved, with its modification time and size: a cache key that
+    changes when the file is rewritten."""
+    resolved = path.resolve()
+    try:
+        stat = resolved.stat()
+    except OSError:
+        raise InputError(field, f"the path of {what}", at(path, " (no such file)")) from None
+    return str(resolved), stat.st_mtime_ns, stat.st_size
+
+
 def checked(path: Path, *, field: str, what: str, shown: object = None) -> Path:
     """``path`` if it is a readable regular file no larger than :data:`MAX_BYTES`."""
-    shown = str(path) if shown is None else shown
+    name = path if shown is None else shown
     if "\x00" in str(path):  # the operating system cannot name it
-        raise InputError(field, f"the path of {what}", shown)
+        raise InputError(field, f"the path of {what}", at(name))
     if path.is_dir():
-        raise InputError(field, f"the path of {what}, not a folder", shown)
+        raise InputError(field, f"the path of {what}, not a folder", at(name))
     try:
         size = path.stat().st_size
     except OSError:
-        raise InputError(field, f"the path of {what}", f"{shown} (no such file)") from None
+        raise InputError(field, f"the path of {what}", at(name, " (no such file)")) from None
     if not path.is_file():
-        raise InputError(field, f"the path of {what} (a regular file)", shown)
+        raise InputError(field, f"the path of {what} (a regular file)", at(name))
     if size > MAX_BYTES:
         raise InputError(field, f"{what} of at most {MAX_BYTES // 2**20} MiB", f"{size:,} bytes")
     return path
@@ -82,13 +101,21 @@ def read_text(path: Path, *, field: str, what: str) -> str:
     checked(path, field=field, what=what)
     try:
         with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+            return read_stream(handle, at(path), field=field, what=what)
     except OSError as exc:
-        raise InputError(field, f"a readable {what}", f"{path}: {exc.strerror}") from None
+        raise InputError(field, f"a readable {what}", at(path, f": {exc.strerror}")) from None
+
+
+def read_stream(handle: BinaryIO, shown: Described, *, field: str, what: str) -> str:
+    """UTF-8 text of at most :data:`MAX_BYTES` from ``handle`` (a file, a pipe, a
+    device: never more than that is read), ``shown`` naming it in messages."""
+    data = handle.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise InputError(field, f"{what} of at most {MAX_BYTES // 2**20} MiB", f"{path}")
+        raise InputError(field, f"{what} of at most {MAX_BYTES // 2**20} MiB", shown)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(field, f"{what} in UTF-8", f"{path}: line {line} is not UTF-8") from None
+        raise InputError(
+            field, f"{what} in UTF-8", Described(f"{shown.words}: line {line} is not UTF-8")
+        ) from None

@@ -61,7 +61,7 @@ def test_example_batch_has_one_line_per_order() -> None:
 def test_order_from_standard_input(monkeypatch: pytest.MonkeyPatch, stdin_text: str) -> None:
     order = json.loads(stdin_text)
     order["inventory_file"] = str(EXAMPLES / "inventory.csv")
-    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(order)))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(json.dumps(order).encode())))
     code, out, _ = run("plan", "-", "--json")
     _, from_file, _ = run("plan", str(EXAMPLES / "order.json"), "--json")
     assert code == 0 and json.loads(out) == json.loads(from_file)

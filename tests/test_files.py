@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dosing import InputError, load_code_set, plan, plan_supply
+from dosing import InputError, files, load_code_set, plan, plan_supply
 from dosing.audit import Checker
 from dosing.billing import PayerProfileError, load_payer
 from dosing.cli import main
@@ -161,3 +161,9 @@ def test_a_supply_request_is_held_to_the_same_rules(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="must be a path inside"):
         plan_supply(request, base_dir=tmp_path)
     assert os.path.exists("/etc/passwd")  # the refusal was not for want of a file
+
+
+def test_a_file_gone_before_its_stamp_is_taken_is_an_input_error(tmp_path: Path) -> None:
+    # between the check and the read the file can go; that is a refusal, not an OSError
+    with pytest.raises(InputError, match="no such file"):
+        files.stamp(tmp_path / "gone.csv", field="code_set", what="a code set CSV")

@@ -14,8 +14,10 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import dosing
+from dosing import files
 from dosing.cli import main
 from dosing.cli.worksheet import supply_worksheet, worksheet
+from dosing.errors import InputError
 from optimizer import Lot, Tolerance, exact
 from optimizer.problem import Mode, Problem
 from optimizer.supply import DoseRequest
@@ -296,3 +298,27 @@ def test_an_output_that_cannot_be_written_is_exit_2() -> None:
             check=False,
         )
     assert result.returncode == 2 and "could not write the output" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero (a Unix device)")
+@pytest.mark.parametrize("command", ["plan", "supply"])
+def test_an_endless_file_is_read_only_up_to_the_limit(command: str) -> None:
+    # path.read_text() on /dev/zero read until memory ran out (exit 3, MemoryError)
+    code, out, err = run(command, "/dev/zero")
+    assert code == 2 and out == "" and "at most 16 MiB" in err and "/dev/zero" in err
+
+
+def test_standard_input_is_read_only_up_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "MAX_BYTES", 100)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b" " * 101 + b"{}")))
+    code, out, err = run("plan", "-")
+    assert code == 2 and out == "" and "standard input" in err and "at most" in err
+
+
+def test_a_long_missing_path_keeps_its_end_in_the_message(tmp_path: Path) -> None:
+    # the path was cut after 57 characters, hiding the file's name and the reason
+    path = tmp_path / ("d" * 100) / "order.json"
+    code, _, err = run("plan", str(path))
+    assert code == 2 and "/order.json': No such file or directory" in err
+    with pytest.raises(InputError, match="no such file"):
+        files.checked(path, field="inventory_file", what="an inventory CSV")

@@ -140,11 +140,9 @@ def load_code_set(
             what="a code set CSV",
             shipped=SHIPPED_CODE_SETS,
         )
+        return _from_file(*files.stamp(path, field="code_set", what="a code set CSV"))
     except InputError as exc:
         raise CodeSetError(str(exc)) from None
-    resolved = path.resolve()
-    stat = resolved.stat()
-    return _from_file(str(resolved), stat.st_mtime_ns, stat.st_size)
 
 
 @functools.cache
@@ -156,10 +154,7 @@ def _shipped(name: str) -> CodeSet:
 
 @functools.lru_cache(maxsize=16)
 def _from_file(path: str, _mtime_ns: int, _size: int) -> CodeSet:
-    try:
-        text = files.read_text(Path(path), field="code_set", what="a code set CSV")
-    except InputError as exc:
-        raise CodeSetError(str(exc)) from None
+    text = files.read_text(Path(path), field="code_set", what="a code set CSV")
     return parse_code_set(text, path)
 
 

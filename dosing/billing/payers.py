@@ -142,10 +142,9 @@ def load_payer(name: str | Path | PayerProfile, *, base_dir: Path | None = None)
             what="a payer profile TOML",
             shipped=SHIPPED_PAYERS,
         )
+        return _from_file(*files.stamp(path, field="payer", what="a payer profile TOML"))
     except InputError as exc:
         raise PayerProfileError(str(exc)) from None
-    resolved = path.resolve()
-    return _from_file(str(resolved), resolved.stat().st_mtime_ns)
 
 
 @functools.cache
@@ -155,11 +154,8 @@ def _shipped(name: str) -> PayerProfile:
 
 
 @functools.lru_cache(maxsize=16)
-def _from_file(path: str, _mtime_ns: int) -> PayerProfile:
-    try:
-        text = files.read_text(Path(path), field="payer", what="a payer profile TOML")
-    except InputError as exc:
-        raise PayerProfileError(str(exc)) from None
+def _from_file(path: str, _mtime_ns: int, _size: int) -> PayerProfile:
+    text = files.read_text(Path(path), field="payer", what="a payer profile TOML")
     return parse_payer(text, path)
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from dosing import files
 from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.errors import InputError
 from optimizer.errors import Described
 
-__all__ = ["code_set_arg", "payer_arg", "read_json", "read_text"]
+__all__ = ["code_set_arg", "payer_arg", "read_input", "read_json"]
 
 
 def code_set_arg(value: str) -> str | Path:
@@ -25,13 +27,22 @@ def payer_arg(value: str) -> str | Path:
     return value if value in SHIPPED_PAYERS else Path(value)
 
 
-def read_text(path: Path, field: str) -> str:
-    """A UTF-8 text file, or an InputError naming ``field``."""
+def read_input(source: str, field: str) -> tuple[str, Path]:
+    """The UTF-8 text of the file the user named (``-``: standard input), at most
+    :data:`dosing.files.MAX_BYTES` of it, and the folder that paths in it are
+    read from (the file's own, or the current one for standard input)."""
+    if source == "-":
+        shown = Described("standard input")
+        return files.read_stream(sys.stdin.buffer, shown, field=field, what="text"), Path.cwd()
+    path = Path(source)
+    if path.is_dir():
+        raise InputError(field, "a readable file, not a folder", files.at(path))
     try:
-        return path.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise InputError(field, "a readable file", f"{path}: {reason}") from None
+        with path.open("rb") as handle:  # not only regular files: a pipe is fine
+            text = files.read_stream(handle, files.at(path), field=field, what="a file")
+    except OSError as exc:
+        raise InputError(field, "a readable file", files.at(path, f": {exc.strerror}")) from None
+    return text, path.parent
 
 
 #: How deep JSON may nest: an order is three levels deep; far deeper is no order.

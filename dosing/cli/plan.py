@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 from dosing.cli import batch
-from dosing.cli.inputs import code_set_arg, read_json, read_text
+from dosing.cli.inputs import code_set_arg, read_input, read_json
 from dosing.cli.report import Exit, Report, UsageError
 from dosing.cli.worksheet import worksheet
 from dosing.pipeline import plan
@@ -57,11 +55,7 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
             engine=args.engine,
         )
         return
-    if args.order == "-":
-        text, base_dir = sys.stdin.read(), Path.cwd()
-    else:
-        path = Path(args.order)
-        text, base_dir = read_text(path, "order"), path.parent
+    text, base_dir = read_input(args.order, "order")
     result = plan(
         read_json(text, "order"), code_set=args.code_set, base_dir=base_dir, engine=args.engine
     )

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any, TextIO
 
-from dosing.cli.inputs import code_set_arg, read_json, read_text
+from dosing.cli.inputs import code_set_arg, read_input, read_json
 from dosing.cli.report import Exit, Report
 from dosing.cli.worksheet import supply_worksheet
 from dosing.supply import plan_supply
@@ -30,11 +28,7 @@ def register(commands: Any, code_set_help: str) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    if args.request == "-":
-        text, base_dir = sys.stdin.read(), Path.cwd()
-    else:
-        path = Path(args.request)
-        text, base_dir = read_text(path, "request"), path.parent
+    text, base_dir = read_input(args.request, "request")
     result = plan_supply(read_json(text, "request"), base_dir=base_dir, code_set=args.code_set)
     if args.json:
         print(json.dumps(result.to_dict()), file=out)

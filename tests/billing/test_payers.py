@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -73,6 +74,17 @@ def test_a_user_profile_works_by_path(tmp_path: Path) -> None:
     assert profile.unit_limit("J7212") == 8 and profile.filing_window_days == 90
     with pytest.raises(PayerProfileError, match="`payer` must be one of medicare"):
         load_payer("acme-health")
+
+
+def test_a_profile_rewritten_within_one_clock_tick_is_read_again(tmp_path: Path) -> None:
+    # coarse file-system clocks can give a rewrite the same modification time;
+    # the size tells the two versions apart, so the cache must not serve the old one
+    path = write(tmp_path, GOOD)
+    stamp = path.stat().st_mtime_ns
+    assert load_payer(path).filing_window_days == 90
+    path.write_text(GOOD.replace("90", "365"))
+    os.utime(path, ns=(stamp, stamp))
+    assert load_payer(path).filing_window_days == 365
 
 
 def order(**fields: object) -> dict[str, object]:
