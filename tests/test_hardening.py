@@ -322,3 +322,11 @@ def test_a_long_missing_path_keeps_its_end_in_the_message(tmp_path: Path) -> Non
     assert code == 2 and "/order.json': No such file or directory" in err
     with pytest.raises(InputError, match="no such file"):
         files.checked(path, field="inventory_file", what="an inventory CSV")
+
+
+def test_json_cut_inside_a_string_says_where_the_string_starts(tmp_path: Path) -> None:
+    path = tmp_path / "order.json"
+    path.write_text('{"code": "J7208",\n "dose": 2000, "note": "cut he')
+    code, _, err = run("plan", str(path))
+    assert code == 2 and "Unterminated string starting at line 2 column 24" in err
+    assert "at at" not in err

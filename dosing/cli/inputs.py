@@ -60,7 +60,10 @@ def read_json(text: str, field: str) -> Any:
         data = json.loads(text, parse_float=Decimal, parse_int=_integer, object_pairs_hook=_once)
     except json.JSONDecodeError as exc:
         raise InputError(
-            field, "valid JSON", Described(f"{exc.msg} at line {exc.lineno} column {exc.colno}")
+            # "Unterminated string starting at" ends in "at" itself
+            field,
+            "valid JSON",
+            Described(f"{exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}"),
         ) from None
     except RecursionError:
         raise InputError(
