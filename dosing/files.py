@@ -8,7 +8,7 @@ never make the program read a file its user did not mean, so:
   CLI gives the folder of the file that names it, or the current folder for
   standard input); without one, only inline data and shipped names work;
 * the path is resolved (links followed) and must stay inside that directory;
-* files are read up to :data:`MAX_BYTES`;
+* files are read up to :data:`optimizer.textfile.MAX_BYTES`;
 * messages name the file, and the line or column at fault, never its content.
 
 A :class:`pathlib.Path` passed by a Python caller, or named on the command
@@ -19,15 +19,12 @@ the same).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
 
 from dosing.errors import InputError
-from optimizer.errors import Described, show_path
+from optimizer import textfile
+from optimizer.errors import at
 
-__all__ = ["MAX_BYTES", "at", "checked", "locate", "named", "read_stream", "read_text", "stamp"]
-
-#: The largest file read whole (inventories, code sets, payer profiles, orders).
-MAX_BYTES = 16 * 2**20
+__all__ = ["checked", "locate", "named", "read_text"]
 
 
 def locate(name: object, *, base_dir: Path | None, field: str, what: str, otherwise: str) -> Path:
@@ -61,25 +58,9 @@ def named(
     return locate(name, base_dir=base_dir, field=field, what=what, otherwise=f"one of {choices}")
 
 
-def at(path: object, note: str = "") -> Described:
-    """A file's name as the ``got`` of an error: its end kept when long (a long path
-    cut at the start still shows the file and the ``note`` on it)."""
-    return Described(show_path(path) + note)
-
-
-def stamp(path: Path, *, field: str, what: str) -> tuple[str, int, int]:
-    """``path`` resolved, with its modification time and size: a cache key that
-    changes when the file is rewritten."""
-    resolved = path.resolve()
-    try:
-        stat = resolved.stat()
-    except OSError:
-        raise InputError(field, f"the path of {what}", at(path, " (no such file)")) from None
-    return str(resolved), stat.st_mtime_ns, stat.st_size
-
-
 def checked(path: Path, *, field: str, what: str, shown: object = None) -> Path:
-    """``path`` if it is a readable regular file no larger than :data:`MAX_BYTES`."""
+    """``path`` if it is a readable regular file no larger than
+    :data:`optimizer.textfile.MAX_BYTES`."""
     name = path if shown is None else shown
     if "\x00" in str(path):  # the operating system cannot name it
         raise InputError(field, f"the path of {what}", at(name))
@@ -91,31 +72,13 @@ def checked(path: Path, *, field: str, what: str, shown: object = None) -> Path:
         raise InputError(field, f"the path of {what}", at(name, " (no such file)")) from None
     if not path.is_file():
         raise InputError(field, f"the path of {what} (a regular file)", at(name))
-    if size > MAX_BYTES:
-        raise InputError(field, f"{what} of at most {MAX_BYTES // 2**20} MiB", f"{size:,} bytes")
+    if size > textfile.MAX_BYTES:
+        limit = textfile.MAX_BYTES // 2**20
+        raise InputError(field, f"{what} of at most {limit} MiB", f"{size:,} bytes")
     return path
 
 
 def read_text(path: Path, *, field: str, what: str) -> str:
-    """A UTF-8 text file of at most :data:`MAX_BYTES`, its content never quoted."""
+    """A regular UTF-8 text file, bounded in size, its content never quoted."""
     checked(path, field=field, what=what)
-    try:
-        with path.open("rb") as handle:
-            return read_stream(handle, at(path), field=field, what=what)
-    except OSError as exc:
-        raise InputError(field, f"a readable {what}", at(path, f": {exc.strerror}")) from None
-
-
-def read_stream(handle: BinaryIO, shown: Described, *, field: str, what: str) -> str:
-    """UTF-8 text of at most :data:`MAX_BYTES` from ``handle`` (a file, a pipe, a
-    device: never more than that is read), ``shown`` naming it in messages."""
-    data = handle.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise InputError(field, f"{what} of at most {MAX_BYTES // 2**20} MiB", shown)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            field, f"{what} in UTF-8", Described(f"{shown.words}: line {line} is not UTF-8")
-        ) from None
+    return textfile.read_file(path, field=field, what=what, error=InputError)

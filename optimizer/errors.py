@@ -18,6 +18,7 @@ __all__ = [
     "InventoryError",
     "OptimizerError",
     "SolverError",
+    "at",
     "escape",
     "field_name",
     "show",
@@ -114,6 +115,12 @@ def show_path(path: object) -> str:
     file's own name is what tells it apart)."""
     text = escape(str(path))
     return repr(text if len(text) <= 120 else "..." + text[-117:])
+
+
+def at(path: object, note: str = "") -> Described:
+    """A file's name as the ``got`` of an error, its end kept when long (there the
+    file's own name is, and the ``note`` on it)."""
+    return Described(show_path(path) + note)
 
 
 def field_name(field: str) -> str:

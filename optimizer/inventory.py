@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from optimizer.errors import IN_FILE, FieldError, InventoryError
+from optimizer.errors import IN_FILE, FieldError, InventoryError, at
 from optimizer.numbers import as_fraction, parse_number
+from optimizer.textfile import read_file, stamp
 
 __all__ = [
     "INVENTORY_COLUMNS",
@@ -118,51 +119,26 @@ def lots_from_records(
     return _unique(lots, field)
 
 
-#: The largest inventory file read (about 200,000 lots).
-MAX_BYTES = 16 * 2**20
-
-
 def read_inventory_csv(path: str | Path) -> tuple[Lot, ...]:
     """Lots from an inventory CSV file (see the module docstring), at most
-    :data:`MAX_BYTES`; errors name the row and column, never the content.
+    :data:`optimizer.textfile.MAX_BYTES`; errors name the row and column, never
+    the content.
 
     A batch names the same file on every line: the file is parsed once and
     parsed again only when it changes (lots are immutable, so sharing is safe).
     """
-    try:
-        stat = Path(path).stat()
-    except ValueError:  # a NUL in the name
-        raise InventoryError("inventory_file", "the path of a CSV file", str(path)) from None
-    except OSError as exc:
-        raise InventoryError(
-            "inventory_file", "a readable CSV file", f"{path}: {exc.strerror}"
-        ) from None
-    if Path(path).is_dir():
-        raise InventoryError("inventory_file", "a CSV file, not a folder", str(path))
-    if stat.st_size > MAX_BYTES:
-        raise InventoryError(
-            "inventory_file", f"a CSV file of at most {MAX_BYTES // 2**20} MiB", str(path)
-        )
-    return _read_inventory_csv(str(path), stat.st_mtime_ns, stat.st_size)
+    path = Path(path)
+    if "\x00" in str(path):  # the operating system cannot name it
+        raise InventoryError("inventory_file", "the path of a CSV file", at(path))
+    if path.is_dir():
+        raise InventoryError("inventory_file", "a CSV file, not a folder", at(path))
+    key = stamp(path, field="inventory_file", what="a CSV file", error=InventoryError)
+    return _read_inventory_csv(*key)
 
 
 @functools.lru_cache(maxsize=32)
 def _read_inventory_csv(path: str, _mtime_ns: int, _size: int) -> tuple[Lot, ...]:
-    def unreadable(expected: str, why: str) -> InventoryError:
-        return InventoryError("inventory_file", expected, f"{path}: {why}")
-
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise unreadable("a readable CSV file", exc.strerror or "unreadable") from None
-    if len(data) > MAX_BYTES:
-        raise unreadable(f"a CSV file of at most {MAX_BYTES // 2**20} MiB", "larger")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise unreadable("UTF-8 text", f"line {line} is not UTF-8") from None
+    text = read_file(Path(path), field="inventory_file", what="a CSV file", error=InventoryError)
     return parse_inventory_csv(text, path)
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from dosing import InputError, files, load_code_set, plan, plan_supply
+from dosing import InputError, load_code_set, plan, plan_supply
 from dosing.audit import Checker
 from dosing.billing import PayerProfileError, load_payer
 from dosing.cli import main
 from dosing.errors import CodeSetError, DosingError
+from optimizer import textfile
 
 SECRET = "SECRET-7f3a"
 SHELF = [{"lot": "A", "amount": 1000, "count": 3}]
@@ -109,9 +110,7 @@ def test_a_folder_is_not_a_file(tmp_path: Path) -> None:
 
 
 def test_files_are_read_up_to_a_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dosing import files
-
-    monkeypatch.setattr(files, "MAX_BYTES", 64)
+    monkeypatch.setattr(textfile, "MAX_BYTES", 64)
     (tmp_path / "big.toml").write_text("# " + "x" * 100 + "\n")
     with pytest.raises(PayerProfileError, match="at most"):
         load_payer("big.toml", base_dir=tmp_path)
@@ -166,4 +165,6 @@ def test_a_supply_request_is_held_to_the_same_rules(tmp_path: Path) -> None:
 def test_a_file_gone_before_its_stamp_is_taken_is_an_input_error(tmp_path: Path) -> None:
     # between the check and the read the file can go; that is a refusal, not an OSError
     with pytest.raises(InputError, match="no such file"):
-        files.stamp(tmp_path / "gone.csv", field="code_set", what="a code set CSV")
+        textfile.stamp(
+            tmp_path / "gone.csv", field="code_set", what="a code set CSV", error=InputError
+        )

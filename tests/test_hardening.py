@@ -18,7 +18,7 @@ from dosing import files
 from dosing.cli import main
 from dosing.cli.worksheet import supply_worksheet, worksheet
 from dosing.errors import InputError
-from optimizer import Lot, Tolerance, exact
+from optimizer import Lot, Tolerance, exact, textfile
 from optimizer.problem import Mode, Problem
 from optimizer.supply import DoseRequest
 from optimizer.supply.columns import ColumnSearch, _suffix_tables
@@ -309,7 +309,7 @@ def test_an_endless_file_is_read_only_up_to_the_limit(command: str) -> None:
 
 
 def test_standard_input_is_read_only_up_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(files, "MAX_BYTES", 100)
+    monkeypatch.setattr(textfile, "MAX_BYTES", 100)
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b" " * 101 + b"{}")))
     code, out, err = run("plan", "-")
     assert code == 2 and out == "" and "standard input" in err and "at most" in err

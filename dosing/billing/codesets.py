@@ -31,6 +31,7 @@ from pathlib import Path
 
 from dosing import files
 from dosing.errors import CodeSetError, InputError, UnknownCodeError
+from optimizer import textfile
 from optimizer.errors import FieldError, show_path
 from optimizer.numbers import parse_number
 
@@ -140,7 +141,8 @@ def load_code_set(
             what="a code set CSV",
             shipped=SHIPPED_CODE_SETS,
         )
-        return _from_file(*files.stamp(path, field="code_set", what="a code set CSV"))
+        key = textfile.stamp(path, field="code_set", what="a code set CSV", error=InputError)
+        return _from_file(*key)
     except InputError as exc:
         raise CodeSetError(str(exc)) from None
 

@@ -38,7 +38,7 @@ from dosing import files
 from dosing.billing.codesets import SHIPPED_CODE_SETS
 from dosing.billing.deadlines import filing_deadline
 from dosing.errors import DosingError, InputError
-from optimizer import Tolerance
+from optimizer import Tolerance, textfile
 from optimizer.errors import FieldError, escape, field_name, show_path
 
 __all__ = [
@@ -142,7 +142,8 @@ def load_payer(name: str | Path | PayerProfile, *, base_dir: Path | None = None)
             what="a payer profile TOML",
             shipped=SHIPPED_PAYERS,
         )
-        return _from_file(*files.stamp(path, field="payer", what="a payer profile TOML"))
+        key = textfile.stamp(path, field="payer", what="a payer profile TOML", error=InputError)
+        return _from_file(*key)
     except InputError as exc:
         raise PayerProfileError(str(exc)) from None
 

@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from dosing import files
 from dosing.cli.inputs import read_json
 from dosing.cli.report import Exit, Report
 from dosing.errors import DosingError, InputError
 from dosing.pipeline import plan
-from optimizer.errors import Described, OptimizerError, escape
+from optimizer.errors import Described, OptimizerError, at, escape
 from optimizer.numbers import format_amount
 
 __all__ = ["MAX_LINE", "run"]
@@ -52,13 +51,11 @@ def run(
     else:
         path = Path(source)
         if path.is_dir():
-            raise InputError("batch", "a JSON Lines file, not a folder", files.at(path))
+            raise InputError("batch", "a JSON Lines file, not a folder", at(path))
         try:
             handle = path.open("rb")
         except OSError as exc:
-            raise InputError(
-                "batch", "a readable file", files.at(path, f": {exc.strerror}")
-            ) from None
+            raise InputError("batch", "a readable file", at(path, f": {exc.strerror}")) from None
         base_dir = path.parent
         total = _count_lines(path) if _is_terminal(report.err) else 0
     progress = _Progress(total, report.err)

@@ -8,10 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dosing import files
 from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.errors import InputError
-from optimizer.errors import Described
+from optimizer.errors import Described, at
+from optimizer.textfile import read_stream
 
 __all__ = ["code_set_arg", "payer_arg", "read_input", "read_json"]
 
@@ -29,19 +29,21 @@ def payer_arg(value: str) -> str | Path:
 
 def read_input(source: str, field: str) -> tuple[str, Path]:
     """The UTF-8 text of the file the user named (``-``: standard input), at most
-    :data:`dosing.files.MAX_BYTES` of it, and the folder that paths in it are
+    :data:`optimizer.textfile.MAX_BYTES` of it, and the folder that paths in it are
     read from (the file's own, or the current one for standard input)."""
     if source == "-":
         shown = Described("standard input")
-        return files.read_stream(sys.stdin.buffer, shown, field=field, what="text"), Path.cwd()
+        return read_stream(
+            sys.stdin.buffer, shown, field=field, what="text", error=InputError
+        ), Path.cwd()
     path = Path(source)
     if path.is_dir():
-        raise InputError(field, "a readable file, not a folder", files.at(path))
+        raise InputError(field, "a readable file, not a folder", at(path))
     try:
         with path.open("rb") as handle:  # not only regular files: a pipe is fine
-            text = files.read_stream(handle, files.at(path), field=field, what="a file")
+            text = read_stream(handle, at(path), field=field, what="a file", error=InputError)
     except OSError as exc:
-        raise InputError(field, "a readable file", files.at(path, f": {exc.strerror}")) from None
+        raise InputError(field, "a readable file", at(path, f": {exc.strerror}")) from None
     return text, path.parent
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizer import InventoryError, Lot, lots_from_records, read_inventory_csv
+from optimizer import InventoryError, Lot, lots_from_records, read_inventory_csv, textfile
 from optimizer.inventory import parse_inventory_csv
 
 
@@ -96,3 +96,16 @@ def test_bad_csv_rows_name_row_and_column(text: str, needle: str) -> None:
     with pytest.raises(InventoryError, match="must be") as info:
         parse_inventory_csv(text)
     assert needle in str(info.value)
+
+
+def test_an_inventory_file_is_read_whole_only_up_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(textfile, "MAX_BYTES", 64)
+    path = tmp_path / "stock.csv"
+    path.write_text("lot,amount,count\n" + "A,1000,1\n" * 10)
+    with pytest.raises(InventoryError, match="a CSV file of at most"):
+        read_inventory_csv(path)
+    path.write_bytes(b"lot,amount,count\nA,1000,1\n\xff\n")
+    with pytest.raises(InventoryError, match="line 3 is not UTF-8"):
+        read_inventory_csv(path)
