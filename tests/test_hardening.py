@@ -330,3 +330,9 @@ def test_json_cut_inside_a_string_says_where_the_string_starts(tmp_path: Path) -
     code, _, err = run("plan", str(path))
     assert code == 2 and "Unterminated string starting at line 2 column 24" in err
     assert "at at" not in err
+
+
+def test_a_long_missing_claims_path_keeps_its_end_in_the_message(tmp_path: Path) -> None:
+    path = tmp_path / ("d" * 100) / "claims.csv"
+    code, _, err = run("check", str(path))
+    assert code == 2 and "/claims.csv': No such file or directory" in err

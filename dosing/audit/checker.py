@@ -29,7 +29,7 @@ from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.errors import DosingError, InputError
 from optimizer import Tolerance
-from optimizer.errors import Described
+from optimizer.errors import Described, at
 from optimizer.numbers import ceil_div, counted, floor_div
 
 __all__ = ["Checker"]
@@ -64,11 +64,12 @@ class Checker:
     def check_file(self, path: Path) -> Iterator[ClaimResult]:
         """The results claim by claim; the header is checked before any row."""
         if path.is_dir():
-            raise InputError("claims", "a CSV file, not a folder", str(path))
+            raise InputError("claims", "a CSV file, not a folder", at(path))
         try:
             handle = path.open("rb")
         except OSError as exc:
-            raise InputError("claims", "a readable CSV file", f"{path}: {exc.strerror}") from None
+            why = at(path, f": {exc.strerror}")  # the path, its end kept when long
+            raise InputError("claims", "a readable CSV file", why) from None
         with handle:
             header, rows = read_claims(handle, str(path))
             if len(set(header)) != len(header):
