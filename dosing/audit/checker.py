@@ -24,7 +24,7 @@ from dosing.audit.claimfile import (
     read_claims,
 )
 from dosing.audit.rules import RULES, ClaimResult, Finding, Summary
-from dosing.billing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.billing.codesets import DEFAULT_CODE_SET, BillingCode, CodeSet, load_code_set
 from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.errors import DosingError, InputError
@@ -315,11 +315,10 @@ class Checker:
                 if value is not None and value > 0
             }
             if unit != 1 and billed in per_one:
+                table = self._table(self._reading_set(head))
                 others = [
                     c.code
-                    for c in load_code_set(head.code_set, base_dir=self.base_dir).equivalents(
-                        code.code
-                    )
+                    for c in (table.equivalents(code.code) if table is not None else [])
                     if c.unit_amount == 1
                 ]
                 other = f" (that is {others[0]}'s 1-{code.unit} unit)" if others else ""
@@ -431,18 +430,53 @@ class Checker:
     # -- look-ups, cached --------------------------------------------------
 
     def _code(self, row: ClaimRow, found: Found | None) -> BillingCode | None:
-        name = row.code_set
+        """The line's code as its payer reads it (docs/billing.md section 1): by the
+        payer's code set, which must give the code the product the line's own set
+        names; an empty ``code_set`` column means the payer's set, else the default."""
+        payer = self._payer(row, None)
+        theirs = payer.code_set if payer is not None else None
+        name = row.code_set or theirs or DEFAULT_CODE_SET
+        table = self._table(name)
+        code = table.get(row.code) if table is not None else None
+        if code is None:
+            if found is not None:
+                where = f"code set {name!r}" if table is not None else f"unknown code set {name!r}"
+                found("unknown-code", f"{row.code} is not in {where}: check the code")
+            return None
+        if payer is None or theirs is None or theirs == name:
+            return code
+        payers_table = self._table(theirs)
+        read = payers_table.get(row.code) if payers_table is not None else None
+        if read is not None and read.product == code.product and read.unit == code.unit:
+            return read
+        if found is not None and payers_table is not None:
+            as_read = f"{read.descriptor} per {read.unit_label}" if read else "no code it knows"
+            right = [c for c in payers_table if c.product == code.product]
+            hint = (
+                f"{code.product} is {right[0].code} there, per {right[0].unit_label}: bill that"
+                if right
+                else f"{code.product} has no code in code set {theirs}"
+            )
+            found(
+                "code-read-as-other-product",
+                f"{row.code} under {payer.name} (code set {theirs}) is {as_read}, not "
+                f"{code.product} per {code.unit_label} as code set {name} reads it; {hint}",
+            )
+        return None
+
+    def _reading_set(self, row: ClaimRow) -> str:
+        """The code set a line's code is read by: its payer's, else its own column's,
+        else the default."""
+        payer = self._payer(row, None)
+        return (payer.code_set if payer is not None else None) or row.code_set or DEFAULT_CODE_SET
+
+    def _table(self, name: str) -> CodeSet | None:
         if name not in self._code_sets:
             try:
                 self._code_sets[name] = load_code_set(name, base_dir=self.base_dir)
             except DosingError:
                 self._code_sets[name] = None
-        table = self._code_sets[name]
-        code = table.get(row.code) if table is not None else None
-        if code is None and found is not None:
-            where = f"code set {name!r}" if table is not None else f"unknown code set {name!r}"
-            found("unknown-code", f"{row.code} is not in {where}: check the code")
-        return code
+        return self._code_sets[name]
 
     def _payer(self, row: ClaimRow, found: Found | None) -> PayerProfile | None:
         if self.payer_override is not None:

@@ -25,7 +25,7 @@ prior_authorization  the prior authorization number
 prior_products       products tried before, separated by ``;``
 site                 site of care or pharmacy id
 setting              administered (default) or dispensed
-code_set             spec (default), cms or a CSV path
+code_set             spec, cms or a CSV path; empty: the payer's code set, else spec
 ==================== ==========================================================
 
 The amounts of one service (claim, code, date) are documented on each of its
@@ -247,7 +247,7 @@ def parse_claim_row(raw: dict[str, str | None], row: int) -> ClaimRow:
         prior_products=_list(get("prior_products", "")),
         site=get("site", ""),
         setting=setting,
-        code_set=get("code_set") or "spec",
+        code_set=get("code_set", ""),
     )
 
 

@@ -28,6 +28,12 @@ RULES = {
         Rule("row-unreadable", "error", "7", "a row that cannot be read"),
         Rule("unknown-code", "error", "1", "a code not in the code set"),
         Rule("unknown-payer", "error", "7", "a payer with no profile"),
+        Rule(
+            "code-read-as-other-product",
+            "error",
+            "1",
+            "the payer's code set reads the code as another product",
+        ),
         Rule("units-mismatch", "error", "2", "billed units do not match the administered amount"),
         Rule(
             "units-in-wrong-code-unit",

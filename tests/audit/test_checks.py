@@ -94,6 +94,8 @@ FAILING: dict[str, Callable[[list[Row]], list[Row]]] = {
     "row-unreadable": mutate(units="fifteen"),
     "unknown-code": all_lines(code="J7221"),
     "unknown-payer": all_lines(payer="acme-health"),
+    # CMS HCPCS file: J7212 is Sevenfact per 1 mcg, not the spec set's Jivi per 250 IU
+    "code-read-as-other-product": all_lines(payer="medicare", code_set="spec"),
     "units-mismatch": mutate(units="16"),
     "units-in-wrong-code-unit": mutate(units="3625"),
     "dose-not-justified": all_lines(weight_kg=""),
@@ -447,3 +449,18 @@ def test_von_willebrand_disease_supports_a_fviii_vwf_complex(
     # D68.0); a FVIII-only product is not
     rows = all_lines(code=code, diagnosis_codes="D68.0", code_set="cms")(planned_rows())
     assert ("missing-hemophilia-a-diagnosis" in findings(tmp_path, rows)) is flagged
+
+
+def test_a_code_is_read_by_the_payers_code_set(tmp_path: Path) -> None:
+    # CMS HCPCS Level II file: J7208 is Jivi per 1 IU in both shipped sets, so a
+    # Medicare line naming the spec set is read alike; J7212 is Sevenfact per 1 mcg
+    # under Medicare, so the spec set's J7212 (Jivi per 250 IU) is another drug there.
+    rows = planned_rows(payer="medicare")
+    assert findings(tmp_path, all_lines(code_set="spec")(rows)) == []
+    assert findings(tmp_path, all_lines(code_set="")(rows)) == []
+    wrong = all_lines(code="J7212", units="15", code_set="spec")(rows[:1])
+    checker = Checker()
+    [result] = list(checker.check_file(write(tmp_path, wrong)))
+    [finding] = [f for f in result.findings if f.rule.id == "code-read-as-other-product"]
+    assert "Sevenfact" in finding.message and "J7208" in finding.message
+    assert "units-mismatch" not in {f.rule.id for f in result.findings}
