@@ -4,9 +4,12 @@ An order (docs/design.md "Order JSON") gives exactly one of
 
 * ``dose_per_kg`` with ``weight_kg``: amount = weight x dose per kg;
 * ``dose``: a fixed amount;
-* ``target_rise_pct`` with ``weight_kg``, Factor VIII only: amount =
-  weight x desired rise (IU/dL, % of normal) x 0.5, since each IU/kg raises
-  Factor VIII by about 2 IU/dL.
+* ``target_rise_pct`` with ``weight_kg``, Factor VIII or IX: amount =
+  weight x desired rise (IU/dL, % of normal) / recovery, the rise each IU/kg
+  gives: the order's ``recovery`` (observed in this patient), else the label's
+  when the code bills one product whose label states it (BeneFIX 0.8, Idelvion
+  1.3: the catalog), else Factor VIII's 2 IU/dL and Factor IX's 1 IU/dL per
+  IU/kg (docs/billing.md section 5).
 
 Amounts are in the code's unit of measure and exact: 72.5 kg x 50 IU/kg is
 3,625 IU.  Everything is checked here, once, with messages that name the
@@ -42,6 +45,11 @@ __all__ = [
 
 #: IU of Factor VIII per kg per 1% (1 IU/dL) of desired rise (docs/billing.md section 5).
 FACTOR_VIII_RISE_PER_IU_PER_KG = Fraction(1, 2)
+#: The rise in IU/dL that 1 IU/kg gives, by factor, where no label or
+#: measurement says otherwise (docs/billing.md section 5).
+DEFAULT_RECOVERY = {"VIII": Fraction(2), "IX": Fraction(1)}
+#: Recoveries accepted, IU/dL per IU/kg (measured ones run about 0.5 to 3).
+RECOVERY_RANGE = (Fraction(1, 10), Fraction(5))
 
 #: Weights accepted, in kg.  The lightest extremely preterm neonates weigh about
 #: 0.5 kg and treated adults rarely over 300 kg; a weight outside is almost
@@ -83,6 +91,8 @@ ORDER_KEYS = (
     "time_limit",
     "inventory",
     "inventory_file",
+    "product",
+    "recovery",
     *DOCUMENTATION_KEYS,
 )
 _DOSE_FIELDS = ("dose_per_kg", "dose", "target_rise_pct")
@@ -119,6 +129,10 @@ class Order:
     prior_authorization: str | None = None
     prior_products: tuple[str, ...] = ()
     site: str | None = None
+    #: the catalog product to use, when the code bills several (J7192)
+    product: str | None = None
+    #: observed recovery, IU/dL per IU/kg, for a dose by desired rise
+    recovery: Fraction | None = None
 
     def documented(self, name: str) -> bool:
         """Whether the order carries ``name`` (a documentation key or weight_kg)."""
@@ -161,9 +175,24 @@ class Order:
             or self.max_vials < 1
         ):
             raise InputError("max_vials", "a whole number >= 1", self.max_vials)
+        if self.recovery is not None:
+            recovery = _positive(self.recovery, "recovery")
+            low, high = RECOVERY_RANGE
+            if not low <= recovery <= high:
+                raise InputError(
+                    "recovery",
+                    f"an observed recovery from {float(low):g} to {float(high):g} IU/dL per IU/kg",
+                    _plain(recovery),
+                )
+            object.__setattr__(self, "recovery", recovery)
 
-    def dose_for(self, code: BillingCode) -> DoseCalculation:
-        """The ordered amount in ``code``'s unit of measure, and how it was computed."""
+    def dose_for(
+        self, code: BillingCode, *, recovery: Fraction | None = None, product: str = ""
+    ) -> DoseCalculation:
+        """The ordered amount in ``code``'s unit of measure, and how it was computed.
+
+        ``recovery`` is the label's (IU/dL per IU/kg) of ``product``, used for a dose
+        by desired rise unless the order gives the patient's own."""
         unit = code.unit
         if self.dose is not None:
             return DoseCalculation(self.dose, f"fixed dose {format_amount(self.dose)} {unit}")
@@ -177,18 +206,24 @@ class Order:
                 f"{format_amount(amount)} {unit}",
             )
         assert self.target_rise_pct is not None
-        if code.factor != "VIII" or unit != "IU":
+        if code.factor not in DEFAULT_RECOVERY or unit != "IU":
             raise InputError(
                 "target_rise_pct",
-                "used with a Factor VIII code billed in IU (the 0.5 IU/kg per 1% rule is "
-                "Factor VIII's); give dose_per_kg or dose instead",
+                "used with a Factor VIII or IX code billed in IU (the rise per IU/kg is "
+                "known for those); give dose_per_kg or dose instead",
                 f"{code.code}, {code.factor or 'factor not stated'} in {unit}",
             )
-        amount = self.weight_kg * self.target_rise_pct * FACTOR_VIII_RISE_PER_IU_PER_KG
+        if self.recovery is not None:
+            used, why = self.recovery, "observed"
+        elif recovery is not None:
+            used, why = recovery, f"{product} label"
+        else:
+            used, why = DEFAULT_RECOVERY[code.factor], f"Factor {code.factor}"
+        amount = self.weight_kg * self.target_rise_pct / used
         return DoseCalculation(
             amount,
-            f"{weight} kg x {format_amount(self.target_rise_pct)}% rise x 0.5 IU/kg per % = "
-            f"{format_amount(amount)} IU",
+            f"{weight} kg x {format_amount(self.target_rise_pct)}% rise / "
+            f"{format_amount(used)} IU/dL per IU/kg ({why}) = {format_amount(amount)} IU",
         )
 
 
@@ -229,6 +264,8 @@ def parse_order(
             ),
             prior_products=_texts(data.get("prior_products"), "prior_products"),
             site=_optional_text(data.get("site"), "site"),
+            product=_optional_text(data.get("product"), "product"),
+            recovery=_number(data.get("recovery"), "recovery"),
         )
     except FieldError as exc:  # from the optimizer's checks: same shape, our type
         raise InputError(exc.field, exc.expected, exc.got) from None

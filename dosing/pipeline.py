@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from dosing.billing.catalog import load_catalog
 from dosing.billing.claims import ClaimLine, NdcAmount, Setting, claim_lines
 from dosing.billing.codesets import BillingCode, CodeSet, load_code_set
+from dosing.billing.crosswalk import Crosswalk
 from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.billing.units import equivalent_units
 from dosing.errors import InputError
+from dosing.identity import Shelf, sort_shelf
 from dosing.orders import DoseCalculation, Order, parse_order
 from optimizer import Lot, Mode, Selection, SelectionResult, Tolerance, select
 from optimizer.errors import Described, FieldError
@@ -79,6 +82,8 @@ class Plan:
     equivalent_units: Mapping[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     payer: PayerProfile | None = None
+    #: why nothing on the shelf is the ordered drug ("" when something is)
+    shelf_reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -95,6 +100,8 @@ class Plan:
     @property
     def reason(self) -> str:
         """Why there is no plan ("" when there is one), with the unit named."""
+        if self.shelf_reason and not self.ok:
+            return self.shelf_reason
         reason = self.selection.reason
         return f"{reason} (amounts in {self.code.unit})" if reason else ""
 
@@ -143,6 +150,7 @@ def plan(
     base_dir: Path | None = None,
     today: dt.date | None = None,
     engine: str = "auto",
+    crosswalk: Crosswalk | None = None,
 ) -> Plan:
     """Plan one dose.  ``order`` is the order JSON as a dict, or an :class:`Order`.
 
@@ -155,15 +163,19 @@ def plan(
     the order's: a shipped name, or a :class:`~pathlib.Path` the caller chose.
 
     Lots that expire before the date of service (or ``today``, default the
-    system date, when the order has none) are never chosen.
+    system date, when the order has none) are never chosen, nor lots of another
+    drug than the ordered one (:mod:`dosing.identity`; ``crosswalk`` links NDCs
+    to codes).
     """
     if not isinstance(order, Order):
         order = parse_order(order, base_dir=base_dir, code_set=code_set)
-    prepared = prepare(order, code_set=code_set, today=today, base_dir=base_dir)
+    prepared = prepare(
+        order, code_set=code_set, today=today, base_dir=base_dir, crosswalk=crosswalk
+    )
     try:
         result = select(
             prepared.calculation.amount,
-            order.inventory,
+            prepared.shelf.usable,
             tolerance=prepared.tolerance,
             mode=order.mode,
             max_vials=order.max_vials,
@@ -188,6 +200,7 @@ class Prepared:
     tolerance: Tolerance
     day: dt.date
     ndcs: Mapping[str, str]
+    shelf: Shelf
 
 
 def prepare(
@@ -197,24 +210,32 @@ def prepare(
     today: dt.date | None = None,
     lots: Sequence[Lot] | None = None,
     base_dir: Path | None = None,
+    crosswalk: Crosswalk | None = None,
 ) -> Prepared:
     """Look up the order's code, amount, payer, tolerance and NDCs (of ``lots``,
-    default the order's inventory), checking each.  Code sets and payer profiles
-    given as paths in the order are read only inside ``base_dir``."""
+    default the order's inventory), checking each, and sort the lots by drug
+    identity.  Code sets and payer profiles given as paths in the order are read
+    only inside ``base_dir``."""
     payer = load_payer(order.payer, base_dir=base_dir) if order.payer else None
     table = load_code_set(code_set or order.code_set, base_dir=base_dir)
     code = table.lookup(order.code)
     if payer is not None and payer.code_set is not None and table.name != payer.code_set:
         table, code = _as_the_payer_reads(code, table, payer)
-    calculation = order.dose_for(code)
+    products = load_catalog().for_code(code)
+    recovery = products[0].recovery if len(products) == 1 else None
+    calculation = order.dose_for(
+        code, recovery=recovery, product=products[0].name if recovery else ""
+    )
     tolerance = order.tolerance or (payer.dispensing_tolerance if payer else DEFAULT_TOLERANCE)
+    shelf_lots = order.inventory if lots is None else lots
     ndcs = {
         lot.lot: normalize_ndc(lot.ndc, field=f"inventory lot {lot.lot}: ndc")
-        for lot in (order.inventory if lots is None else lots)
+        for lot in shelf_lots
         if lot.ndc is not None
     }
+    shelf = sort_shelf(shelf_lots, code, product=order.product, crosswalk=crosswalk)
     day = order.date_of_service or today or dt.date.today()
-    return Prepared(order, table, code, calculation, payer, tolerance, day, ndcs)
+    return Prepared(order, table, code, calculation, payer, tolerance, day, ndcs, shelf)
 
 
 def _as_the_payer_reads(
@@ -244,7 +265,11 @@ def _as_the_payer_reads(
 def assemble(prepared: Prepared, result: SelectionResult) -> Plan:
     """The plan for a prepared order and its vial selection: amounts, claim lines."""
     order, code, payer = prepared.order, prepared.code, prepared.payer
-    warnings = _warnings(order, result, code, prepared.day, prepared.tolerance)
+    warnings = (
+        *prepared.shelf.warnings(),
+        *_warnings(order, result, code, prepared.day, prepared.tolerance),
+        *_label_limits(prepared),
+    )
     kx = False
     if payer is not None and payer.kx_required:
         missing = [name for name in payer.kx_documentation if not order.documented(name)]
@@ -263,6 +288,7 @@ def assemble(prepared: Prepared, result: SelectionResult) -> Plan:
         selection=result,
         warnings=warnings,
         payer=payer,
+        shelf_reason=prepared.shelf.reason(),
     )
     if result.selection is None:
         return Plan(status="infeasible", **common)  # type: ignore[arg-type]
@@ -334,6 +360,30 @@ def _warnings(
     if result.ok and any(p.lot.ndc is None for p in result.selection.picks):  # type: ignore[union-attr]
         notes.append("some vials have no NDC: payers that require NDCs will deny the line")
     return tuple(notes)
+
+
+def _label_limits(prepared: Prepared) -> list[str]:
+    """The ordered amount against the label's limits (docs/billing.md section 8)."""
+    notes = []
+    amount, order = prepared.calculation.amount, prepared.order
+    for product in load_catalog().for_code(prepared.code):
+        unit = product.unit
+        if product.max_dose is not None and amount > product.max_dose:
+            notes.append(
+                f"{format_amount(amount)} {unit} is above {product.name}'s labeled maximum of "
+                f"about {format_amount(product.max_dose)} {unit} per infusion: confirm the order"
+            )
+        if (
+            product.max_per_kg is not None
+            and order.weight_kg is not None
+            and amount > product.max_per_kg * order.weight_kg
+        ):
+            notes.append(
+                f"{format_amount(amount / order.weight_kg)} {unit}/kg is above "
+                f"{product.name}'s labeled {format_amount(product.max_per_kg)} {unit}/kg: "
+                "confirm the order"
+            )
+    return notes
 
 
 def _float(value: Fraction | None) -> float | None:

@@ -1,10 +1,11 @@
 """The shelf: lots of vials, each lot with its labeled (assayed) potency.
 
 A :class:`Lot` is ``count`` vials of ``amount`` each (IU, mcg or mg: the
-optimizer does not care which), with an optional ``ndc`` carried through
-untouched and an optional ``expires`` date.  Lots come from Python objects,
-from the order JSON's ``inventory`` list, or from the inventory CSV of
-docs/design.md (header ``ndc,lot,amount,count,expires``, ``expires`` optional).
+optimizer does not care which), with an optional ``ndc`` and ``product``
+carried through untouched (what drug a lot is, is the caller's business) and
+an optional ``expires`` date.  Lots come from Python objects, from the order
+JSON's ``inventory`` list, or from the inventory CSV of docs/design.md (header
+``ndc,lot,amount,count,expires,product``, ``expires`` and ``product`` optional).
 
 A lot with ``count`` 0 is accepted (an inventory export lists depleted lots)
 and never chosen.  Duplicate lot ids, amounts <= 0, negative or fractional
@@ -37,7 +38,7 @@ __all__ = [
     "with_count",
 ]
 
-INVENTORY_COLUMNS = ("ndc", "lot", "amount", "count", "expires")
+INVENTORY_COLUMNS = ("ndc", "lot", "amount", "count", "expires", "product")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _RECORD_KEYS = frozenset(INVENTORY_COLUMNS)
@@ -45,19 +46,29 @@ _RECORD_KEYS = frozenset(INVENTORY_COLUMNS)
 
 @dataclass(frozen=True)
 class Lot:
-    """``count`` vials holding ``amount`` each; ``ndc`` rides along untouched."""
+    """``count`` vials holding ``amount`` each; ``ndc`` and ``product`` ride along
+    untouched."""
 
     lot: str
     amount: Fraction
     count: int
     ndc: str | None = None
     expires: dt.date | None = None
+    product: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.lot, str) or not self.lot.strip() or not self.lot.isprintable():
             raise InventoryError("lot", "a non-empty lot id of printable characters", self.lot)
         if self.ndc is not None and (not isinstance(self.ndc, str) or not self.ndc.isprintable()):
             raise InventoryError(f"lot {self.lot}: ndc", "text of printable characters", IN_FILE)
+        if self.product is not None and (
+            not isinstance(self.product, str)
+            or not self.product.strip()
+            or not self.product.isprintable()
+        ):
+            raise InventoryError(
+                f"lot {self.lot}: product", "a product name of printable characters", IN_FILE
+            )
         name = f"lot {self.lot}"
         amount = as_fraction(self.amount, f"{name}: amount", error=InventoryError)
         if amount <= 0:
@@ -75,7 +86,7 @@ def with_count(lot: Lot, count: int) -> Lot:
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise InventoryError(f"lot {lot.lot}: count", "a whole number of vials >= 0", count)
     copy = object.__new__(Lot)
-    for name in ("lot", "amount", "ndc", "expires"):
+    for name in ("lot", "amount", "ndc", "expires", "product"):
         object.__setattr__(copy, name, getattr(lot, name))
     object.__setattr__(copy, "count", count)
     return copy
@@ -94,7 +105,7 @@ def lots_from_records(
     for index, record in enumerate(records):
         where = f"{field}[{index}]"
         if not isinstance(record, Mapping):
-            raise InventoryError(where, "an object with ndc, lot, amount, count, expires", record)
+            raise InventoryError(where, "an object with " + ", ".join(INVENTORY_COLUMNS), record)
         unknown = sorted(set(record) - _RECORD_KEYS)
         if unknown:
             raise InventoryError(
@@ -115,7 +126,10 @@ def lots_from_records(
         if ndc is not None and not isinstance(ndc, str):
             raise InventoryError(f"{name}.ndc", "text such as 12345-6789-01", ndc)
         expires = _date(record.get("expires"), f"{name}.expires")
-        lots.append(_lot(lot_id.strip(), amount, count, ndc, expires, name))
+        product = record.get("product")
+        if product is not None and (not isinstance(product, str) or not product.strip()):
+            raise InventoryError(f"{name}.product", "a product name such as Jivi", product)
+        lots.append(_lot(lot_id.strip(), amount, count, ndc, expires, name, product))
     return _unique(lots, field)
 
 
@@ -157,7 +171,7 @@ def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
     if missing:
         raise InventoryError(
             f"{name} header",
-            f"the columns {','.join(INVENTORY_COLUMNS)} (expires optional); "
+            f"the columns {','.join(INVENTORY_COLUMNS)} (expires and product optional); "
             f"missing {','.join(missing)}",
             IN_FILE,
         )
@@ -189,19 +203,28 @@ def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
         except FieldError as exc:
             raise InventoryError(exc.field, exc.expected, IN_FILE) from None
         ndc = row["ndc"].strip() or None
+        product = (row.get("product") or "").strip() or None
         try:
-            lots.append(_lot(lot_id, amount, int(count_text), ndc, expires, where))
+            lots.append(_lot(lot_id, amount, int(count_text), ndc, expires, where, product))
         except FieldError as exc:
             raise InventoryError(exc.field, exc.expected, IN_FILE) from None
     return _unique(lots, name)
 
 
 def _lot(
-    lot_id: str, amount: Fraction, count: int, ndc: str | None, expires: dt.date | None, where: str
+    lot_id: str,
+    amount: Fraction,
+    count: int,
+    ndc: str | None,
+    expires: dt.date | None,
+    where: str,
+    product: str | None = None,
 ) -> Lot:
     if amount <= 0:
         raise InventoryError(f"{where}: amount", "a number > 0 (the labeled potency)", amount)
-    return Lot(lot=lot_id, amount=amount, count=count, ndc=ndc, expires=expires)
+    if product is not None:
+        product = product.strip()
+    return Lot(lot=lot_id, amount=amount, count=count, ndc=ndc, expires=expires, product=product)
 
 
 def _whole(value: object, field: str) -> int:

@@ -32,7 +32,7 @@ def order(**fields: object) -> Order:
         (
             {"weight_kg": 50, "target_rise_pct": 30},
             Fraction(750),
-            "50 kg x 30% rise x 0.5 IU/kg per % = 750 IU",
+            "50 kg x 30% rise / 2 IU/dL per IU/kg (Factor VIII) = 750 IU",
         ),  # docs/billing.md s.5 example
         ({"weight_kg": 0.7, "dose_per_kg": 0.1}, Fraction(7, 100), "0.7 kg x 0.1 IU/kg = 0.07 IU"),
     ],
@@ -102,10 +102,44 @@ def test_bad_orders_name_the_field(fields: dict[str, object], field: str, expect
     assert "\n" not in str(info.value)
 
 
-def test_target_rise_refused_for_a_code_that_is_not_factor_viii_in_iu() -> None:
+def test_target_rise_refused_for_a_code_that_is_not_factor_viii_or_ix_in_iu() -> None:
     sevenfact = load_code_set("cms").lookup("J7212")
-    with pytest.raises(InputError, match="Factor VIII code billed in IU"):
+    with pytest.raises(InputError, match="Factor VIII or IX code billed in IU"):
         order(weight_kg=70, target_rise_pct=40).dose_for(sevenfact)
+
+
+def test_factor_ix_by_rise_uses_the_labels_recovery_then_the_patients() -> None:
+    # BeneFIX highlights (Pfizer): 0.8 IU/dL per IU/kg at 12 years and older, so
+    # 72.5 kg x 40% / 0.8 = 3,625 IU; without a label figure Factor IX's 1 IU/dL per
+    # IU/kg (AlphaNine SD dosage: kg x % rise x 1 IU/kg)
+    from dosing import plan
+
+    shelf = [{"lot": "B1", "amount": 1000, "count": 6, "product": "BeneFIX"}]
+    planned = plan(
+        {
+            "code": "J7195",
+            "code_set": "cms",
+            "weight_kg": 72.5,
+            "target_rise_pct": 40,
+            "inventory": shelf,
+        }
+    )
+    assert planned.ordered == 3625 and "BeneFIX label" in planned.calculation.how
+    generic = order(weight_kg=72.5, target_rise_pct=40).dose_for(
+        load_code_set("cms").lookup("J7193")
+    )
+    assert generic.amount == 2900
+    observed = plan(
+        {
+            "code": "J7195",
+            "code_set": "cms",
+            "weight_kg": 72.5,
+            "target_rise_pct": 40,
+            "recovery": 1.25,
+            "inventory": shelf,
+        }
+    )
+    assert observed.ordered == 2320 and "observed" in observed.calculation.how
 
 
 def test_inventory_must_be_given_once(tmp_path: Path) -> None:

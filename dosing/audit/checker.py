@@ -24,7 +24,9 @@ from dosing.audit.claimfile import (
     read_claims,
 )
 from dosing.audit.rules import RULES, ClaimResult, Finding, Summary
+from dosing.billing.catalog import load_catalog
 from dosing.billing.codesets import DEFAULT_CODE_SET, BillingCode, CodeSet, load_code_set
+from dosing.billing.crosswalk import Crosswalk
 from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.errors import DosingError, InputError
@@ -37,23 +39,32 @@ __all__ = ["Checker"]
 #: How a check reports: ``found(rule_id, message)``.
 Found = Callable[..., None]
 
-#: ICD-10-CM codes that support a Factor VIII claim (docs/billing.md section 6):
-#: D66 hereditary factor VIII deficiency, D68.311 acquired hemophilia.
-HEMOPHILIA_A_DIAGNOSES = ("D66", "D68.311")
-#: von Willebrand disease (D68.0): a FVIII/VWF complex (J7186) is given for it too.
-VWD_UNDOTTED = "D680"
-#: The same without the dot, as 837 files carry them (D68311).
-HEMOPHILIA_A_UNDOTTED = tuple(code.replace(".", "") for code in HEMOPHILIA_A_DIAGNOSES)
+#: ICD-10-CM codes that support a claim for a code no catalog product is billed
+#: under (a code set of one's own), by factor (docs/billing.md sections 6 and 8):
+#: D66 hereditary factor VIII deficiency, D68.311 acquired hemophilia, D67
+#: hereditary factor IX deficiency, D68.0 von Willebrand disease.
+FACTOR_DIAGNOSES = {"VIII": ("D66", "D68.311"), "IX": ("D67",), "VWF": ("D68.0",)}
 
 
 class Checker:
     """Checks claims; keeps the duplicate hashes and a :class:`Summary` as it goes."""
 
-    def __init__(self, payer: str | Path | None = None, *, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        payer: str | Path | None = None,
+        *,
+        base_dir: Path | None = None,
+        crosswalk: Crosswalk | None = None,
+    ) -> None:
         """``payer`` applies one profile to every row.  Code sets and payer profiles
         named by path in the file's columns are read only inside ``base_dir``
-        (the CLI gives the claims file's folder): :mod:`dosing.files`."""
+        (the CLI gives the claims file's folder): :mod:`dosing.files`.
+        ``crosswalk`` tells which code each NDC is billed under, before the
+        catalog's NDCs."""
         self.base_dir = base_dir
+        self.crosswalk = crosswalk
+        self.catalog = load_catalog()
+        self._indications: dict[str, tuple[tuple[str, ...], str]] = {}
         self.payer_override = load_payer(payer, base_dir=base_dir) if payer is not None else None
         self.summary = Summary()
         self._seen: set[int] = set()
@@ -156,22 +167,22 @@ class Checker:
                     "the NDC on this line is not 4-4-2, 5-3-2, 5-4-1 or 11 digits: "
                     "copy it from the vial's label",
                 )
+            elif code is not None:
+                self._check_ndc_product(row, code, found)
         else:
             found("ndc-missing", "no NDC: payers that require NDCs on drug lines will deny it")
-        undotted = [d.replace(".", "") for d in row.diagnosis_codes]
-        vwf = code is not None and "vwf" in code.product.lower()  # FVIII/VWF complexes
-        if (
-            code is not None
-            and code.factor == "VIII"
-            and not any(d.startswith(HEMOPHILIA_A_UNDOTTED) for d in undotted)
-            and not (vwf and any(d.startswith(VWD_UNDOTTED) for d in undotted))
-        ):
-            diagnoses = ", ".join(row.diagnosis_codes) or "none"
-            found(
-                "missing-hemophilia-a-diagnosis",
-                f"{row.code} is Factor VIII but the diagnoses ({diagnoses}) include no "
-                "hemophilia A (D66, or D68.311 acquired): add it",
-            )
+        if code is not None:
+            indicated, drug = self._indicated(code)
+            undotted = [d.replace(".", "").upper() for d in row.diagnosis_codes]
+            if indicated and not any(
+                d.startswith(i.replace(".", "")) for d in undotted for i in indicated
+            ):
+                diagnoses = ", ".join(row.diagnosis_codes) or "none"
+                found(
+                    "missing-indicated-diagnosis",
+                    f"{row.code} ({drug}) is indicated for {', '.join(indicated)}; the "
+                    f"diagnoses ({diagnoses}) include none of them: add the one documented",
+                )
         if "76" not in modifiers and "59" not in modifiers:
             key = hash(
                 (
@@ -463,6 +474,46 @@ class Checker:
                 f"{code.product} per {code.unit_label} as code set {name} reads it; {hint}",
             )
         return None
+
+    def _check_ndc_product(self, row: ClaimRow, code: BillingCode, found: Found) -> None:
+        """The NDC must be a product the code bills (docs/billing.md section 8): by the
+        crosswalk when it lists the NDC, else by the catalog."""
+        ndc = normalize_ndc(row.ndc)
+        linked = self.crosswalk.codes.get(ndc) if self.crosswalk is not None else None
+        if linked is not None:
+            theirs = load_code_set("cms").get(linked)
+            if theirs is not None and (theirs.product, theirs.unit) != (code.product, code.unit):
+                found(
+                    "ndc-code-mismatch",
+                    f"the crosswalk bills NDC {ndc} under {linked} ({theirs.descriptor}), not "
+                    f"{row.code}: bill it under {linked}, or correct the NDC",
+                )
+            return
+        product = self.catalog.by_ndc(ndc)
+        if product is not None and not product.billed_under(code):
+            codes = "/".join(product.codes.get("cms", ())) or "another code"
+            found(
+                "ndc-code-mismatch",
+                f"NDC {ndc} is {product.name} ({codes}), which {row.code} does not bill: "
+                "bill the product's code, or correct the NDC",
+            )
+
+    def _indicated(self, code: BillingCode) -> tuple[tuple[str, ...], str]:
+        """The diagnoses that support ``code``, from the labels of the products it
+        bills (else by factor), and the drug in words."""
+        key = f"{code.product}|{code.unit}"
+        if key not in self._indications:
+            products = self.catalog.for_code(code)
+            if products:
+                indicated = tuple(dict.fromkeys(d for p in products for d in p.diagnoses))
+                drug = "/".join(p.name for p in products[:3]) + (
+                    "/..." if len(products) > 3 else ""
+                )
+            else:
+                indicated = FACTOR_DIAGNOSES.get(code.factor, ())
+                drug = f"Factor {code.factor}" if code.factor else code.product
+            self._indications[key] = (indicated, drug)
+        return self._indications[key]
 
     def _reading_set(self, row: ClaimRow) -> str:
         """The code set a line's code is read by: its payer's, else its own column's,

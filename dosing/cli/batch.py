@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from dosing.billing.crosswalk import Crosswalk
 from dosing.cli.inputs import read_json
 from dosing.cli.report import Exit, Report
 from dosing.errors import DosingError, InputError
@@ -42,6 +43,7 @@ def run(
     as_json: bool,
     code_set: str | Path | None,
     engine: str = "auto",
+    crosswalk: Crosswalk | None = None,
 ) -> None:
     """Plan every line of ``source`` (a path, or ``-`` for standard input)."""
     if source == "-":
@@ -61,7 +63,7 @@ def run(
     progress = _Progress(total, report.err)
     with handle:
         for number, line in _lines(handle):
-            record = _answer(number, line, report, code_set, base_dir, engine)
+            record = _answer(number, line, report, code_set, base_dir, engine, crosswalk)
             out.write((json.dumps(record) if as_json else _summary(record)) + "\n")
             progress.step(number)
     progress.done()
@@ -102,6 +104,7 @@ def _answer(
     code_set: str | Path | None,
     base_dir: Path,
     engine: str,
+    crosswalk: Crosswalk | None,
 ) -> dict[str, object]:
     try:
         if line is None:
@@ -120,6 +123,7 @@ def _answer(
             code_set=code_set,
             base_dir=base_dir,
             engine=engine,
+            crosswalk=crosswalk,
         )
     except (DosingError, OptimizerError) as exc:
         report.saw(Exit.INVALID)

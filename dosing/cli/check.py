@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dosing.audit import RULES, Checker, ClaimResult, Summary
+from dosing.billing.crosswalk import Crosswalk
 from dosing.cli.inputs import payer_arg
+from dosing.cli.products import crosswalk_arg
 from dosing.cli.report import Exit, Report
 from optimizer.errors import escape
 from optimizer.numbers import counted
@@ -36,20 +38,39 @@ def register(commands: Any) -> None:
         type=payer_arg,
         help="payer profile (name or TOML path) for every row, instead of each row's payer column",
     )
+    parser.add_argument(
+        "--crosswalk",
+        type=crosswalk_arg,
+        metavar="FILE",
+        help="the CMS NDC-HCPCS crosswalk CSV: tells each lot's drug by its NDC",
+    )
     parser.add_argument("--json", action="store_true", help="JSON Lines: findings, then a summary")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    run_check(Path(args.claims), payer=args.payer, as_json=args.json, out=out, report=report)
+    run_check(
+        Path(args.claims),
+        payer=args.payer,
+        as_json=args.json,
+        out=out,
+        report=report,
+        crosswalk=args.crosswalk,
+    )
 
 
 def run_check(
-    path: Path, *, payer: str | Path | None, as_json: bool, out: TextIO, report: Report
+    path: Path,
+    *,
+    payer: str | Path | None,
+    as_json: bool,
+    out: TextIO,
+    report: Report,
+    crosswalk: Crosswalk | None = None,
 ) -> Summary:
     """Check ``path``, writing findings as they come.  The exit code follows the
     errors found so far, so a reader that stops early (``| head``) still gets 1."""
-    checker = Checker(payer, base_dir=path.parent)
+    checker = Checker(payer, base_dir=path.parent, crosswalk=crosswalk)
     progress = _Progress(report.err)
     for result in checker.check_file(path):
         report.saw(Exit.NEGATIVE if checker.summary.errors else Exit.OK)

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from dosing.cli import batch
 from dosing.cli.inputs import code_set_arg, read_input, read_json
+from dosing.cli.products import crosswalk_arg
 from dosing.cli.report import Exit, Report, UsageError
 from dosing.cli.worksheet import worksheet
 from dosing.pipeline import plan
@@ -32,6 +33,12 @@ def register(commands: Any, code_set_help: str) -> None:
     parser.add_argument("--json", action="store_true", help="print the plan JSON")
     parser.add_argument("--code-set", type=code_set_arg, help=code_set_help)
     parser.add_argument(
+        "--crosswalk",
+        type=crosswalk_arg,
+        metavar="FILE",
+        help="the CMS NDC-HCPCS crosswalk CSV: tells each lot's drug by its NDC",
+    )
+    parser.add_argument(
         "--engine",
         choices=ENGINES,
         default="auto",
@@ -53,11 +60,16 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
             as_json=args.json,
             code_set=args.code_set,
             engine=args.engine,
+            crosswalk=args.crosswalk,
         )
         return
     text, base_dir = read_input(args.order, "order")
     result = plan(
-        read_json(text, "order"), code_set=args.code_set, base_dir=base_dir, engine=args.engine
+        read_json(text, "order"),
+        code_set=args.code_set,
+        base_dir=base_dir,
+        engine=args.engine,
+        crosswalk=args.crosswalk,
     )
     print(
         json.dumps(result.to_dict()) if args.json else worksheet(result),

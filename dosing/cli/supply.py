@@ -7,6 +7,7 @@ import json
 from typing import Any, TextIO
 
 from dosing.cli.inputs import code_set_arg, read_input, read_json
+from dosing.cli.products import crosswalk_arg
 from dosing.cli.report import Exit, Report
 from dosing.cli.worksheet import supply_worksheet
 from dosing.supply import plan_supply
@@ -24,12 +25,23 @@ def register(commands: Any, code_set_help: str) -> None:
     parser.add_argument("request", help="supply request JSON file, or - for standard input")
     parser.add_argument("--json", action="store_true", help="print the supply JSON")
     parser.add_argument("--code-set", type=code_set_arg, help=code_set_help)
+    parser.add_argument(
+        "--crosswalk",
+        type=crosswalk_arg,
+        metavar="FILE",
+        help="the CMS NDC-HCPCS crosswalk CSV: tells each lot's drug by its NDC",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     text, base_dir = read_input(args.request, "request")
-    result = plan_supply(read_json(text, "request"), base_dir=base_dir, code_set=args.code_set)
+    result = plan_supply(
+        read_json(text, "request"),
+        base_dir=base_dir,
+        code_set=args.code_set,
+        crosswalk=args.crosswalk,
+    )
     if args.json:
         print(json.dumps(result.to_dict()), file=out)
     else:

@@ -114,7 +114,7 @@ FAILING: dict[str, Callable[[list[Row]], list[Row]]] = {
     "late-filing": all_lines(submission_date="2027-06-30"),
     "submission-before-service": all_lines(submission_date="2026-11-01"),
     "duplicate-line": lambda rows: [*rows, {**rows[0], "line_id": "3"}],
-    "missing-hemophilia-a-diagnosis": all_lines(diagnosis_codes="D67"),
+    "missing-indicated-diagnosis": all_lines(diagnosis_codes="D67"),
     "missing-prior-authorization": all_lines(prior_authorization=""),
     "step-therapy-unmet": all_lines(prior_products="advate"),
     "out-of-network": all_lines(site="CLINIC-9"),
@@ -127,6 +127,8 @@ FAILING: dict[str, Callable[[list[Row]], list[Row]]] = {
     ),
     "ndc-invalid": all_lines(ndc="1234567890"),
     "ndc-missing": all_lines(ndc=""),
+    # openFDA NDC directory: 0026-3821-25 is Kovaltry (J7211), not Jivi
+    "ndc-code-mismatch": all_lines(ndc="0026-3821-25"),
 }
 
 
@@ -388,7 +390,7 @@ def test_hemophilia_a_diagnoses_with_or_without_the_dot(tmp_path: Path, diagnosi
     # ICD-10-CM D68.311 (acquired hemophilia); claims files (837) carry codes without
     # the decimal point
     rows = all_lines(diagnosis_codes=diagnosis)(planned_rows())
-    assert "missing-hemophilia-a-diagnosis" not in findings(tmp_path, rows)
+    assert "missing-indicated-diagnosis" not in findings(tmp_path, rows)
 
 
 def test_the_duplicate_check_compares_ndcs_in_one_form(tmp_path: Path) -> None:
@@ -448,7 +450,7 @@ def test_von_willebrand_disease_supports_a_fviii_vwf_complex(
     # J7186 (Factor VIII / von Willebrand factor complex) is given for VWD (ICD-10-CM
     # D68.0); a FVIII-only product is not
     rows = all_lines(code=code, diagnosis_codes="D68.0", code_set="cms")(planned_rows())
-    assert ("missing-hemophilia-a-diagnosis" in findings(tmp_path, rows)) is flagged
+    assert ("missing-indicated-diagnosis" in findings(tmp_path, rows)) is flagged
 
 
 def test_a_code_is_read_by_the_payers_code_set(tmp_path: Path) -> None:

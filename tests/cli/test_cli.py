@@ -48,7 +48,7 @@ def test_units_text_and_code_sets() -> None:
 def test_codes_lists_the_table() -> None:
     code, out, _ = run("codes", "--json")
     table = json.loads(out)
-    assert code == 0 and table["code_set"] == "spec" and len(table["codes"]) == 18
+    assert code == 0 and table["code_set"] == "spec" and len(table["codes"]) == 30
     code, out, _ = run("codes", "--code-set", "cms")
     assert "J7212" in out and "Sevenfact" in out
 

@@ -1,0 +1,105 @@
+"""Drug identity: which lots on the shelf are the ordered drug (docs/billing.md section 8).
+
+Every lot is identified by its ``product`` or its NDC (:mod:`dosing.billing.catalog`,
+through a CMS crosswalk when one is given).  For an ordered code:
+
+* a lot of a product the code bills is used;
+* a lot identified as another product, or whose NDC and product disagree, is
+  set aside with a warning naming both, as expired lots are;
+* a lot that cannot be identified (no product, an NDC neither the catalog nor
+  the crosswalk lists) is used with a warning that its identity was not
+  verified; when the order names a ``product``, it is set aside instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dosing.billing.catalog import Catalog, Product, load_catalog
+from dosing.billing.codesets import BillingCode, load_code_set
+from dosing.billing.crosswalk import Crosswalk
+from optimizer import Lot
+
+__all__ = ["Shelf", "sort_shelf"]
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """The lots for one ordered code: used, set aside (with why), unverified."""
+
+    usable: tuple[Lot, ...]
+    set_aside: tuple[tuple[Lot, str], ...]  # the lot, and what it is
+    unverified: tuple[Lot, ...]
+    ordered: str  # the ordered drug in words: "Jivi (J7208)"
+
+    def warnings(self) -> list[str]:
+        by_what: dict[str, list[str]] = {}
+        for lot, what in self.set_aside:
+            by_what.setdefault(what, []).append(lot.lot)
+        notes = [
+            f"lot {lots[0]} is {what}" if len(lots) == 1 else f"lots {', '.join(lots)} are {what}"
+            for what, lots in by_what.items()
+        ]
+        notes = [f"{note}, not the ordered {self.ordered}: set aside" for note in notes]
+        if self.unverified:
+            lots = ", ".join(lot.lot for lot in self.unverified)
+            notes.append(
+                f"lot{'s' * (len(self.unverified) != 1)} {lots}: identity not verified (no "
+                "product named and an NDC neither the catalog nor the crosswalk lists): used "
+                f"as {self.ordered}; check the label"
+            )
+        return notes
+
+    def reason(self) -> str:
+        """Why nothing on the shelf can be used ("" when something can)."""
+        if self.usable or not self.set_aside:
+            return ""
+        found = sorted({what for _, what in self.set_aside})
+        return f"no lots of {self.ordered} on the shelf: it holds {'; '.join(found)}"
+
+
+def sort_shelf(
+    lots: Sequence[Lot],
+    code: BillingCode,
+    *,
+    product: str | None = None,
+    crosswalk: Crosswalk | None = None,
+    catalog: Catalog | None = None,
+) -> Shelf:
+    """The lots of ``code``'s drug (and of ``product``, when the order names one)."""
+    catalog = catalog or load_catalog()
+    cms = load_code_set("cms")
+    wanted: Product | None = catalog.lookup(product) if product else None
+    names = catalog.for_code(code)
+    label = wanted.name if wanted else (names[0].name if len(names) == 1 else code.descriptor)
+    ordered = f"{label} ({code.code})"
+    usable, aside, unverified = [], [], []
+    for lot in lots:
+        identity = catalog.identify(
+            lot, crosswalk=crosswalk.codes if crosswalk else None, table=cms
+        )
+        found = identity.product
+        if identity.conflict:
+            aside.append((lot, f"in doubt ({identity.conflict})"))
+        elif found is not None:
+            if found.billed_under(code) and (wanted is None or found is wanted):
+                usable.append(lot)
+            else:
+                aside.append((lot, f"{found.name} ({_codes(found)})"))
+        elif identity.crosswalk_code is not None:
+            linked = cms.lookup(identity.crosswalk_code)
+            if linked.product == code.product and linked.unit == code.unit and wanted is None:
+                usable.append(lot)
+            else:
+                aside.append((lot, f"{linked.descriptor} ({linked.code}, by the crosswalk)"))
+        elif wanted is not None:
+            aside.append((lot, "of unverified identity, and the order names a product"))
+        else:
+            unverified.append(lot)
+            usable.append(lot)
+    return Shelf(tuple(usable), tuple(aside), tuple(unverified), ordered)
+
+
+def _codes(product: Product) -> str:
+    return "/".join(product.codes.get("cms", ())) or product.billed_as

@@ -1,0 +1,129 @@
+"""The product catalog: every shipped row, and what it tells about a lot."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from dosing import InputError
+from dosing.billing.catalog import CATALOG_COLUMNS, load_catalog
+from dosing.billing.codesets import SHIPPED_CODE_SETS, load_code_set
+from dosing.billing.crosswalk import parse_crosswalk, read_crosswalk
+from dosing.billing.ndc import normalize_ndc
+from optimizer import Lot
+from tests.paths import EXAMPLES, ROOT
+
+CATALOG = load_catalog()
+ROWS = list(csv.DictReader((ROOT / "dosing/billing/data/catalog.csv").open()))
+ICD10 = re.compile(r"^[A-Z]\d{2}(\.\d{1,4})?$")
+
+
+def test_the_catalog_has_the_products_the_issue_names() -> None:
+    # at least the twenty most used US products, every factor family
+    assert len(CATALOG) >= 20
+    assert {p.factor for p in CATALOG} >= {"VIII", "IX", "VIIa", "VWF", "VIII/VWF", "AICC"}
+    assert list(ROWS[0]) == list(CATALOG_COLUMNS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["product"] for r in ROWS])
+def test_every_row_agrees_with_the_code_sets(row: dict[str, str]) -> None:
+    product = CATALOG.lookup(row["product"])
+    assert row["source"].strip() and product.diagnoses
+    assert all(ICD10.match(d) for d in product.diagnoses)
+    for name in SHIPPED_CODE_SETS:
+        table = load_code_set(name)
+        billed = sorted(c.code for c in table if product.billed_under(c))
+        assert billed == sorted(product.codes[name]), (name, billed)
+    assert product.codes["cms"], "every product has a CMS code"
+    for ndc in row["ndcs"].split(";"):
+        if ndc:
+            assert CATALOG.by_ndc(ndc) is product
+            assert normalize_ndc(ndc) in product.ndcs
+
+
+def test_every_code_in_the_shipped_sets_bills_a_catalog_product() -> None:
+    for name in SHIPPED_CODE_SETS:
+        for code in load_code_set(name):
+            assert CATALOG.for_code(code), (name, code.code)
+
+
+def test_ndcs_are_unique_to_one_product() -> None:
+    ndcs = [n for p in CATALOG for n in p.ndcs]
+    assert len(ndcs) == len(set(ndcs))
+
+
+def test_names_and_ids_match_case_insensitively_and_unknown_names_are_refused() -> None:
+    assert CATALOG.lookup("NovoSeven RT") is CATALOG.lookup("novoseven-rt")
+    assert CATALOG.lookup("  kovaltry ") is CATALOG.lookup("Kovaltry")
+    with pytest.raises(InputError, match="close: jivi"):
+        CATALOG.lookup("jivy")
+
+
+CMS = load_code_set("cms")
+
+
+def test_a_lot_is_identified_by_product_or_ndc() -> None:
+    # openFDA NDC directory: 0026-3821-25 is Kovaltry
+    by_ndc = CATALOG.identify(Lot("K1", 1000, 2, ndc="00026-3821-25"))
+    assert by_ndc.product is CATALOG.lookup("kovaltry") and by_ndc.by == "NDC (catalog)"
+    named = CATALOG.identify(Lot("J1", 1000, 2, product="Jivi"))
+    assert named.product is CATALOG.lookup("jivi") and not named.conflict
+    unknown = CATALOG.identify(Lot("X1", 1000, 2, ndc="12345-6789-01"))
+    assert unknown.product is None
+    doubt = CATALOG.identify(Lot("D1", 1000, 2, ndc="0026-3821-25", product="Jivi"))
+    assert "Kovaltry" in doubt.conflict and "Jivi" in doubt.conflict
+    with pytest.raises(InputError, match="lot Z1: product"):
+        CATALOG.identify(Lot("Z1", 1000, 2, product="Factorix"))
+
+
+def test_the_crosswalk_tells_a_lot_the_catalog_does_not_know() -> None:
+    walk = parse_crosswalk(
+        "_2026_CODE,Short Description,LABELER NAME,NDC2,Drug Name\n"
+        "J7208,Inj. jivi 1 iu,,99999-0001-01,JIVI\n",
+        "cw.csv",
+    )
+    identity = CATALOG.identify(
+        Lot("J2", 500, 1, ndc="99999-0001-01"), crosswalk=walk.codes, table=CMS
+    )
+    assert identity.product is CATALOG.lookup("jivi") and identity.crosswalk_code == "J7208"
+    # a crosswalk link that contradicts the named product puts the lot in doubt
+    doubt = CATALOG.identify(
+        Lot("J3", 500, 1, ndc="99999-0001-01", product="Advate"), crosswalk=walk.codes, table=CMS
+    )
+    assert "J7208" in doubt.conflict
+
+
+def test_the_example_crosswalk_in_the_cms_layout() -> None:
+    walk = read_crosswalk(EXAMPLES / "crosswalk.csv")
+    assert len(walk) == 5 and walk.codes["00026382125"] == "J7211"
+    assert walk.ambiguous == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("title only\n", "a header with the code"),
+        ("_2026_CODE,NDC2\n", "at least one row"),
+        ("_2026_CODE,NDC2\nJ7208,not-an-ndc\n", "row 2, column NDC2"),
+        ("_2026_CODE,NDC2\n7208,00026-3821-25\n", "row 2"),
+        ('_2026_CODE,NDC2\n"J7208,00026-3821-25\n', "row 2"),
+    ],
+)
+def test_a_malformed_crosswalk_is_refused_by_row(text: str, needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        parse_crosswalk(text, "cw.csv")
+
+
+def test_an_ndc_under_two_codes_links_to_neither() -> None:
+    walk = parse_crosswalk(
+        "HCPCS Code,NDC\nJ7208,00026-3821-25\nJ7211,00026-3821-25\nJ7211,00026-3821-99\n", "x"
+    )
+    assert walk.ambiguous == ("00026382125",) and walk.codes == {"00026382199": "J7211"}
+
+
+def test_a_crosswalk_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="crosswalk"):
+        read_crosswalk(tmp_path / "missing.csv")
