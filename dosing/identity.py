@@ -13,8 +13,8 @@ through a CMS crosswalk when one is given).  For an ordered code:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from dosing.billing.catalog import Catalog, Product, load_catalog
 from dosing.billing.codesets import BillingCode, load_code_set
@@ -32,6 +32,8 @@ class Shelf:
     set_aside: tuple[tuple[Lot, str], ...]  # the lot, and what it is
     unverified: tuple[Lot, ...]
     ordered: str  # the ordered drug in words: "Jivi (J7208)"
+    #: the catalog product of each identified lot, by lot id
+    products: Mapping[str, Product] = field(default_factory=dict)
 
     def warnings(self) -> list[str]:
         by_what: dict[str, list[str]] = {}
@@ -75,11 +77,14 @@ def sort_shelf(
     label = wanted.name if wanted else (names[0].name if len(names) == 1 else code.descriptor)
     ordered = f"{label} ({code.code})"
     usable, aside, unverified = [], [], []
+    products: dict[str, Product] = {}
     for lot in lots:
         identity = catalog.identify(
             lot, crosswalk=crosswalk.codes if crosswalk else None, table=cms
         )
         found = identity.product
+        if found is not None and not identity.conflict:
+            products[lot.lot] = found
         if identity.conflict:
             aside.append((lot, f"in doubt ({identity.conflict})"))
         elif found is not None:
@@ -98,7 +103,7 @@ def sort_shelf(
         else:
             unverified.append(lot)
             usable.append(lot)
-    return Shelf(tuple(usable), tuple(aside), tuple(unverified), ordered)
+    return Shelf(tuple(usable), tuple(aside), tuple(unverified), ordered, products)
 
 
 def _codes(product: Product) -> str:

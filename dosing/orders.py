@@ -93,6 +93,7 @@ ORDER_KEYS = (
     "inventory_file",
     "product",
     "recovery",
+    "340b",
     *DOCUMENTATION_KEYS,
 )
 _DOSE_FIELDS = ("dose_per_kg", "dose", "target_rise_pct")
@@ -133,6 +134,8 @@ class Order:
     product: str | None = None
     #: observed recovery, IU/dL per IU/kg, for a dose by desired rise
     recovery: Fraction | None = None
+    #: the drug was acquired under the 340B program (the payer's modifier is added)
+    acquired_340b: bool = False
 
     def documented(self, name: str) -> bool:
         """Whether the order carries ``name`` (a documentation key or weight_kg)."""
@@ -266,6 +269,7 @@ def parse_order(
             site=_optional_text(data.get("site"), "site"),
             product=_optional_text(data.get("product"), "product"),
             recovery=_number(data.get("recovery"), "recovery"),
+            acquired_340b=_flag(data.get("340b", False), "340b"),
         )
     except FieldError as exc:  # from the optimizer's checks: same shape, our type
         raise InputError(exc.field, exc.expected, exc.got) from None
@@ -323,6 +327,12 @@ def _tolerance(data: Mapping[str, object]) -> Tolerance | None:
         _number(value["under_pct"], "tolerance.under_pct"),  # type: ignore[arg-type]
         _number(value["over_pct"], "tolerance.over_pct"),  # type: ignore[arg-type]
     )
+
+
+def _flag(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(field, "true or false", value)
+    return value
 
 
 def _number(value: object, field: str) -> Fraction | None:

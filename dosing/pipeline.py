@@ -299,7 +299,8 @@ def assemble(prepared: Prepared, result: SelectionResult) -> Plan:
         PlannedVials(p.lot.lot, prepared.ndcs.get(p.lot.lot), p.lot.amount, p.count, p.lot.expires)
         for p in chosen.picks
     )
-    sources = _sources(vials, dispensed - administered)
+    volumes = {lot: product.volume_ml for lot, product in prepared.shelf.products.items()}
+    sources = _sources(vials, dispensed - administered, volumes)
     billed = administered if order.setting is Setting.ADMINISTERED else dispensed
     lines = claim_lines(
         code,
@@ -308,7 +309,13 @@ def assemble(prepared: Prepared, result: SelectionResult) -> Plan:
         jw_jz=payer.uses_jw_jz(order.setting.value) if payer else None,
         kx=kx,
         unit_limit=payer.unit_limit(code.code) if payer else None,
+        multi_ndc=payer.multi_ndc if payer else "line_per_ndc",
+        ndc_unit=payer.ndc_unit(code.unit) if payer else None,
+        modifier_340b=payer.modifier_340b if payer and _is_340b(order, payer) else None,
     )
+    notes = _billing_notes(order, payer, code, lines)
+    if notes:
+        common["warnings"] = (*warnings, *notes)
     return Plan(
         status="ok",
         vials=vials,
@@ -321,17 +328,66 @@ def assemble(prepared: Prepared, result: SelectionResult) -> Plan:
     )
 
 
-def _sources(vials: tuple[PlannedVials, ...], discarded: Fraction) -> list[NdcAmount]:
-    """Amount dispensed and administered per NDC, in the order the vials are used;
+def _sources(
+    vials: tuple[PlannedVials, ...],
+    discarded: Fraction,
+    volumes: Mapping[str, Fraction | None],
+) -> list[NdcAmount]:
+    """Amount dispensed and administered per NDC, in the order the vials are used,
+    with the vial count and (when the catalog knows it) each vial's diluent volume;
     the discard comes out of the last vial drawn."""
     dispensed: dict[str | None, Fraction] = {}
+    counts: dict[str | None, int] = {}
+    volume: dict[str | None, set[Fraction | None]] = {}
     for v in vials:
         dispensed[v.ndc] = dispensed.get(v.ndc, Fraction(0)) + v.amount * v.count
+        counts[v.ndc] = counts.get(v.ndc, 0) + v.count
+        volume.setdefault(v.ndc, set()).add(volumes.get(v.lot))
     last = vials[-1].ndc
     return [
-        NdcAmount(ndc, amount, amount - (discarded if ndc == last else 0))
+        NdcAmount(
+            ndc,
+            amount,
+            amount - (discarded if ndc == last else 0),
+            counts[ndc],
+            next(iter(volume[ndc])) if len(volume[ndc]) == 1 else None,
+        )
         for ndc, amount in dispensed.items()
     ]
+
+
+def _is_340b(order: Order, payer: PayerProfile) -> bool:
+    return order.acquired_340b or payer.all_claims_340b
+
+
+def _billing_notes(
+    order: Order, payer: PayerProfile | None, code: BillingCode, lines: Sequence[ClaimLine]
+) -> list[str]:
+    """What the claim lines need a person to look at (docs/billing.md sections 6, 9)."""
+    notes = []
+    if order.acquired_340b and (payer is None or payer.modifier_340b is None):
+        who = f"payer {payer.name}'s profile names" if payer else "without a payer, the plan has"
+        notes.append(f"the drug is 340B-acquired, but {who} no 340B modifier: add it by hand")
+    if payer is not None:
+        mue = payer.date_mue(code.code)
+        total = sum(line.units for line in lines)
+        if mue is not None and total > mue.units:
+            notes.append(
+                f"{total:,} units of {code.code} exceed its MUE of {mue.units:,} per date of "
+                f"service (MAI {mue.mai}): {payer.name} will deny the excess unless the record "
+                "supports it on appeal"
+            )
+    for line in lines:
+        if line.ndc and line.ndc_quantity is None:
+            qualifier = payer.ndc_unit(code.unit) if payer else "F2"
+            notes.append(
+                f"the NDC quantity in {qualifier} cannot be told for NDC {line.ndc} "
+                "(no diluent volume in the catalog): enter it by hand"
+            )
+            break
+    if any(len(line.narrative) > 80 for line in lines):
+        notes.append("the NDC narrative is longer than the 80 characters of loop 2400 NTE")
+    return notes
 
 
 def _warnings(

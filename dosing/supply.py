@@ -219,6 +219,7 @@ def _shared_lots_set_aside(prepared: list[Prepared]) -> list[Prepared]:
             + tuple((lot, "wanted by doses of another drug as well") for lot in aside),
             tuple(lot for lot in p.shelf.unverified if lot.lot not in shared),
             p.shelf.ordered,
+            p.shelf.products,
         )
         out.append(dataclasses.replace(p, shelf=shelf))
     return out

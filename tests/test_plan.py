@@ -64,8 +64,24 @@ def test_plan_json_has_the_design_fields() -> None:
         {"ndc": "12345678901", "lot": "A1", "amount": 1030, "count": 2, "expires": "2027-06-30"},
     ]
     assert result["claim_lines"] == [
-        {"code": "J7212", "modifiers": ["JZ"], "units": 7, "ndc": "12345678902"},
-        {"code": "J7212", "modifiers": ["JZ"], "units": 8, "ndc": "12345678901"},
+        {
+            "code": "J7212",
+            "modifiers": ["JZ"],
+            "units": 7,
+            "ndc": "12345678902",
+            "ndc_quantity": 1650,
+            "ndc_unit": "F2",
+            "narrative": "",
+        },
+        {
+            "code": "J7212",
+            "modifiers": ["JZ"],
+            "units": 8,
+            "ndc": "12345678901",
+            "ndc_quantity": 2060,
+            "ndc_unit": "F2",
+            "narrative": "",
+        },
     ]
     assert result["equivalent_units"] == {"J7208": 3710}
     assert result["alternatives"] == [

@@ -18,6 +18,12 @@ names the file and the key.  Keys (docs/billing.md sections in brackets):
 ``jw_jz.dispensed``          the same for drugs dispensed for self-administration
 ``unit_limits``              code -> most units on one line; longer lines split with 76 (s.6)
 ``max_units_per_line``       the most units on any line, every code (Medicare: 9,999)
+``mue``                      code -> ``{units = N, mai = 1|2|3}``, Medically Unlikely Edits
+                             (s.6; :mod:`dosing.billing.mue`)
+``multi_ndc``                ``line_per_ndc`` (default) or ``one_line`` (s.6)
+``ndc_units``                unit of measure -> N4 qualifier (``IU = "F2"``, ``mcg = "ME"``)
+``340b.modifier``            the modifier for drugs acquired under 340B (``TB``; s.9)
+``340b.all_claims``          every claim of this site is 340B (else the order says so)
 ``step_therapy``             product -> products one of which must have been tried (s.7)
 ``network.sites``            allowed sites or pharmacies; empty means any (s.7)
 """
@@ -28,15 +34,17 @@ import datetime as dt
 import functools
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from dosing import files
+from dosing.billing.claims import MULTI_NDC_POLICIES, NDC_UNITS
 from dosing.billing.codesets import SHIPPED_CODE_SETS
 from dosing.billing.deadlines import filing_deadline
+from dosing.billing.mue import Mue
 from dosing.errors import DosingError, InputError
 from optimizer import Tolerance, textfile
 from optimizer.errors import FieldError, escape, field_name, show_path
@@ -75,7 +83,15 @@ _TOP_KEYS = {
     "code_set",
     "step_therapy",
     "network",
+    "mue",
+    "multi_ndc",
+    "ndc_units",
+    "340b",
 }
+#: The modifiers CMS defined for drugs acquired under the 340B program.
+MODIFIERS_340B = ("TB", "JG")
+#: The default N4 qualifier per unit of measure (docs/billing.md section 6).
+DEFAULT_NDC_UNITS = {"IU": "F2", "mcg": "ME", "mg": "ME"}
 
 
 class PayerProfileError(ValueError, DosingError):
@@ -102,6 +118,11 @@ class PayerProfile:
     enforce_tolerance: bool = False
     max_units_per_line: int | None = None
     code_set: str | None = None
+    mue: Mapping[str, Mue] = field(default_factory=dict)
+    multi_ndc: str = "line_per_ndc"
+    ndc_units: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_NDC_UNITS))
+    modifier_340b: str | None = None
+    all_claims_340b: bool = False
 
     def filing_deadline(self, service: dt.date) -> dt.date:
         """The last day a claim for a service on ``service`` is on time."""
@@ -121,10 +142,25 @@ class PayerProfile:
         return self.jw_jz.get(setting) == "required"
 
     def unit_limit(self, code: str) -> int | None:
-        """The most units one line of ``code`` may carry: the code's own limit or
-        the profile's maximum on every line, whichever is lower."""
-        limits = [n for n in (self.unit_limits.get(code), self.max_units_per_line) if n]
+        """The most units one line of ``code`` may carry: the lowest of the code's own
+        limit, its MUE when that is a line edit (MAI 1) and the profile's maximum."""
+        mue = self.mue.get(code)
+        line_mue = mue.units if mue is not None and mue.per_line and mue.units else None
+        limits = [n for n in (self.unit_limits.get(code), line_mue, self.max_units_per_line) if n]
         return min(limits) if limits else None
+
+    def date_mue(self, code: str) -> Mue | None:
+        """``code``'s MUE when it counts a whole date of service (MAI 2 or 3)."""
+        mue = self.mue.get(code)
+        return mue if mue is not None and not mue.per_line else None
+
+    def ndc_unit(self, unit_of_measure: str) -> str:
+        """The N4 qualifier for NDC quantities of a code billed in ``unit_of_measure``."""
+        return self.ndc_units.get(unit_of_measure, DEFAULT_NDC_UNITS.get(unit_of_measure, "UN"))
+
+    def with_mue(self, table: Mapping[str, Mue]) -> PayerProfile:
+        """This profile with ``table``'s MUEs over its own."""
+        return replace(self, mue={**self.mue, **table})
 
 
 def load_payer(name: str | Path | PayerProfile, *, base_dir: Path | None = None) -> PayerProfile:
@@ -255,6 +291,34 @@ def parse_payer(text: str, source: str) -> PayerProfile:
     sites = network.get("sites", [])
     if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
         raise bad("network.sites", "a list of site ids", sites)
+    mues = {}
+    for code, entry in table("mue").items():
+        key = f"mue.{code}"
+        if not isinstance(entry, dict) or set(entry) != {"units", "mai"}:
+            raise bad(key, "a table {units = N, mai = 1, 2 or 3}", entry)
+        units, mai = entry["units"], entry["mai"]
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise bad(f"{key}.units", "a whole number of units >= 1", units)
+        if isinstance(mai, bool) or mai not in (1, 2, 3):
+            raise bad(f"{key}.mai", "1, 2 or 3", mai)
+        mues[code.upper()] = Mue(code.upper(), units, mai)
+    multi_ndc = data.get("multi_ndc", "line_per_ndc")
+    if multi_ndc not in MULTI_NDC_POLICIES:
+        raise bad("multi_ndc", f"one of {', '.join(MULTI_NDC_POLICIES)}", multi_ndc)
+    ndc_units = dict(DEFAULT_NDC_UNITS)
+    for unit, qualifier in table("ndc_units", set(DEFAULT_NDC_UNITS)).items():
+        if qualifier not in NDC_UNITS:
+            raise bad(f"ndc_units.{unit}", f"one of {', '.join(NDC_UNITS)}", qualifier)
+        ndc_units[unit] = qualifier
+    site_340b = table("340b", {"modifier", "all_claims"})
+    modifier_340b = site_340b.get("modifier")
+    if modifier_340b is not None and modifier_340b not in MODIFIERS_340B:
+        raise bad("340b.modifier", f"one of {', '.join(MODIFIERS_340B)}", modifier_340b)
+    all_claims = site_340b.get("all_claims", False)
+    if not isinstance(all_claims, bool):
+        raise bad("340b.all_claims", "true or false", all_claims)
+    if all_claims and modifier_340b is None:
+        raise bad("340b.modifier", "given when 340b.all_claims is true", None)
     return PayerProfile(
         name=text_of("name"),
         description=text_of("description"),
@@ -275,4 +339,9 @@ def parse_payer(text: str, source: str) -> PayerProfile:
         unit_limits={code.upper(): limit for code, limit in limits.items()},
         step_therapy={p: tuple(t) for p, t in steps.items()},
         network_sites=frozenset(sites),
+        mue=mues,
+        multi_ndc=multi_ndc,
+        ndc_units=ndc_units,
+        modifier_340b=modifier_340b,
+        all_claims_340b=all_claims,
     )

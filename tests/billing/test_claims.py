@@ -71,8 +71,24 @@ def test_plan_reproduces_the_350_mg_example(tmp_path: Path) -> None:
         base_dir=tmp_path,
     )
     assert [line.to_dict() for line in result.claim_lines] == [
-        {"code": "J9999", "modifiers": [], "units": 35, "ndc": "12345678901"},
-        {"code": "J9999", "modifiers": ["JW"], "units": 5, "ndc": "12345678901"},
+        {
+            "code": "J9999",
+            "modifiers": [],
+            "units": 35,
+            "ndc": "12345678901",
+            "ndc_quantity": 350,  # N4 quantity in ME (milligrams): what this line bills
+            "ndc_unit": "ME",
+            "narrative": "",
+        },
+        {
+            "code": "J9999",
+            "modifiers": ["JW"],
+            "units": 5,
+            "ndc": "12345678901",
+            "ndc_quantity": 50,
+            "ndc_unit": "ME",
+            "narrative": "",
+        },
     ]
     assert (result.dispensed, result.administered, result.discarded) == (400, 350, 50)
 
