@@ -34,6 +34,8 @@ class Shelf:
     ordered: str  # the ordered drug in words: "Jivi (J7208)"
     #: the catalog product of each identified lot, by lot id
     products: Mapping[str, Product] = field(default_factory=dict)
+    #: anything else the plan should say about the shelf
+    notes: tuple[str, ...] = ()
 
     def warnings(self) -> list[str]:
         by_what: dict[str, list[str]] = {}
@@ -44,6 +46,7 @@ class Shelf:
             for what, lots in by_what.items()
         ]
         notes = [f"{note}, not the ordered {self.ordered}: set aside" for note in notes]
+        notes += self.notes
         if self.unverified:
             lots = ", ".join(lot.lot for lot in self.unverified)
             notes.append(

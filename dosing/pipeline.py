@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from dosing.billing.catalog import load_catalog
 from dosing.billing.claims import ClaimLine, NdcAmount, Setting, claim_lines
 from dosing.billing.codesets import BillingCode, CodeSet, load_code_set
 from dosing.billing.crosswalk import Crosswalk
+from dosing.billing.mue import Mue
 from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.billing.units import equivalent_units
@@ -151,6 +152,7 @@ def plan(
     today: dt.date | None = None,
     engine: str = "auto",
     crosswalk: Crosswalk | None = None,
+    mue: Mapping[str, Mue] | None = None,
 ) -> Plan:
     """Plan one dose.  ``order`` is the order JSON as a dict, or an :class:`Order`.
 
@@ -165,12 +167,13 @@ def plan(
     Lots that expire before the date of service (or ``today``, default the
     system date, when the order has none) are never chosen, nor lots of another
     drug than the ordered one (:mod:`dosing.identity`; ``crosswalk`` links NDCs
-    to codes).
+    to codes).  ``mue`` (a CMS MUE table, :mod:`dosing.billing.mue`) applies over
+    the payer profile's MUEs.
     """
     if not isinstance(order, Order):
         order = parse_order(order, base_dir=base_dir, code_set=code_set)
     prepared = prepare(
-        order, code_set=code_set, today=today, base_dir=base_dir, crosswalk=crosswalk
+        order, code_set=code_set, today=today, base_dir=base_dir, crosswalk=crosswalk, mue=mue
     )
     try:
         result = select(
@@ -211,12 +214,15 @@ def prepare(
     lots: Sequence[Lot] | None = None,
     base_dir: Path | None = None,
     crosswalk: Crosswalk | None = None,
+    mue: Mapping[str, Mue] | None = None,
 ) -> Prepared:
     """Look up the order's code, amount, payer, tolerance and NDCs (of ``lots``,
     default the order's inventory), checking each, and sort the lots by drug
     identity.  Code sets and payer profiles given as paths in the order are read
     only inside ``base_dir``."""
     payer = load_payer(order.payer, base_dir=base_dir) if order.payer else None
+    if payer is not None and mue:
+        payer = payer.with_mue(mue)
     table = load_code_set(code_set or order.code_set, base_dir=base_dir)
     code = table.lookup(order.code)
     if payer is not None and payer.code_set is not None and table.name != payer.code_set:
@@ -234,6 +240,10 @@ def prepare(
         if lot.ndc is not None
     }
     shelf = sort_shelf(shelf_lots, code, product=order.product, crosswalk=crosswalk)
+    if mue and payer is None:
+        shelf = replace(
+            shelf, notes=("an MUE table was given, but the order names no payer: not applied",)
+        )
     day = order.date_of_service or today or dt.date.today()
     return Prepared(order, table, code, calculation, payer, tolerance, day, ndcs, shelf)
 

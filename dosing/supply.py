@@ -26,8 +26,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from dosing.billing.crosswalk import Crosswalk
+from dosing.billing.mue import Mue
 from dosing.errors import InputError
-from dosing.identity import Shelf
 from dosing.orders import Order, checked_object, inventory_of, parse_order
 from dosing.pipeline import Plan, Prepared, assemble, prepare
 from optimizer import Lot, Mode, SelectionResult, Status
@@ -149,6 +149,7 @@ def plan_supply(
     code_set: str | Path | None = None,
     today: dt.date | None = None,
     crosswalk: Crosswalk | None = None,
+    mue: Mapping[str, Mue] | None = None,
 ) -> SupplyPlan:
     """Plan every dose of a supply request (a dict of the supply JSON);
     ``crosswalk`` links the lots' NDCs to codes (:mod:`dosing.identity`)."""
@@ -160,7 +161,7 @@ def plan_supply(
         raise InputError("doses", "a non-empty list of orders", doses)
     set_name = code_set or _text(request.get("code_set"), "code_set")
     prepared = [
-        _prepare(i, dose, lots, set_name, today, base_dir, crosswalk)
+        _prepare(i, dose, lots, set_name, today, base_dir, crosswalk, mue)
         for i, dose in enumerate(doses)
     ]
     time_limit = _positive(request.get("time_limit", DEFAULT_TIME_LIMIT), "time_limit")
@@ -213,13 +214,12 @@ def _shared_lots_set_aside(prepared: list[Prepared]) -> list[Prepared]:
         if not aside:
             out.append(p)
             continue
-        shelf = Shelf(
-            tuple(lot for lot in p.shelf.usable if lot.lot not in shared),
-            p.shelf.set_aside
+        shelf = dataclasses.replace(
+            p.shelf,
+            usable=tuple(lot for lot in p.shelf.usable if lot.lot not in shared),
+            set_aside=p.shelf.set_aside
             + tuple((lot, "wanted by doses of another drug as well") for lot in aside),
-            tuple(lot for lot in p.shelf.unverified if lot.lot not in shared),
-            p.shelf.ordered,
-            p.shelf.products,
+            unverified=tuple(lot for lot in p.shelf.unverified if lot.lot not in shared),
         )
         out.append(dataclasses.replace(p, shelf=shelf))
     return out
@@ -295,6 +295,7 @@ def _prepare(
     today: dt.date | None,
     base_dir: Path | None,
     crosswalk: Crosswalk | None,
+    mue: Mapping[str, Mue] | None,
 ) -> Prepared:
     where = f"doses[{index}]"
     if not isinstance(dose, Mapping):
@@ -319,6 +320,7 @@ def _prepare(
             lots=lots,
             base_dir=base_dir,
             crosswalk=crosswalk,
+            mue=mue,
         )
     except InputError as exc:
         raise InputError(f"{where}.{exc.field}", exc.expected, exc.got) from None

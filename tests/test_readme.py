@@ -55,6 +55,10 @@ EXPECTED = {
     "factordose plan --batch examples/orders.jsonl": (2, "line 7: error"),
     "(cd examples && factordose plan - --code-set spec < order.json)": (0, "Pull these vials"),
     "factordose units --code J7212 --amount 3000 --json": (0, '"units": 12'),
+    "factordose catalog": (0, "novoseven-rt"),
+    "factordose catalog benefix --json": (0, '"recovery": 0.8'),
+    "factordose crosswalk examples/crosswalk.csv": (0, "agree"),
+    "factordose plan examples/order.json --crosswalk examples/crosswalk.csv": (0, "Pull these"),
     "factordose supply examples/supply.json": (0, "13 doses, 13 met"),
     "factordose supply examples/supply.json --json": (0, '"met": 13'),
     # the example claims hold errors on purpose: exit 1, each reported

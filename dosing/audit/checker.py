@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from dosing.audit.rules import RULES, ClaimResult, Finding, Summary
 from dosing.billing.catalog import load_catalog
 from dosing.billing.codesets import DEFAULT_CODE_SET, BillingCode, CodeSet, load_code_set
 from dosing.billing.crosswalk import Crosswalk
+from dosing.billing.mue import Mue
 from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.errors import DosingError, InputError
@@ -55,17 +56,21 @@ class Checker:
         *,
         base_dir: Path | None = None,
         crosswalk: Crosswalk | None = None,
+        mue: Mapping[str, Mue] | None = None,
     ) -> None:
         """``payer`` applies one profile to every row.  Code sets and payer profiles
         named by path in the file's columns are read only inside ``base_dir``
         (the CLI gives the claims file's folder): :mod:`dosing.files`.
         ``crosswalk`` tells which code each NDC is billed under, before the
-        catalog's NDCs."""
+        catalog's NDCs; ``mue`` (a CMS MUE table) applies over every profile's."""
         self.base_dir = base_dir
+        self.mue = mue
         self.crosswalk = crosswalk
         self.catalog = load_catalog()
         self._indications: dict[str, tuple[tuple[str, ...], str]] = {}
-        self.payer_override = load_payer(payer, base_dir=base_dir) if payer is not None else None
+        self.payer_override = (
+            self._with_mue(load_payer(payer, base_dir=base_dir)) if payer is not None else None
+        )
         self.summary = Summary()
         self._seen: set[int] = set()
         self._payers: dict[str, PayerProfile | None] = {}
@@ -269,6 +274,13 @@ class Checker:
                 f"site {row.site or '(none)'} is not in {payer.name}'s "
                 f"network ({', '.join(sorted(payer.network_sites))})",
             )
+        needs_340b = row.acquired_340b or payer.all_claims_340b
+        if needs_340b and payer.modifier_340b and payer.modifier_340b not in modifiers:
+            found(
+                "340b-modifier-missing",
+                f"the drug is 340B-acquired: {payer.name} requires modifier "
+                f"{payer.modifier_340b} on every line of it",
+            )
         if ({"JW", "JZ"} & modifiers) and not payer.uses_jw_jz(row.setting):
             found(
                 "jw-jz-not-used",
@@ -288,6 +300,16 @@ class Checker:
         payer = self._payer(head, None)
         if code is None:
             return out
+        mue = payer.date_mue(code.code) if payer is not None else None
+        if mue is not None and payer is not None:
+            total = sum(r.units for r in rows)
+            if total > mue.units:
+                found(
+                    "mue-exceeded",
+                    f"{total:,} units of {code.code} on {head.date_of_service.isoformat()}, "
+                    f"above its MUE of {mue.units:,} per date of service (MAI {mue.mai}): "
+                    f"{payer.name} denies the excess; bill what the record supports",
+                )
         unit = code.unit_amount
         if any({"JW", "JZ"} <= set(r.modifiers) for r in rows):
             self._check_dose(head, payer, code, found)
@@ -534,7 +556,9 @@ class Checker:
             return self.payer_override
         if row.payer not in self._payers:
             try:
-                self._payers[row.payer] = load_payer(row.payer, base_dir=self.base_dir)
+                self._payers[row.payer] = self._with_mue(
+                    load_payer(row.payer, base_dir=self.base_dir)
+                )
             except DosingError:
                 self._payers[row.payer] = None
         payer = self._payers[row.payer]
@@ -545,6 +569,9 @@ class Checker:
                 "a TOML path, or pass --payer",
             )
         return payer
+
+    def _with_mue(self, payer: PayerProfile) -> PayerProfile:
+        return payer.with_mue(self.mue) if self.mue else payer
 
     def _ndc_key(self, text: str) -> str:
         """The NDC as the duplicate check compares it: 11 digits when it is valid

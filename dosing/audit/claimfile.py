@@ -26,6 +26,10 @@ prior_products       products tried before, separated by ``;``
 site                 site of care or pharmacy id
 setting              administered (default) or dispensed
 code_set             spec, cms or a CSV path; empty: the payer's code set, else spec
+ndc_quantity         the NDC quantity the line bills (N4 segment)
+ndc_unit             its qualifier: F2, ME, UN, ML or GR
+narrative            other NDCs of the service (item 19 / loop 2400 NTE)
+340b                 yes / no: the drug was acquired under the 340B program
 ==================== ==========================================================
 
 The amounts of one service (claim, code, date) are documented on each of its
@@ -89,7 +93,13 @@ CLAIM_COLUMNS = (
     "site",
     "setting",
     "code_set",
+    "ndc_quantity",
+    "ndc_unit",
+    "narrative",
+    "340b",
 )
+#: N4 unit qualifiers a claim line may carry.
+NDC_QUALIFIERS = ("F2", "ME", "UN", "ML", "GR")
 _SEPARATORS = str.maketrans({";": " ", ",": " "})
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0", ""}
@@ -202,6 +212,10 @@ class ClaimRow:
     site: str
     setting: str
     code_set: str
+    ndc_quantity: Fraction | None = None
+    ndc_unit: str = ""
+    narrative: str = ""
+    acquired_340b: bool = False
 
 
 def parse_claim_row(raw: dict[str, str | None], row: int) -> ClaimRow:
@@ -224,6 +238,12 @@ def parse_claim_row(raw: dict[str, str | None], row: int) -> ClaimRow:
     setting = get("setting", "").lower() or "administered"
     if setting not in ("administered", "dispensed"):
         raise InputError("setting", "administered or dispensed", get("setting"))
+    ndc_unit = get("ndc_unit", "").upper()
+    if ndc_unit and ndc_unit not in NDC_QUALIFIERS:
+        raise InputError("ndc_unit", f"one of {', '.join(NDC_QUALIFIERS)}", get("ndc_unit"))
+    flag_340b = get("340b", "").lower()
+    if flag_340b not in _YES and flag_340b not in _NO:
+        raise InputError("340b", "yes or no", get("340b"))
     return ClaimRow(
         row=row,
         claim_id=cells["claim_id"],
@@ -248,6 +268,10 @@ def parse_claim_row(raw: dict[str, str | None], row: int) -> ClaimRow:
         site=get("site", ""),
         setting=setting,
         code_set=get("code_set", ""),
+        ndc_quantity=_amount(get("ndc_quantity", ""), "ndc_quantity"),
+        ndc_unit=ndc_unit,
+        narrative=get("narrative", ""),
+        acquired_340b=flag_340b in _YES,
     )
 
 
@@ -306,6 +330,7 @@ def rows_from_plan(
         "site": order.site or "",
         "setting": order.setting.value,
         "code_set": plan.code_set,
+        "340b": "yes" if order.acquired_340b else "no",
     }
     return [
         {
@@ -314,6 +339,9 @@ def rows_from_plan(
             "modifiers": " ".join(line.modifiers),
             "units": str(line.units),
             "ndc": line.ndc or "",
+            "ndc_quantity": "" if line.ndc_quantity is None else format(line.ndc_quantity, "f"),
+            "ndc_unit": line.ndc_unit or "",
+            "narrative": line.narrative,
         }
         for number, line in enumerate(plan.claim_lines, start=1)
     ]

@@ -80,6 +80,13 @@ RULES = {
         Rule("step-therapy-unmet", "error", "7", "required prior products not tried"),
         Rule("out-of-network", "error", "7", "site outside the payer's network"),
         Rule("unit-limit-exceeded", "error", "6", "more units on a line than the payer allows"),
+        Rule(
+            "mue-exceeded",
+            "error",
+            "6",
+            "more units of a code on one date of service than its MUE (MAI 2 or 3)",
+        ),
+        Rule("340b-modifier-missing", "error", "9", "a 340B-acquired drug without the modifier"),
         Rule("ndc-invalid", "error", "6", "an NDC in no valid form"),
         Rule("ndc-missing", "warning", "6", "no NDC on the line"),
     )

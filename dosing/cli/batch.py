@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from dosing.billing.crosswalk import Crosswalk
+from dosing.billing.mue import Mue
 from dosing.cli.inputs import read_json
 from dosing.cli.report import Exit, Report
 from dosing.errors import DosingError, InputError
@@ -44,6 +45,7 @@ def run(
     code_set: str | Path | None,
     engine: str = "auto",
     crosswalk: Crosswalk | None = None,
+    mue: Mapping[str, Mue] | None = None,
 ) -> None:
     """Plan every line of ``source`` (a path, or ``-`` for standard input)."""
     if source == "-":
@@ -63,7 +65,7 @@ def run(
     progress = _Progress(total, report.err)
     with handle:
         for number, line in _lines(handle):
-            record = _answer(number, line, report, code_set, base_dir, engine, crosswalk)
+            record = _answer(number, line, report, code_set, base_dir, engine, crosswalk, mue)
             out.write((json.dumps(record) if as_json else _summary(record)) + "\n")
             progress.step(number)
     progress.done()
@@ -105,6 +107,7 @@ def _answer(
     base_dir: Path,
     engine: str,
     crosswalk: Crosswalk | None,
+    mue: Mapping[str, Mue] | None,
 ) -> dict[str, object]:
     try:
         if line is None:
@@ -124,6 +127,7 @@ def _answer(
             base_dir=base_dir,
             engine=engine,
             crosswalk=crosswalk,
+            mue=mue,
         )
     except (DosingError, OptimizerError) as exc:
         report.saw(Exit.INVALID)

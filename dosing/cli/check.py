@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from dosing.audit import RULES, Checker, ClaimResult, Summary
 from dosing.billing.crosswalk import Crosswalk
+from dosing.billing.mue import Mue
 from dosing.cli.inputs import payer_arg
-from dosing.cli.products import crosswalk_arg
+from dosing.cli.products import crosswalk_arg, mue_arg
 from dosing.cli.report import Exit, Report
 from optimizer.errors import escape
 from optimizer.numbers import counted
@@ -44,6 +46,12 @@ def register(commands: Any) -> None:
         metavar="FILE",
         help="the CMS NDC-HCPCS crosswalk CSV: tells each lot's drug by its NDC",
     )
+    parser.add_argument(
+        "--mue",
+        type=mue_arg,
+        metavar="FILE",
+        help="a CMS MUE table CSV: its values apply over the payer profile's",
+    )
     parser.add_argument("--json", action="store_true", help="JSON Lines: findings, then a summary")
     parser.set_defaults(run=run)
 
@@ -56,6 +64,7 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         out=out,
         report=report,
         crosswalk=args.crosswalk,
+        mue=args.mue,
     )
 
 
@@ -67,10 +76,11 @@ def run_check(
     out: TextIO,
     report: Report,
     crosswalk: Crosswalk | None = None,
+    mue: Mapping[str, Mue] | None = None,
 ) -> Summary:
     """Check ``path``, writing findings as they come.  The exit code follows the
     errors found so far, so a reader that stops early (``| head``) still gets 1."""
-    checker = Checker(payer, base_dir=path.parent, crosswalk=crosswalk)
+    checker = Checker(payer, base_dir=path.parent, crosswalk=crosswalk, mue=mue)
     progress = _Progress(report.err)
     for result in checker.check_file(path):
         report.saw(Exit.NEGATIVE if checker.summary.errors else Exit.OK)

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from dosing.cli import batch
 from dosing.cli.inputs import code_set_arg, read_input, read_json
-from dosing.cli.products import crosswalk_arg
+from dosing.cli.products import crosswalk_arg, mue_arg
 from dosing.cli.report import Exit, Report, UsageError
 from dosing.cli.worksheet import worksheet
 from dosing.pipeline import plan
@@ -39,6 +39,12 @@ def register(commands: Any, code_set_help: str) -> None:
         help="the CMS NDC-HCPCS crosswalk CSV: tells each lot's drug by its NDC",
     )
     parser.add_argument(
+        "--mue",
+        type=mue_arg,
+        metavar="FILE",
+        help="a CMS MUE table CSV: its values apply over the payer profile's",
+    )
+    parser.add_argument(
         "--engine",
         choices=ENGINES,
         default="auto",
@@ -61,6 +67,7 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
             code_set=args.code_set,
             engine=args.engine,
             crosswalk=args.crosswalk,
+            mue=args.mue,
         )
         return
     text, base_dir = read_input(args.order, "order")
@@ -70,6 +77,7 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         base_dir=base_dir,
         engine=args.engine,
         crosswalk=args.crosswalk,
+        mue=args.mue,
     )
     print(
         json.dumps(result.to_dict()) if args.json else worksheet(result),

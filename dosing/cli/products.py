@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from dosing.billing.catalog import Product, load_catalog
 from dosing.billing.codesets import load_code_set
 from dosing.billing.crosswalk import Crosswalk, read_crosswalk
+from dosing.billing.mue import Mue, read_mue_table
 from dosing.cli.report import Exit, Report
 from optimizer.numbers import counted, format_amount, to_json_number
 
-__all__ = ["crosswalk_arg", "register"]
+__all__ = ["crosswalk_arg", "mue_arg", "register"]
 
 
 def crosswalk_arg(text: str) -> Crosswalk:
     """``--crosswalk FILE``: the CMS NDC-HCPCS crosswalk, read once."""
     return read_crosswalk(Path(text))
+
+
+def mue_arg(text: str) -> Mapping[str, Mue]:
+    """``--mue FILE``: a CMS MUE table, read once."""
+    return read_mue_table(Path(text))
 
 
 def register(commands: Any) -> None:

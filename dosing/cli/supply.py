@@ -7,7 +7,7 @@ import json
 from typing import Any, TextIO
 
 from dosing.cli.inputs import code_set_arg, read_input, read_json
-from dosing.cli.products import crosswalk_arg
+from dosing.cli.products import crosswalk_arg, mue_arg
 from dosing.cli.report import Exit, Report
 from dosing.cli.worksheet import supply_worksheet
 from dosing.supply import plan_supply
@@ -31,6 +31,12 @@ def register(commands: Any, code_set_help: str) -> None:
         metavar="FILE",
         help="the CMS NDC-HCPCS crosswalk CSV: tells each lot's drug by its NDC",
     )
+    parser.add_argument(
+        "--mue",
+        type=mue_arg,
+        metavar="FILE",
+        help="a CMS MUE table CSV: its values apply over the payer profile's",
+    )
     parser.set_defaults(run=run)
 
 
@@ -41,6 +47,7 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         base_dir=base_dir,
         code_set=args.code_set,
         crosswalk=args.crosswalk,
+        mue=args.mue,
     )
     if args.json:
         print(json.dumps(result.to_dict()), file=out)

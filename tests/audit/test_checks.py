@@ -129,6 +129,12 @@ FAILING: dict[str, Callable[[list[Row]], list[Row]]] = {
     "ndc-missing": all_lines(ndc=""),
     # openFDA NDC directory: 0026-3821-25 is Kovaltry (J7211), not Jivi
     "ndc-code-mismatch": all_lines(ndc="0026-3821-25"),
+    # the example profile's MUE for J7212 is 32 units per date of service (MAI 3)
+    "mue-exceeded": lambda rows: [
+        *rows,
+        {**rows[0], "line_id": "3", "modifiers": "KX 76", "units": "20"},
+    ],
+    "340b-modifier-missing": all_lines(**{"340b": "yes"}),
 }
 
 
@@ -256,7 +262,9 @@ def test_any_claim_built_by_plan_from_valid_documentation_passes(
     )
     assume(result.ok)
     rows = rows_from_plan(result, claim_id="C1", submission_date=SUBMITTED)
-    assert findings(tmp_path, rows) == []
+    # a dose over the profile's per-date MUE is planned with a warning and reported by check
+    over_mue = any("MUE" in w for w in result.warnings)
+    assert findings(tmp_path, rows) == (["mue-exceeded"] if over_mue else [])
     # the rows bill what docs/billing.md sections 2 and 3 say, computed here
     unit = 250 if result.code.code == "J7212" and result.code_set == "spec" else 1
     billed = result.dispensed if setting == "dispensed" else result.administered
