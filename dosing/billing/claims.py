@@ -186,7 +186,7 @@ def claim_lines(
 
     def mention(source: NdcAmount, amount: Fraction) -> str:
         quantity = source.quantity(amount, code, qualifier)
-        shown = f" {qualifier}{_plain(quantity)}" if quantity is not None else ""
+        shown = f" {qualifier} {_plain(quantity)}" if quantity is not None else ""
         return f"NDC {source.ndc}{shown}"
 
     lines: list[ClaimLine] = []

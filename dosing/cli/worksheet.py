@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
 
 from dosing.pipeline import Plan
@@ -78,7 +79,12 @@ def worksheet(plan: Plan) -> str:
     for line in plan.claim_lines:
         modifiers = " ".join(line.modifiers) or "-"
         ndc = f"NDC {line.ndc}" if line.ndc else "no NDC"
-        lines.append(f"  {line.code}  {modifiers:<9} {line.units:>6,} units  {ndc}")
+        if line.ndc_quantity is not None:
+            ndc += f", {line.ndc_unit} {_plain_decimal(line.ndc_quantity)}"
+        noun = "unit " if line.units == 1 else "units"
+        lines.append(f"  {line.code}  {modifiers:<9} {line.units:>6,} {noun}  {ndc}")
+        if line.narrative:
+            lines.append(f"      narrative (item 19 / NTE): {line.narrative}")
     for other, units in plan.equivalent_units.items():
         lines.append(
             f"  (the same amount under {other} would be {counted(units, 'unit')}: "
@@ -91,6 +97,11 @@ def worksheet(plan: Plan) -> str:
             lines.append(f"  {_describe(option, plan.ordered, unit)}")
     lines += _warnings(plan)
     return "\n".join(lines) + "\n"
+
+
+def _plain_decimal(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _describe(option: Selection, ordered: Fraction, unit: str) -> str:

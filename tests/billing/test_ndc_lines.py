@@ -81,7 +81,7 @@ def test_one_line_puts_the_other_ndcs_in_the_narrative() -> None:
         2950,
         Decimal(1950),
     )
-    assert given_line.narrative == "NDC 11111111111 F21000"
+    assert given_line.narrative == "NDC 11111111111 F2 1000"
     assert jw.modifiers == ("JW",) and jw.ndc == "22222222222" and jw.units == 50
 
 
@@ -243,3 +243,28 @@ def test_new_profile_keys_are_checked(toml: str, key: str) -> None:
     head = 'name = "x"\ndescription = "x"\nsource = "x"\nfiling_window_days = 90\n'
     with pytest.raises(PayerProfileError, match=f"`{key}`"):
         parse_payer(head + toml, "x.toml")
+
+
+def test_a_one_line_payer_gets_one_line_and_the_worksheet_shows_the_narrative(
+    tmp_path: Path,
+) -> None:
+    from dosing.cli.worksheet import worksheet
+
+    (tmp_path / "one.toml").write_text(
+        'name = "one"\ndescription = "one line"\nsource = "test"\nfiling_window_days = 90\n'
+        'multi_ndc = "one_line"\n'
+    )
+    shelf = [
+        {"ndc": "11111-1111-11", "lot": "A", "amount": 2000, "count": 1},
+        {"ndc": "22222-2222-22", "lot": "B", "amount": 1625, "count": 1},
+    ]
+    planned = plan(
+        {"code": "J7208", "dose": 3625, "payer": "one.toml", "inventory": shelf},
+        base_dir=tmp_path,
+    )
+    [line] = planned.claim_lines
+    assert (line.ndc, line.units, line.ndc_quantity) == ("11111111111", 3625, Decimal(2000))
+    assert line.narrative == "NDC 22222222222 F2 1625"
+    text = worksheet(planned)
+    assert "NDC 11111111111, F2 2000" in text
+    assert "narrative (item 19 / NTE): NDC 22222222222 F2 1625" in text
