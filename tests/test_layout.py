@@ -135,3 +135,19 @@ def test_the_graph_is_read() -> None:
     assert "dosing.billing.codesets" in GRAPH["dosing.billing.units"]
     assert "optimizer.supply.scaled" in GRAPH["optimizer.supply.columns"]
     assert "dosing.cli.report" in GRAPH["dosing.cli.batch"]
+
+
+def test_every_data_file_is_in_the_package_data() -> None:
+    """A data file missing from pyproject's package-data works from the checkout and
+    fails once installed (the catalog did, in CI): every one is matched."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]
+    for package, patterns in globs.items():
+        folder = ROOT / package.replace(".", "/")
+        for path in (folder / "data").rglob("*") if (folder / "data").exists() else []:
+            if path.is_file():
+                relative = path.relative_to(folder)
+                assert any(relative.match(p) for p in patterns), relative
+    assert (ROOT / "dosing/billing/data/catalog.csv").exists()

@@ -75,17 +75,25 @@ def main(
         report.saw(exc.code)
     except BrokenPipeError:  # `factordose ... | head`: the exit code stands as seen
         sys.stderr.close()
-    except OSError as exc:  # the output cannot be written (a full disk): not a bug
-        report.invalid(f"could not write the output: {escape(exc.strerror or str(exc))}")
+    except OSError as exc:
+        if exc.filename is None:  # the output cannot be written (a full disk): not a bug
+            report.invalid(f"could not write the output: {escape(exc.strerror or str(exc))}")
+        else:  # a file the program itself opens is missing: a bug (an install without data)
+            _internal(exc, debug, report)
     except Exception as exc:  # a bug: one line, the traceback only when asked for
-        if debug:
-            traceback.print_exc(file=report.err)
-        message = escape(f"{type(exc).__name__}: {exc}")[:300]
-        print(f"factordose: internal error, please report: {message}", file=report.err)
-        report.saw(Exit.INTERNAL)
+        _internal(exc, debug, report)
     with contextlib.suppress(OSError, ValueError):
         out.flush()  # the answers finished before an interruption reach the reader
     return int(report.code)
+
+
+def _internal(exc: BaseException, debug: bool, report: Report) -> None:
+    """A bug: one line naming it, the traceback only with --debug."""
+    if debug:
+        traceback.print_exc(file=report.err)
+    message = escape(f"{type(exc).__name__}: {exc}")[:300]
+    print(f"factordose: internal error, please report: {message}", file=report.err)
+    report.saw(Exit.INTERNAL)
 
 
 @contextlib.contextmanager
