@@ -32,6 +32,7 @@ from dosing.errors import InputError
 from optimizer import Lot, Mode, Tolerance, lots_from_records, read_inventory_csv
 from optimizer.errors import FieldError
 from optimizer.numbers import as_fraction, format_amount
+from optimizer.select import MAX_RESOLUTION_PCT
 
 __all__ = [
     "DOCUMENTATION_KEYS",
@@ -94,6 +95,7 @@ ORDER_KEYS = (
     "product",
     "recovery",
     "340b",
+    "resolution_pct",
     *DOCUMENTATION_KEYS,
 )
 _DOSE_FIELDS = ("dose_per_kg", "dose", "target_rise_pct")
@@ -136,6 +138,9 @@ class Order:
     recovery: Fraction | None = None
     #: the drug was acquired under the 340B program (the payer's modifier is added)
     acquired_340b: bool = False
+    #: differences within this percentage of the order count as equally close
+    #: (None: the payer profile's, else 1; docs/design.md "Selection rules")
+    resolution_pct: Fraction | None = None
 
     def documented(self, name: str) -> bool:
         """Whether the order carries ``name`` (a documentation key or weight_kg)."""
@@ -188,6 +193,13 @@ class Order:
                     _plain(recovery),
                 )
             object.__setattr__(self, "recovery", recovery)
+        if self.resolution_pct is not None:
+            resolution = as_fraction(self.resolution_pct, "resolution_pct", error=InputError)
+            if not 0 <= resolution <= MAX_RESOLUTION_PCT:
+                raise InputError(
+                    "resolution_pct", f"a percentage from 0 to {MAX_RESOLUTION_PCT}", resolution
+                )
+            object.__setattr__(self, "resolution_pct", resolution)
 
     def dose_for(
         self, code: BillingCode, *, recovery: Fraction | None = None, product: str = ""
@@ -270,6 +282,7 @@ def parse_order(
             product=_optional_text(data.get("product"), "product"),
             recovery=_number(data.get("recovery"), "recovery"),
             acquired_340b=_flag(data.get("340b", False), "340b"),
+            resolution_pct=_number(data.get("resolution_pct"), "resolution_pct"),
         )
     except FieldError as exc:  # from the optimizer's checks: same shape, our type
         raise InputError(exc.field, exc.expected, exc.got) from None

@@ -38,6 +38,7 @@ from dosing.orders import DoseCalculation, Order, parse_order
 from optimizer import Lot, Mode, Selection, SelectionResult, Tolerance, select
 from optimizer.errors import Described, FieldError
 from optimizer.numbers import format_amount, to_json_number
+from optimizer.select import DEFAULT_RESOLUTION_PCT
 
 __all__ = ["Plan", "PlannedVials", "Prepared", "assemble", "plan", "prepare"]
 
@@ -185,6 +186,7 @@ def plan(
             as_of=prepared.day,
             engine=engine,
             time_limit=float(order.time_limit),
+            resolution_pct=prepared.resolution_pct,
         )
     except FieldError as exc:
         raise InputError(exc.field, exc.expected, exc.got) from None
@@ -204,6 +206,7 @@ class Prepared:
     day: dt.date
     ndcs: Mapping[str, str]
     shelf: Shelf
+    resolution_pct: Fraction = Fraction(DEFAULT_RESOLUTION_PCT)
 
 
 def prepare(
@@ -245,7 +248,21 @@ def prepare(
             shelf, notes=("an MUE table was given, but the order names no payer: not applied",)
         )
     day = order.date_of_service or today or dt.date.today()
-    return Prepared(order, table, code, calculation, payer, tolerance, day, ndcs, shelf)
+    resolution = order.resolution_pct
+    if resolution is None:
+        resolution = payer.resolution_pct if payer and payer.resolution_pct is not None else None
+    return Prepared(
+        order,
+        table,
+        code,
+        calculation,
+        payer,
+        tolerance,
+        day,
+        ndcs,
+        shelf,
+        Fraction(DEFAULT_RESOLUTION_PCT) if resolution is None else resolution,
+    )
 
 
 def _as_the_payer_reads(

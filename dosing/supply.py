@@ -241,6 +241,7 @@ def _plan_group(
             p.order.max_vials,
             p.order.patient_id or f"dose {i + 1}",
             p.day,
+            p.resolution_pct,
         )
         for i, p in zip(indexes, prepared, strict=True)
     ]

@@ -3,19 +3,22 @@
 Variables: ``x[i]`` in ``0..count[i]`` vials of lot ``i``, over the scaled
 integer amounts of :class:`optimizer.problem.Problem`, so the model is exact.
 
-The objective is solved lexicographically, in two solves, so that no weight
-ever multiplies a large number (a target with fifteen decimals, or potencies
-with many, make the amounts and the target's denominator large):
+The rule of :mod:`optimizer.problem` is solved lexicographically, one key a
+solve, so that no weight ever multiplies a large number (a target with fifteen
+decimals, or potencies with many, make the amounts and the target's
+denominator large):
 
-1. the first key alone: for whole_vials the closeness rank of
+1. the least deviation alone: for whole_vials the closeness rank of
    :meth:`Problem.closeness` (``2k`` or ``2k + 1`` with ``k`` whole units
    from the target's floor, linear in the total once a Boolean says on which
    side of the target it lies); for exact_dose the total (the discard grows
-   with it); for the nearest selections of an infeasible request, the
-   distance to the window;
-2. with that value fixed, the small keys in one weighted sum that cannot
-   overlap: ``vials x W2 + under x W3 + expiry`` with ``W3 = E + 1`` (E the
-   largest expiry cost) and ``W2 = 2 x W3``.
+   with it).  Its total bounds the near set (:meth:`Problem.near_whole`,
+   :meth:`Problem.near_exact`), added as constraints on the total;
+2. fewest vials, held; 3. closeness (or the total), held; 4. ``under x W3 +
+   expiry`` (``W3 = E + 1``, E the largest expiry cost), or the expiry cost.
+
+The nearest selections of an infeasible request take two solves: the distance
+to the window, then ``vials x 2 W3 + under x W3 + expiry``.
 
 Every solve has what is left of one deadline.  One worker by default, and a
 deterministic-time limit beside the wall-clock one, so that the same input
@@ -74,18 +77,18 @@ def solve(
         return Answer(Status.INFEASIBLE, below=below, above=above)
     front: list[tuple[int, ...]] = []
     if alternatives:
-        # The Pareto front of vials against closeness, stepping down: the best
-        # selection with at most L vials uses v <= L of them, and no selection with
-        # v..L vials is closer, so the next one worth asking for has at most v - 1.
-        limit = sum(counts) - 1
-        while limit >= 1 and clock.left() > 0:  # the alternatives are a courtesy
+        # For each vial cap below the chosen count, the rule's answer under that cap
+        # (each distinct one once); the rule's near set depends on the cap, so
+        # every cap is asked, fewest first.
+        for limit in range(1, sum(counts)):
+            if clock.left() <= 0:  # the alternatives are a courtesy
+                break
             smaller = dataclasses.replace(problem, max_vials=limit)
             state, found = _optimize(smaller, goal, clock, workers)
-            if found is None or state is not Status.OPTIMAL:
-                break  # none with fewer vials, or time ran out: only proven ones are shown
-            front.append(found)
-            limit = sum(found) - 1
-        front.reverse()
+            if found is not None and state is not Status.OPTIMAL:
+                break  # time ran out: only proven ones are shown
+            if found is not None and problem.total(found) not in {problem.total(f) for f in front}:
+                front.append(found)
     return Answer(status, counts, tuple(front))
 
 
@@ -145,24 +148,41 @@ def _optimize(
         model.add(total >= problem.high + 1)
         first = total
     w3 = problem.expiry_cost(problem.counts) + 1
-    second = vials * (2 * w3) + under * w3 + expiry
-    # 1: the first key alone
-    status, solver = _run(model, first, clock, workers)
-    if status not in (Status.OPTIMAL, Status.FEASIBLE):
-        return status, None
-    proven = status is Status.OPTIMAL
-    best = int(solver.value(first))  # exact; the objective value is a double
-    values = [int(solver.value(v)) for v in x]
-    # 2: the small keys, the first held at its optimum
-    model.add(first == best)
-    for v, value in zip(x, values, strict=True):
-        model.add_hint(v, value)
-    status, solver = _run(model, second, clock, workers)
-    if status is Status.INFEASIBLE:  # the first solve's selection satisfies it
-        raise SolverError("CP-SAT found no selection its own first solve had found (a bug)")
-    if status in (Status.OPTIMAL, Status.FEASIBLE):
+    stages: list[Any]
+    if goal == "whole":  # closest first; then within the near set vials, closeness, the rest
+        stages = [first, vials, first, under * w3 + expiry]
+    elif goal == "exact":  # least discard first; then within the near set the same
+        stages = [first, vials, first, expiry]
+    else:
+        stages = [first, vials * (2 * w3) + under * w3 + expiry]
+    proven = True
+    values: list[int] = []
+    for index, objective in enumerate(stages):
+        if values:
+            model.clear_hints()  # type: ignore[no-untyped-call]  # hinted twice: invalid
+            for v, value in zip(x, values, strict=True):
+                model.add_hint(v, value)
+        status, solver = _run(model, objective, clock, workers)
+        if index == 0 and status not in (Status.OPTIMAL, Status.FEASIBLE):
+            return status, None
+        if status is Status.INFEASIBLE:  # the previous solve's selection satisfies it
+            raise SolverError("CP-SAT found no selection its own earlier solve had found (a bug)")
+        if status not in (Status.OPTIMAL, Status.FEASIBLE):
+            proven = False
+            break  # time ran out: the previous stage's selection stands
+        proven = proven and status is Status.OPTIMAL
         values = [int(solver.value(v)) for v in x]
-    proven = proven and status is Status.OPTIMAL
+        reached = problem.total(values)
+        if index == 0 and goal == "whole":
+            low, high = problem.near_whole(reached)
+            model.add(total >= low)
+            model.add(total <= high)
+        elif index == 0 and goal == "exact":
+            model.add(total <= problem.near_exact(reached))
+        else:
+            model.add(objective == int(solver.value(objective)))  # exact; the bound is a double
+        if not proven:
+            break
     return (Status.OPTIMAL if proven else Status.FEASIBLE), tuple(values)
 
 

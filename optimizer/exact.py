@@ -15,10 +15,11 @@ B larger than any expiry cost, i.e. fewest vials first, then earliest expiry.
 A boolean mask per item records where taking it improved the table; walking
 the items backwards from a total recovers the vial counts.
 
-Because the objective ranks closeness first, and closeness depends only on
-the total, the optimum is the best (closeness, vials, over-not-under, expiry)
-over the reachable totals in the window: the answer is exact, and it is
-proven optimal by construction (every reachable total is considered).
+Because the rule's near set is a range of totals (within the resolution of
+the least deviation, or of the least discard) and closeness depends only on
+the total, the answer is the best (vials, closeness, over-not-under, expiry)
+over the reachable totals in that range: exact, and proven optimal by
+construction (every reachable total is considered).
 
 The path applies when the table stays small (``MAX_TABLE`` totals, and
 ``MAX_CELLS`` items x totals for the masks); above that
@@ -27,6 +28,7 @@ The path applies when the table stays small (``MAX_TABLE`` totals, and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -174,36 +176,71 @@ def needed_size(problem: Problem, mode: Mode) -> int:
 
 
 def _size(problem: Problem, mode: Mode) -> int:
-    """The totals the table needs: up to the window's top, or to the smallest
-    total that covers an exact dose whatever the vials."""
+    """The totals the table needs: up to the window's top, or for an exact dose to
+    the resolution beyond the largest total that can be the least one covering the
+    dose (under any vial cap, the least covering total is below the target plus
+    the largest vial: one vial fewer would still cover it otherwise)."""
     stock = problem.total(problem.counts)
-    top = (
-        problem.high if mode is Mode.WHOLE_VIALS else problem.exact_floor + max(problem.amounts) - 1
-    )
+    if mode is Mode.WHOLE_VIALS:
+        top = problem.high
+    else:
+        top = problem.exact_floor + max(problem.amounts) - 1 + math.floor(problem.resolution)
     return min(top, stock) + 1
 
 
 def _answer(
     problem: Problem, mode: Mode, table: _Table, size: int, *, alternatives: bool = True
 ) -> Answer:
-    keys: tuple[npt.NDArray[np.int64], ...]
     if mode is Mode.WHOLE_VIALS:
         totals, vials, expiry = table.reachable(problem.low, problem.high + 1)
-        rank, under = closeness(problem, totals)
-        keys = (rank, vials, under, expiry)
     else:
         # every total covers the dose: the discard grows with the total
         totals, vials, expiry = table.reachable(problem.exact_floor, size)
-        keys = (totals, vials, expiry)
-    if totals.size:
-        order = np.lexsort(tuple(reversed(keys)))
-        best = int(order[0])
-        chosen = table.counts(int(totals[best]))
-        if not alternatives:
-            return Answer(Status.OPTIMAL, chosen)
-        front = _pareto(table, totals, vials, keys, order, int(vials[best]))
-        return Answer(Status.OPTIMAL, chosen, front)
-    return _nearest(problem, mode, table, problem.total(problem.counts), max(problem.amounts))
+    if not totals.size:
+        return _nearest(problem, mode, table, problem.total(problem.counts), max(problem.amounts))
+    best = _choose(problem, mode, totals, vials, expiry)
+    assert best is not None
+    chosen = table.counts(int(totals[best]))
+    if not alternatives:
+        return Answer(Status.OPTIMAL, chosen)
+    front: list[tuple[int, ...]] = []
+    seen: set[int] = set()
+    for cap in range(1, int(vials[best])):
+        index = _choose(problem, mode, totals, vials, expiry, cap)
+        if index is not None and int(totals[index]) not in seen:
+            seen.add(int(totals[index]))
+            front.append(table.counts(int(totals[index])))
+    return Answer(Status.OPTIMAL, chosen, tuple(front))
+
+
+def _choose(
+    problem: Problem,
+    mode: Mode,
+    totals: npt.NDArray[np.int64],
+    vials: npt.NDArray[np.int64],
+    expiry: npt.NDArray[np.int64],
+    cap: int | None = None,
+) -> int | None:
+    """The index of the rule's answer among the reachable ``totals`` (each with its
+    fewest vials and, among those, earliest expiry), using at most ``cap`` vials:
+    the near set first (within the resolution of the least deviation or discard),
+    then fewest vials, closeness, over-not-under, expiry."""
+    allowed = np.ones(totals.size, dtype=bool) if cap is None else vials <= cap
+    if not allowed.any():
+        return None
+    if mode is Mode.WHOLE_VIALS:
+        rank, under = closeness(problem, totals)
+        closest = int(totals[np.flatnonzero(allowed)[np.argmin(rank[allowed])]])
+        low, high = problem.near_whole(closest)
+        near = allowed & (totals >= low) & (totals <= high)
+        keys: tuple[npt.NDArray[np.int64], ...] = (vials, rank, under, expiry)
+    else:
+        least = int(totals[allowed].min())
+        near = allowed & (totals <= problem.near_exact(least))
+        keys = (vials, totals, expiry)
+    candidates = np.flatnonzero(near)
+    order = np.lexsort(tuple(k[candidates] for k in reversed(keys)))
+    return int(candidates[order[0]])
 
 
 def closeness(
@@ -238,32 +275,6 @@ def window_totals(problem: Problem) -> list[int] | None:
         return None
     totals, _, _ = _Table(problem, size).reachable(problem.low, problem.high + 1)
     return [int(t) for t in totals]
-
-
-def _pareto(
-    table: _Table,
-    totals: npt.NDArray[np.int64],
-    vials: npt.NDArray[np.int64],
-    keys: tuple[npt.NDArray[np.int64], ...],
-    order: npt.NDArray[np.intp],
-    chosen_vials: int,
-) -> tuple[tuple[int, ...], ...]:
-    """For each vial count below the chosen one, the best selection using at most
-    that many, kept when it needs fewer vials than the next better one."""
-    front: list[tuple[int, ...]] = []
-    closeness = keys[0]
-    best_so_far: int | None = None
-    ranked_vials = vials[order]
-    for limit in range(1, chosen_vials):
-        hits = np.flatnonzero(ranked_vials <= limit)
-        if not hits.size:
-            continue
-        index = int(order[hits[0]])
-        if best_so_far is not None and closeness[index] >= best_so_far:
-            continue
-        best_so_far = int(closeness[index])
-        front.append(table.counts(int(totals[index])))
-    return tuple(front)
 
 
 def _nearest(problem: Problem, mode: Mode, table: _Table, stock: int, largest: int) -> Answer:

@@ -12,12 +12,21 @@ shrinks the range the engines work over (amounts of 500, 1,000 and 1,500 IU
 become 1, 2 and 3).  The target and the window are scaled the same way and
 stay exact: the window's ends are rounded inwards to reachable integers.
 
-Objectives (docs/design.md "Selection rules"), as integer keys smallest first:
+The rule (docs/design.md "Selection rules"), with ``r`` the resolution (a
+percentage of the order, :attr:`Problem.resolution` scaled like the amounts):
 
 whole_vials
-    ``(|total - target|, vials, total < target, expiry cost)``
+    ``d`` the least ``|total - target|`` in the window; among the selections
+    with ``|total - target| <= d + r`` (the near-closest), smallest
+    ``(vials, |total - target|, total < target, expiry cost)``
 exact_dose
-    ``(total - target, vials, expiry cost)`` over totals >= target
+    ``w`` the least ``total - target`` over totals >= target; among those with
+    ``total - target <= w + r`` (the near-least discards), smallest
+    ``(vials, total - target, expiry cost)``
+
+With ``r = 0`` this is closeness first, then vials: the rule before the
+resolution existed.  The near sets are bounds on the total
+(:meth:`Problem.near_whole`, :meth:`Problem.near_exact`), exact in integers.
 
 The expiry cost of a selection is the sum, over its vials, of the rank of the
 vial's lot when lots are ordered by expiry (earliest 0; equal dates share a
@@ -100,6 +109,8 @@ class Problem:
     low: int  # whole_vials window, scaled and rounded inwards
     high: int
     max_vials: int | None
+    #: the resolution r, scaled: differences up to it count as equally close
+    resolution: Fraction = Fraction(0)
 
     @classmethod
     def build(
@@ -108,6 +119,7 @@ class Problem:
         lots: Sequence[Lot],
         tolerance: Tolerance,
         max_vials: int | None,
+        resolution_pct: Fraction = Fraction(0),
     ) -> Problem:
         usable = tuple(lot for lot in lots if lot.count > 0)
         denominator = math.lcm(*(lot.amount.denominator for lot in usable)) if usable else 1
@@ -126,9 +138,16 @@ class Problem:
             low=math.ceil(low),
             high=math.floor(high),
             max_vials=max_vials,
+            resolution=scaled_target * Fraction(resolution_pct) / 100,
         )
 
-    def retarget(self, target: Fraction, tolerance: Tolerance, max_vials: int | None) -> Problem:
+    def retarget(
+        self,
+        target: Fraction,
+        tolerance: Tolerance,
+        max_vials: int | None,
+        resolution_pct: Fraction = Fraction(0),
+    ) -> Problem:
         """The same shelf for another dose: only what depends on the target changes
         (many doses of a supply share a shelf; scaling it again for each is waste)."""
         scaled_target = target / self.scale
@@ -139,7 +158,20 @@ class Problem:
             low=math.ceil(low),
             high=math.floor(high),
             max_vials=max_vials,
+            resolution=scaled_target * Fraction(resolution_pct) / 100,
         )
+
+    def near_whole(self, closest: int) -> tuple[int, int]:
+        """The totals as near the target as ``closest`` (a total of least deviation)
+        give or take the resolution: the whole_vials near-closest set, as bounds."""
+        reach = abs(closest - self.target) + self.resolution
+        low = max(math.ceil(self.target - reach), self.low)
+        return low, min(math.floor(self.target + reach), self.high)
+
+    def near_exact(self, least: int) -> int:
+        """The largest total whose discard is within the resolution of the least
+        discard (``least`` is the smallest total covering the dose)."""
+        return math.floor(least + self.resolution)
 
     @property
     def vial_limit(self) -> int:
@@ -165,13 +197,13 @@ class Problem:
         """
         return closeness_rank(total, self.target)
 
-    def whole_key(self, total: int, vials: int, expiry: int) -> tuple[Fraction, int, int, int]:
-        """The whole_vials objective of a selection, smallest best."""
-        return (abs(total - self.target), vials, int(total < self.target), expiry)
+    def whole_key(self, total: int, vials: int, expiry: int) -> tuple[int, Fraction, int, int]:
+        """The whole_vials order among near-closest selections, smallest best."""
+        return (vials, abs(total - self.target), int(total < self.target), expiry)
 
-    def exact_key(self, total: int, vials: int, expiry: int) -> tuple[Fraction, int, int]:
-        """The exact_dose objective of a selection (total >= target), smallest best."""
-        return (total - self.target, vials, expiry)
+    def exact_key(self, total: int, vials: int, expiry: int) -> tuple[int, Fraction, int]:
+        """The exact_dose order among near-least discards (total >= target)."""
+        return (vials, total - self.target, expiry)
 
     def expiry_cost(self, counts: Sequence[int]) -> int:
         return sum(r * c for r, c in zip(self.ranks, counts, strict=True))

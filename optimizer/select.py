@@ -21,9 +21,14 @@ from optimizer.numbers import as_fraction, counted, format_amount
 from optimizer.problem import Mode, Problem, Tolerance, usable_on
 from optimizer.result import Answer, Selection, SelectionResult, Status
 
-__all__ = ["ENGINES", "select"]
+__all__ = ["DEFAULT_RESOLUTION_PCT", "ENGINES", "MAX_RESOLUTION_PCT", "select"]
 
 ENGINES = ("auto", "exact", "cpsat")
+#: The largest resolution accepted, in percent of the order.
+MAX_RESOLUTION_PCT = 10
+#: The default: differences under 1% of the order (far below a vial's assay
+#: error) do not buy an extra vial.
+DEFAULT_RESOLUTION_PCT = 1
 ToleranceLike = Tolerance | int | float | Fraction | tuple[object, object] | None
 
 
@@ -39,6 +44,7 @@ def select(
     time_limit: float = cpsat.DEFAULT_TIME_LIMIT,
     deadline: float | None = None,
     workers: int = 1,
+    resolution_pct: object = DEFAULT_RESOLUTION_PCT,
 ) -> SelectionResult:
     """Choose vials from ``lots`` for a dose of ``target`` (same unit as the lots).
 
@@ -52,12 +58,15 @@ def select(
     instant), whichever comes first, bounds the whole selection: the choice, the
     alternatives and the nearest selections when nothing fits.  The exact path
     needs no limit (its work is bounded by its table); CP-SAT stops at it, and a
-    selection it has not proven is marked FEASIBLE.
+    selection it has not proven is marked FEASIBLE.  ``resolution_pct`` (0 to 10,
+    a percentage of ``target``): deviations (or discards) within it of the least
+    one count as equally close, and the fewest vials decide among them
+    (docs/design.md "Selection rules"); 0 ranks closeness first.
 
     >>> lots = [Lot("A", 533, 4), Lot("B", 565, 2), Lot("C", 1097, 4), Lot("D", 1155, 2)]
     >>> result = select(3000, lots, tolerance=10, mode="whole_vials")
     >>> result.selection.total, result.selection.vials
-    (Fraction(2875, 1), 3)
+    (Fraction(2876, 1), 3)
     """
     amount = as_fraction(target, "target")
     if amount <= 0:
@@ -71,6 +80,11 @@ def select(
         raise FieldError("max_vials", "a whole number >= 1", max_vials)
     if engine not in ENGINES:
         raise FieldError("engine", f"one of {', '.join(ENGINES)}", engine)
+    resolution = as_fraction(resolution_pct, "resolution_pct")
+    if not 0 <= resolution <= MAX_RESOLUTION_PCT:
+        raise FieldError(
+            "resolution_pct", f"a percentage from 0 to {MAX_RESOLUTION_PCT}", resolution
+        )
     seconds = as_fraction(time_limit, "time_limit")
     if not seconds > 0:
         raise FieldError("time_limit", "a number of seconds > 0", time_limit)
@@ -78,7 +92,7 @@ def select(
     deadline = end if deadline is None else min(end, deadline)
 
     fresh, expired = usable_on(shelf, as_of)
-    problem = Problem.build(amount, fresh, window_tolerance, max_vials)
+    problem = Problem.build(amount, fresh, window_tolerance, max_vials, resolution)
     window = window_tolerance.window(amount)
     first = Mode.EXACT_DOSE if chosen_mode is Mode.EXACT_DOSE else Mode.WHOLE_VIALS
     answer, used = _solve(problem, first, engine, deadline, workers)

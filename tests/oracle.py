@@ -46,14 +46,20 @@ def total(lots: Sequence[Lot], counts: Sequence[int]) -> Fraction:
 
 
 def key(target: Fraction, lots: Sequence[Lot], counts: Sequence[int], mode: str) -> Key:
-    """The documented objective, smallest best: whole_vials (|deviation|, vials,
-    under the order, expiry cost); exact_dose (discard, vials, expiry cost)."""
+    """The documented order among near selections, smallest best: whole_vials
+    (vials, |deviation|, under the order, expiry cost); exact_dose (vials,
+    discard, expiry cost)."""
     amount = total(lots, counts)
     vials = sum(counts)
     expiry = sum(r * n for r, n in zip(ranks(lots), counts, strict=True))
     if mode == "whole_vials":
-        return (abs(amount - target), vials, int(amount < target), expiry)
-    return (amount - target, vials, expiry)
+        return (vials, abs(amount - target), int(amount < target), expiry)
+    return (vials, amount - target, expiry)
+
+
+def miss(target: Fraction, amount: Fraction, mode: str) -> Fraction:
+    """How far a selection is from the order: |deviation|, or the discard."""
+    return abs(amount - target) if mode == "whole_vials" else amount - target
 
 
 def feasible(
@@ -72,15 +78,23 @@ def best(
     under: Fraction = Fraction(10),
     over: Fraction = Fraction(10),
     max_vials: int | None = None,
+    resolution_pct: Fraction = Fraction(1),
 ) -> Key | None:
     """The optimal key over every feasible selection of ``lots`` (already the
-    usable ones), or None when none is feasible."""
-    keys = [
-        key(target, lots, counts, mode)
+    usable ones), or None when none is feasible: among those within the
+    resolution of the least miss (the near set), the smallest :func:`key`."""
+    found = [
+        counts
         for counts in selections(lots, max_vials)
         if feasible(target, total(lots, counts), mode, under, over)
     ]
-    return min(keys) if keys else None
+    if not found:
+        return None
+    least = min(miss(target, total(lots, c), mode) for c in found)
+    reach = least + target * resolution_pct / 100
+    return min(
+        key(target, lots, c, mode) for c in found if miss(target, total(lots, c), mode) <= reach
+    )
 
 
 def counts_of(lots: Sequence[Lot], by_lot: dict[str, int]) -> tuple[int, ...]:

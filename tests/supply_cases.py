@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -43,11 +44,52 @@ def dose_around(draw: st.DrawFn, target: Fraction) -> DoseRequest:
         draw(st.none() | st.integers(1, 4)),
         draw(st.sampled_from(("P1", "P2"))),
         draw(st.none() | st.sampled_from((dt.date(2026, 12, 1), dt.date(2027, 3, 1)))),
+        draw(st.sampled_from((Fraction(0), Fraction(1), Fraction(1), Fraction(2), Fraction(5)))),
+    )
+
+
+def grid(doses: list[DoseRequest], lots: list[Lot]) -> Fraction:
+    """The supply's grid (docs/design.md): the greatest common divisor of its vial
+    amounts and its doses' targets, as a fraction."""
+    values = [lot.amount for lot in lots if lot.count > 0] + [d.target for d in doses]
+    denominator = math.lcm(*(v.denominator for v in values))
+    return Fraction(math.gcd(*(int(v * denominator) for v in values)), denominator)
+
+
+def slack(
+    doses: list[DoseRequest], lots: list[Lot], choice: list[tuple[int, ...] | None]
+) -> Fraction:
+    """The sum of the met doses' resolutions, each in whole grid units, rounded down."""
+    unit = grid(doses, lots)
+    return sum(
+        (
+            math.floor(d.target * d.resolution_pct / 100 / unit) * unit
+            for d, c in zip(doses, choice, strict=True)
+            if c is not None
+        ),
+        Fraction(0),
+    )
+
+
+def deviation_of(
+    doses: list[DoseRequest], lots: list[Lot], choice: list[tuple[int, ...] | None]
+) -> Fraction:
+    return sum(
+        (
+            abs(sum(n * lot.amount for n, lot in zip(c, lots, strict=True)) - d.target)
+            for d, c in zip(doses, choice, strict=True)
+            if c is not None
+        ),
+        Fraction(0),
     )
 
 
 def brute_force(doses: list[DoseRequest], lots: list[Lot]) -> tuple[object, ...]:
-    """The lexicographic optimum by enumerating every vial assignment (tiny cases)."""
+    """The optimum by enumerating every vial assignment (tiny cases), by the rule of
+    docs/design.md: the most doses met; among those, the plans whose total
+    deviation less their slack is at most the least total deviation (the near
+    set); among those the fewest vials, lots per patient, expiry cost.  Returned
+    as :func:`key` gives it (with the least deviation as the reference)."""
     per_dose = []
     for dose in doses:
         options: list[tuple[int, ...] | None] = [None]
@@ -62,29 +104,59 @@ def brute_force(doses: list[DoseRequest], lots: list[Lot]) -> tuple[object, ...]
             if usable and vials_ok and low <= total <= high and sum(counts):
                 options.append(counts)
         per_dose.append(options)
-    best: tuple[object, ...] | None = None
-    for choice in itertools.product(*per_dose):
-        if any(sum(c[i] for c in choice if c) > lot.count for i, lot in enumerate(lots)):
-            continue
-        best = min(best, key(doses, lots, list(choice))) if best else key(doses, lots, list(choice))
-    assert best is not None
-    return best
+    plans = [
+        list(choice)
+        for choice in itertools.product(*per_dose)
+        if all(sum(c[i] for c in choice if c) <= lot.count for i, lot in enumerate(lots))
+    ]
+    most = max(sum(c is not None for c in p) for p in plans)
+    best = [p for p in plans if sum(c is not None for c in p) == most]
+    least = min(deviation_of(doses, lots, p) for p in best)
+    return min(key(doses, lots, p, least) for p in best)
 
 
 def key(
-    doses: list[DoseRequest], lots: list[Lot], choice: list[tuple[int, ...] | None]
+    doses: list[DoseRequest],
+    lots: list[Lot],
+    choice: list[tuple[int, ...] | None],
+    least: Fraction,
 ) -> tuple[object, ...]:
+    """(doses not met, outside the near set of ``least``, vials, lots per patient,
+    expiry cost)."""
     met = [(d, c) for d, c in zip(doses, choice, strict=True) if c is not None]
-    deviation = sum(
-        abs(sum(n * lot.amount for n, lot in zip(c, lots, strict=True)) - d.target) for d, c in met
-    )
+    outside = deviation_of(doses, lots, choice) - slack(doses, lots, choice) > least
     vials = sum(sum(c) for _, c in met)
     patients: dict[str, set[int]] = {}
     for d, c in met:
         patients.setdefault(d.patient, set()).update(i for i, n in enumerate(c) if n)
     ranks = expiry_ranks(lots)
     expiry = sum(r * n for _, c in met for r, n in zip(ranks, c, strict=True))
-    return (-len(met), deviation, vials, sum(len(s) for s in patients.values()), expiry)
+    return (-len(met), outside, vials, sum(len(s) for s in patients.values()), expiry)
+
+
+def least_deviation(doses: list[DoseRequest], lots: list[Lot]) -> Fraction:
+    """The least total deviation of the plans meeting the most doses (brute force)."""
+    per_dose = []
+    for dose in doses:
+        options: list[tuple[int, ...] | None] = [None]
+        low, high = dose.tolerance.window(dose.target)
+        for counts in itertools.product(*(range(lot.count + 1) for lot in lots)):
+            usable = all(
+                n == 0 or dose.as_of is None or lot.expires is None or lot.expires >= dose.as_of
+                for n, lot in zip(counts, lots, strict=True)
+            )
+            total = sum(n * lot.amount for n, lot in zip(counts, lots, strict=True))
+            vials_ok = dose.max_vials is None or sum(counts) <= dose.max_vials
+            if usable and vials_ok and low <= total <= high and sum(counts):
+                options.append(counts)
+        per_dose.append(options)
+    plans = [
+        list(choice)
+        for choice in itertools.product(*per_dose)
+        if all(sum(c[i] for c in choice if c) <= lot.count for i, lot in enumerate(lots))
+    ]
+    most = max(sum(c is not None for c in p) for p in plans)
+    return min(deviation_of(doses, lots, p) for p in plans if sum(c is not None for c in p) == most)
 
 
 def result_key(
@@ -94,7 +166,7 @@ def result_key(
         None if s is None else tuple(s.counts_by_lot().get(lot.lot, 0) for lot in lots)
         for s in result.selections
     ]
-    return key(doses, lots, choice)
+    return key(doses, lots, choice, least_deviation(doses, lots))
 
 
 @st.composite

@@ -190,9 +190,10 @@ def test_plan_invariants(
     code_set: str,
 ) -> None:
     """Against enumeration of the shelf: a plan exists exactly when a selection
-    fits; whole vials land closest to the order in the window; an exact dose uses
-    the smallest total that covers it; the claim bills ceil(billed / unit) units on
-    its given lines and every whole unit left on a JW line (JZ when none)."""
+    fits; whole vials land within the resolution of the closest total in the
+    window; an exact dose within it of the smallest total that covers it; the
+    claim bills ceil(billed / unit) units on its given lines and every whole unit
+    left on a JW line (JZ when none)."""
     # most orders are a total of the shelf's own vials, a little off: feasible
     counts = [data.draw(st.integers(0, c)) for _, _, c, _ in shelf]
     made = sum((n + s) * k for (n, s, _, _), k in zip(shelf, counts, strict=True))
@@ -244,11 +245,14 @@ def test_plan_invariants(
     if result.mode.value == "whole_vials":
         assert result.discarded == 0
         assert result.dispensed in window
-        # closest first: no reachable total in the window is nearer the order
-        assert abs(result.dispensed - ordered) == min(abs(t - ordered) for t in window)
+        # near-closest (docs/design.md, default resolution 1%): within 1% of the order
+        # of the closest reachable total in the window
+        reach = min(abs(t - ordered) for t in window) + ordered / 100
+        assert abs(result.dispensed - ordered) <= reach
     else:
         assert result.administered == result.ordered <= result.dispensed
-        assert result.dispensed == min(t for t in totals if t >= ordered)
+        # near-least discard: within 1% of the order of the smallest covering total
+        assert result.dispensed <= min(t for t in totals if t >= ordered) + ordered / 100
         assert mode == "exact_dose" or not window  # auto draws exactly only when nothing fits
     unit = result.code.unit_amount
     modifiers = [m for line in result.claim_lines for m in line.modifiers]

@@ -25,6 +25,7 @@ from tests.supply_cases import (
     PINNED,
     brute_force,
     check_plan,
+    least_deviation,
     reachable_supplies,
     result_key,
     supplies,
@@ -68,13 +69,14 @@ def test_column_model_matches_brute_force(case: tuple[list[DoseRequest], list[Lo
     zero, first, last = result.stages
     scaled = Scaled(doses, [lot for lot in lots if lot.count > 0])
     w_vials, w_lots = scaled.weights()
-    minus_met, deviation, vials, lots_used, expiry = best
+    minus_met, _, vials, lots_used, expiry = best
+    deviation = least_deviation(doses, lots)
     # each bound is a lower bound of its optimum, and proven means optimal
     assert zero.bound <= minus_met <= zero.value
     assert found[:1] == best[:1] or not zero.proven
     if found[:1] == best[:1]:
         assert first.bound <= deviation * scaled.common / scaled.scale <= first.value
-        assert found[:2] == best[:2] or not first.proven
+        assert found[:2] == best[:2] or not first.proven  # in the near set
     if found[:2] == best[:2]:
         assert last.bound <= vials * w_vials + lots_used * w_lots + expiry  # type: ignore[operator]
         assert found == best or not last.proven
@@ -156,7 +158,10 @@ def test_example_supply_beats_the_sequential_plan() -> None:
     request = json.loads((EXAMPLES / "supply.json").read_text())
     supply = plan_request({**request, **PINNED}, base_dir=EXAMPLES)
     assert supply.ok and supply.result.stages_proven
-    assert supply.result.met == 13 and supply.baseline.met < 13
+    # at the default resolution (1%) the doses one after another meet every dose too;
+    # the joint plan needs fewer vials for the same doses, within the near set
+    assert supply.result.met == 13 and supply.baseline.met == 13
+    assert supply.result.vials < supply.baseline.vials
     data = supply.to_dict()
     assert data["status"] == "ok" and len(data["doses"]) == 13  # type: ignore[arg-type]
     for dose in data["doses"]:  # type: ignore[attr-defined]
@@ -169,7 +174,7 @@ def test_supply_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
     out = io.StringIO()
     assert main(["supply", str(EXAMPLES / "supply.json")], out=out, err=io.StringIO()) == 0
     assert "Patient P-1001: 13 doses" in out.getvalue()
-    assert "Doses planned one after another instead: 11 met" in out.getvalue()
+    assert "Doses planned one after another instead: 13 met, 35 vials" in out.getvalue()
     request = json.loads((EXAMPLES / "supply.json").read_text())
     request["inventory"] = request["inventory"][:2]
     path = tmp_path / "short.json"
@@ -215,7 +220,8 @@ def test_patterns_and_columns_prove_the_same_example_optimum() -> None:
     ]
     assert [r.engine for r in results] == ["cpsat-patterns", "cpsat-columns"]
     assert all(r.met == 13 and r.stages[1].proven for r in results)
-    assert results[0].total_deviation == results[1].total_deviation
+    # the least total deviation is proven alike; the plans then differ within its near set
+    assert results[0].stages[1].value == results[1].stages[1].value
 
 
 def day_request(seed: int, patients: int, lots: int) -> dict[str, object]:
@@ -309,11 +315,12 @@ def test_the_sequential_plan_gives_each_dose_its_optimum_on_the_stock_left(
             mode="whole_vials",
             max_vials=dose.max_vials,
             as_of=dose.as_of,
+            resolution_pct=dose.resolution_pct,
         ).selection
         assert (chosen is None) == (fresh is None)
         if chosen is None or fresh is None:
             continue
-        key = lambda s: (abs(s.deviation), s.vials, s.total < s.target)  # noqa: E731
+        key = lambda s: (s.vials, abs(s.deviation), s.total < s.target)  # noqa: E731
         assert key(chosen) == key(fresh)
         for pick in chosen.picks:
             stock[pick.lot.lot] -= pick.count

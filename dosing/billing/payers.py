@@ -21,6 +21,7 @@ names the file and the key.  Keys (docs/billing.md sections in brackets):
 ``mue``                      code -> ``{units = N, mai = 1|2|3}``, Medically Unlikely Edits
                              (s.6; :mod:`dosing.billing.mue`)
 ``multi_ndc``                ``line_per_ndc`` (default) or ``one_line`` (s.6)
+``resolution_pct``           the default resolution of selections (0 to 10; docs/design.md)
 ``ndc_units``                unit of measure -> N4 qualifier (``IU = "F2"``, ``mcg = "ME"``)
 ``340b.modifier``            the modifier for drugs acquired under 340B (``TB``; s.9)
 ``340b.all_claims``          every claim of this site is 340B (else the order says so)
@@ -87,6 +88,7 @@ _TOP_KEYS = {
     "multi_ndc",
     "ndc_units",
     "340b",
+    "resolution_pct",
 }
 #: The modifiers CMS defined for drugs acquired under the 340B program.
 MODIFIERS_340B = ("TB", "JG")
@@ -123,6 +125,7 @@ class PayerProfile:
     ndc_units: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_NDC_UNITS))
     modifier_340b: str | None = None
     all_claims_340b: bool = False
+    resolution_pct: Fraction | None = None
 
     def filing_deadline(self, service: dt.date) -> dt.date:
         """The last day a claim for a service on ``service`` is on time."""
@@ -319,6 +322,13 @@ def parse_payer(text: str, source: str) -> PayerProfile:
         raise bad("340b.all_claims", "true or false", all_claims)
     if all_claims and modifier_340b is None:
         raise bad("340b.modifier", "given when 340b.all_claims is true", None)
+    resolution = data.get("resolution_pct")
+    if resolution is not None and (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, (int, float))
+        or not 0 <= resolution <= 10
+    ):
+        raise bad("resolution_pct", "a percentage from 0 to 10", resolution)
     return PayerProfile(
         name=text_of("name"),
         description=text_of("description"),
@@ -344,4 +354,5 @@ def parse_payer(text: str, source: str) -> PayerProfile:
         ndc_units=ndc_units,
         modifier_340b=modifier_340b,
         all_claims_340b=all_claims,
+        resolution_pct=None if resolution is None else Fraction(str(resolution)),
     )

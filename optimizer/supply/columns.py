@@ -586,12 +586,14 @@ class ColumnSearch:
         lots_weight: int = 0,
         floor: int | None = None,
         presolve: bool = True,
+        slack: bool = False,
     ) -> tuple[Solution, int, bool]:
         """Best plan over the known columns: (plan, value, proven over them).
 
         ``costs`` per dose and column; ``deviation_cap`` bounds the total
-        deviation; ``lots_weight`` prices each lot a patient uses; ``floor`` is
-        a proven lower bound of the value (CP-SAT stops when it reaches it).
+        deviation (less each met dose's resolution, with ``slack``);
+        ``lots_weight`` prices each lot a patient uses; ``floor`` is a proven
+        lower bound of the value (CP-SAT stops when it reaches it).
         ``presolve=False`` for the doses-not-met program: there CP-SAT's presolve
         loosens the objective's bound (seen with OR-Tools 9.15: doses not met
         bounded below by -30, where 0 is plain), so a plan meeting every dose
@@ -624,7 +626,8 @@ class ColumnSearch:
                 if self.met is not None and counts != self.empty:
                     met.append(y)
                 if deviation_cap is not None:
-                    spread.append(self._deviation(d, counts))
+                    allowed = scaled.steps[d] if slack and counts != self.empty else 0
+                    spread.append(self._deviation(d, counts) - allowed)
             for i, most in enumerate(map(max, zip(*columns, strict=True))):
                 peak[i] += most
         for (ys, ns), most, lot in zip(usage, peak, scaled.lots, strict=True):
@@ -689,8 +692,9 @@ class ColumnSearch:
     def last_stage(
         self, solution: Solution, deviation: int, seconds: float, workers: int
     ) -> StageOutcome:
-        """Fewest vials, lots per patient, expiry cost, total deviation at most
-        ``deviation`` (and as many doses met as in ``solution``)."""
+        """Fewest vials, lots per patient, expiry cost, among the plans meeting as
+        many doses as ``solution`` whose total deviation less their slack (the
+        met doses' resolutions) is at most ``deviation``, the least one."""
         begun = time.monotonic()
         scaled = self.scaled
         solution = self._inside(solution)
@@ -706,8 +710,9 @@ class ColumnSearch:
                 if counts == self.empty:
                     continue
                 closest = scaled.deviation(d, counts)
+                reach = closest + scaled.steps[d]  # within its resolution: fewer vials?
                 near = np.flatnonzero(
-                    (self.deviations[d] <= closest) & np.isfinite(table.cost[self.totals[d]])
+                    (self.deviations[d] <= reach) & np.isfinite(table.cost[self.totals[d]])
                 )
                 for k in near[np.argsort(self.deviations[d][near], kind="stable")][:_NEAREST]:
                     self.add(d, table.counts(int(self.totals[d][k])))
@@ -719,8 +724,12 @@ class ColumnSearch:
         def value_of(d: int, cheapest: Array, nu: float) -> Array:
             return cheapest[self.totals[d]] + nu * self.deviations[d]
 
+        # the prices and bounds relax the near set to its widest (any plan meeting as
+        # many doses has at most that much slack): still lower bounds
+        met = sum(c is not None and c != self.empty for c in solution)
+        widest = deviation + scaled.widest_slack(met)
         prices, _, sigma = self._column_generation(
-            cost_of, per_vial, value_of, deviation, begun + 0.4 * seconds
+            cost_of, per_vial, value_of, widest, begun + 0.4 * seconds
         )
         costs = {
             d: [
@@ -730,8 +739,8 @@ class ColumnSearch:
             for d in self.doses
         }
         bound = max(
-            self._last_bound(deviation, per_vial, w_lots, share, prices * 0, sigma),
-            self._last_bound(deviation, per_vial, w_lots, share, prices, sigma),
+            self._last_bound(widest, per_vial, w_lots, share, prices * 0, sigma),
+            self._last_bound(widest, per_vial, w_lots, share, prices, sigma),
         )
         found, value, _ = self._integer_program(
             costs,
@@ -740,6 +749,7 @@ class ColumnSearch:
             workers,
             deviation_cap=deviation,
             lots_weight=w_lots,
+            slack=True,
         )
         return StageOutcome(
             self._outside(found),

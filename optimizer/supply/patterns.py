@@ -183,6 +183,14 @@ class PatternModel:
     def objective(self, stage: int) -> Any:
         return self.objectives[stage]
 
+    def slack(self) -> Any:
+        """The plan's slack (:meth:`Scaled.slack`) as a linear expression: a class's
+        doses share one resolution."""
+        return sum(
+            self.scaled.steps[members[0]] * sum(ys)
+            for members, ys in zip(self.classes, self.y, strict=True)
+        )
+
     def fix_met(self, possible: list[int]) -> None:
         """Stage 0 proved that exactly the doses that can be met alone are met: every
         dose of their classes gets a pattern (classes share usable stock, so a

@@ -132,9 +132,26 @@ def plan_supply(
         # too large for the time given: the doses one after another are the answer
         result = baseline
     # the search started from the sequential plan or better; check all the same
-    if baseline.key() < result.key():
+    if _near_key(scaled, baseline, result) < _near_key(scaled, result, baseline):
         result = baseline
     return _explained(scaled, result, baseline, end, started)
+
+
+def _near_key(scaled: Scaled, result: SupplyResult, other: SupplyResult) -> tuple[int, ...]:
+    """How the stages rank ``result`` against ``other``: doses not met; then, when
+    both meet as many, whether its total deviation is beyond the near set of the
+    better of the two (the lesser deviation plus the met doses' resolutions); then
+    the last stage (vials, lots, expiry) inside it, or the deviation outside it;
+    then the more stages proven."""
+    mine, theirs = _counts_of(result, scaled.lots), _counts_of(other, scaled.lots)
+    unmet = len(scaled.doses) + scaled.evaluate(0, mine)  # evaluate(0) is minus the met
+    if unmet != len(scaled.doses) + scaled.evaluate(0, theirs):
+        return (unmet,)
+    deviation = scaled.evaluate(1, mine)
+    least = min(deviation, scaled.evaluate(1, theirs))
+    if deviation - scaled.slack(mine) > least:
+        return (unmet, 1, deviation)
+    return (unmet, 0, scaled.evaluate(2, mine), -sum(r.proven for r in result.stages))
 
 
 def _search(
@@ -170,7 +187,7 @@ def _search(
             if patterns is not None:
                 found = _counts_of(result, usable)
                 other = _by_stages(scaled, patterns, found, possible, time_limit, workers, started)
-                if _rank(scaled, other) < _rank(scaled, result):
+                if _near_key(scaled, other, result) < _near_key(scaled, result, other):
                     result = other
         return result
     if patterns is None and len(scaled.doses) * len(usable) > MAX_VIAL_VARIABLES:
@@ -302,7 +319,7 @@ def _by_stages(
         ),
     ]
     model.model.add(met <= -count)
-    model.model.add(deviation <= spread)
+    model.model.add(deviation - model.slack() <= spread)  # the near set
     if count == len(possible):
         model.fix_met(possible)
     # Solve 2: vials, then lots per patient, then expiry
@@ -378,13 +395,6 @@ def _alone_optima(scaled: Scaled, deadline: float) -> Solution:
     return chosen
 
 
-def _rank(scaled: Scaled, result: SupplyResult) -> tuple[int, ...]:
-    """Results in order: the stage values, then the more stages proven."""
-    solution = _counts_of(result, scaled.lots)
-    values = tuple(scaled.evaluate(stage, solution) for stage in range(3))
-    return (*values, -sum(r.proven for r in result.stages))
-
-
 def _meets(solution: Solution, doses: list[int]) -> bool:
     return all(solution[d] is not None for d in doses)
 
@@ -412,7 +422,7 @@ def _result(
         dose = scaled.doses[d]
         if shelf is None:
             shelf = Problem.build(dose.target, scaled.lots, dose.tolerance, dose.max_vials)
-        problem = shelf.retarget(dose.target, dose.tolerance, dose.max_vials)
+        problem = shelf.retarget(dose.target, dose.tolerance, dose.max_vials, dose.resolution_pct)
         selections.append(Selection.from_counts(problem, counts))
     proven = bool(reports) and all(r.proven for r in reports)
     status = Status.OPTIMAL if proven else Status.FEASIBLE
@@ -496,4 +506,5 @@ def _alone(
         as_of=dose.as_of if dated else None,
         deadline=deadline,
         engine=engine,
+        resolution_pct=dose.resolution_pct,
     )

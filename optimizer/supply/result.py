@@ -22,10 +22,15 @@ class DoseRequest:
     max_vials: int | None = None
     patient: str = ""
     as_of: dt.date | None = None
+    #: deviations within this percentage of the target count as equal (rounded
+    #: down to multiples of it in the deviation stage): :func:`optimizer.select`'s
+    resolution_pct: Fraction = Fraction(1)
 
     def __post_init__(self) -> None:
         if not self.target > 0:
             raise FieldError("target", "an amount > 0", self.target)
+        if not 0 <= self.resolution_pct <= 10:
+            raise FieldError("resolution_pct", "a percentage from 0 to 10", self.resolution_pct)
 
 
 @dataclass(frozen=True)

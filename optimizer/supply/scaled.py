@@ -1,7 +1,11 @@
 """The supply scaled to integers, which every formulation shares.
 
 Amounts are scaled exactly (as :mod:`optimizer.problem` does for one dose) and
-a dose's deviation is ``|common x total - target|`` in integers.  A *solution*
+a dose's deviation is ``|common x total - target|`` in integers.  Each dose's
+resolution (``resolution_pct`` of its target) is a whole number of these
+units, rounded down: the supply's near set is every plan (meeting the most
+doses) whose total deviation is within the sum of its own met doses'
+resolutions of the least total deviation (:meth:`Scaled.slack`).  A *solution*
 is, per dose, its vial counts per lot (None: the dose is not met).
 """
 
@@ -42,6 +46,11 @@ class Scaled:
         targets = [dose.target / self.scale for dose in doses]
         self.common = math.lcm(*(t.denominator for t in targets))
         self.targets = [int(t * self.common) for t in targets]
+        #: per dose, its resolution in these units, rounded down
+        self.steps = [
+            math.floor(t * dose.resolution_pct / 100)
+            for t, dose in zip(self.targets, doses, strict=True)
+        ]
         self.windows: list[tuple[int, int]] = []
         for dose, target in zip(doses, targets, strict=True):
             low, high = dose.tolerance.window(target)
@@ -63,7 +72,14 @@ class Scaled:
         """Doses with equal keys are interchangeable: same amount, window, vial cap,
         patient and usable stock (dates that set the same lots aside are alike)."""
         dose = self.doses[d]
-        return (dose.target, dose.tolerance, dose.max_vials, dose.patient, tuple(self.limits[d]))
+        return (
+            dose.target,
+            dose.tolerance,
+            dose.max_vials,
+            dose.patient,
+            dose.resolution_pct,
+            tuple(self.limits[d]),
+        )
 
     def classes(self) -> list[list[int]]:
         """The doses grouped by :meth:`class_key`, in order of first appearance."""
@@ -77,6 +93,15 @@ class Scaled:
 
     def deviation(self, d: int, counts: Counts) -> int:
         return abs(self.common * self.total(counts) - self.targets[d])
+
+    def slack(self, solution: Solution) -> int:
+        """How far past the least total deviation a plan meeting these doses may
+        go and still count as near: the sum of the met doses' resolutions."""
+        return sum(self.steps[d] for d, c in enumerate(solution) if c is not None)
+
+    def widest_slack(self, met: int) -> int:
+        """The most slack any plan meeting ``met`` doses can have."""
+        return sum(sorted(self.steps, reverse=True)[:met])
 
     def deviation_weight(self) -> int:
         """More than any total deviation: one dose met outweighs every deviation."""
@@ -145,7 +170,7 @@ class Scaled:
             shelf = [with_count(lot, n) for lot, n in zip(self.plain, key, strict=True)]
             base = Problem.build(dose.target, shelf, dose.tolerance, dose.max_vials)
             self._shelves[key] = base
-        return base.retarget(dose.target, dose.tolerance, dose.max_vials)
+        return base.retarget(dose.target, dose.tolerance, dose.max_vials, dose.resolution_pct)
 
 
 def _usable(lot: Lot, as_of: Any) -> bool:

@@ -49,6 +49,7 @@ def sequential(
                 max_vials=dose.max_vials,
                 as_of=dose.as_of,
                 deadline=deadline,
+                resolution_pct=dose.resolution_pct,
             )
             selection = result.selection
             if selection is None:
@@ -101,7 +102,9 @@ def _from_kept(
                 return None
             kept.clear()  # one kept table at a time: memory stays bounded
             reusable = kept[key] = exact.Reusable(base, size)
-        problem = reusable.problem.retarget(dose.target, dose.tolerance, dose.max_vials)
+        problem = reusable.problem.retarget(
+            dose.target, dose.tolerance, dose.max_vials, dose.resolution_pct
+        )
         answer = reusable.answer(problem, Mode.WHOLE_VIALS)
         if answer is None or answer.counts is None:
             return None

@@ -99,6 +99,10 @@ class VialModel:
     def objective(self, stage: int) -> Any:
         return self.objectives[stage]
 
+    def slack(self) -> Any:
+        """The plan's slack (:meth:`Scaled.slack`) as a linear expression."""
+        return sum(step * met for step, met in zip(self.scaled.steps, self.met, strict=True))
+
     def hint(self, solution: Solution) -> None:
         """Start the search from ``solution`` (an empty one: no start)."""
         self.model.clear_hints()  # type: ignore[no-untyped-call]

@@ -1,8 +1,10 @@
 """The exact fast path, the CP-SAT model and brute force agree on every instance.
 
-Agreement is on the objective (docs/design.md "Selection rules": closeness, vials,
+Agreement is on the rule (docs/design.md "Selection rules": the near set within
+the resolution of the least deviation or discard, then vials, closeness,
 over-not-under, expiry cost), which is what "optimal" means; two optimal
-selections may differ only where the objective cannot tell them apart.
+selections may differ only where the rule cannot tell them apart.  Resolutions
+are drawn from 0 (closeness first, the rule before resolutions) to 5%.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from optimizer.result import Answer, Status
 from tests.strategies import shelves, targets_near, tied_shelves
 
 MODES = (Mode.WHOLE_VIALS, Mode.EXACT_DOSE)
+RESOLUTIONS = st.sampled_from(
+    (Fraction(0), Fraction(0), Fraction(1, 2), Fraction(1), Fraction(2), Fraction(5))
+)
 
 
 @st.composite
@@ -32,7 +37,11 @@ def problems(draw: st.DrawFn, decimals: bool = False) -> Problem:
         target, vials = draw(targets_near(lots))
         tolerance = Tolerance(draw(st.sampled_from((2, 5, 10))), draw(st.sampled_from((2, 5, 10))))
         return Problem.build(
-            target, lots, tolerance, draw(st.sampled_from((None, vials, vials + 1)))
+            target,
+            lots,
+            tolerance,
+            draw(st.sampled_from((None, vials, vials + 1))),
+            draw(RESOLUTIONS),
         )
     lots = draw(shelves(max_lots=4, max_count=4, decimals=decimals))
     target = Fraction(draw(st.integers(200, 9000)))
@@ -40,7 +49,9 @@ def problems(draw: st.DrawFn, decimals: bool = False) -> Problem:
         target += Fraction(draw(st.integers(0, 99)), 100)
     tolerances = st.sampled_from((0, 1, 2, 5, 10))
     tolerance = Tolerance(draw(tolerances), draw(tolerances))
-    return Problem.build(target, lots, tolerance, draw(st.none() | st.integers(1, 6)))
+    return Problem.build(
+        target, lots, tolerance, draw(st.none() | st.integers(1, 6)), draw(RESOLUTIONS)
+    )
 
 
 def feasible_keys(problem: Problem, mode: Mode) -> list[tuple[object, ...]]:
@@ -58,27 +69,26 @@ def feasible_keys(problem: Problem, mode: Mode) -> list[tuple[object, ...]]:
 
 
 def record(problem: Problem, mode: Mode) -> None:
-    """Say, for hypothesis's statistics, whether the example is feasible and which
-    tie-break decides its optimum (``pytest --hypothesis-show-statistics``)."""
-    keys = feasible_keys(problem, mode)
-    if not keys:
+    """Say, for hypothesis's statistics, whether the example is feasible and whether
+    the resolution changes the pick (``pytest --hypothesis-show-statistics``)."""
+    answer = brute.solve(problem, mode)
+    if answer.counts is None:
         event(f"{mode.value}: infeasible")
         return
     event(f"{mode.value}: feasible")
-    best = min(keys)
-    names = (
-        ("vials", "over-not-under", "expiry") if mode is Mode.WHOLE_VIALS else ("vials", "expiry")
-    )
-    for depth, name in enumerate(names, start=1):
-        if len({k[depth] for k in keys if k[:depth] == best[:depth]}) > 1:
-            event(f"{mode.value}: {name} breaks a tie")
+    strict = brute.solve(dataclasses.replace(problem, resolution=Fraction(0)), mode)
+    if strict.counts is not None and sum(strict.counts) != sum(answer.counts):
+        event(f"{mode.value}: the resolution saves vials")
 
 
 def key(problem: Problem, mode: Mode, answer: Answer) -> object:
+    """The rule's key of an answer: in the near set or not, then the order in it."""
     if answer.counts is None:
         return answer.status
     assert problem.total(answer.counts) >= 0
-    return brute.objective(problem, mode, answer.counts)
+    near = brute._near(problem, mode, brute.feasible(problem, mode))
+    inside = any(problem.total(c) == problem.total(answer.counts) for c in near)
+    return (not inside, *brute.objective(problem, mode, answer.counts))
 
 
 def check_feasible(problem: Problem, mode: Mode, counts: tuple[int, ...]) -> None:
@@ -138,27 +148,14 @@ def many_vial_problems(draw: st.DrawFn) -> Problem:
 
 
 def pareto_front(problem: Problem, mode: Mode, vials: int) -> list[tuple[object, ...]]:
-    """By brute force: for each vial count below ``vials``, the best selection with at
-    most that many vials, kept when strictly closer than every one with fewer."""
-    front = []
-    best_closeness = None
-    for limit in range(1, vials):
-        cap = limit if problem.max_vials is None else min(limit, problem.max_vials)
-        answer = brute.solve(dataclasses.replace(problem, max_vials=cap), mode)
-        if answer.counts is None:
-            continue
-        closeness = brute.objective(problem, mode, answer.counts)[0]
-        if best_closeness is not None and closeness >= best_closeness:
-            continue
-        best_closeness = closeness
-        front.append(brute.objective(problem, mode, answer.counts))
-    return front
+    """By brute force: for each vial cap below ``vials``, the rule's answer under
+    that cap, each distinct one once, fewest vials first."""
+    return [brute.objective(problem, mode, c) for c in brute.alternatives(problem, mode, vials)]
 
 
 @given(st.one_of(problems(), many_vial_problems(), many_vial_problems()), st.sampled_from(MODES))
 def test_alternatives_are_the_pareto_front(problem: Problem, mode: Mode) -> None:
-    """For each smaller vial count, the best selection with at most that many vials,
-    kept when strictly closer than every selection with fewer vials."""
+    """For each smaller vial cap, the rule's answer under it, each distinct one once."""
     fast = exact.solve(problem, mode)
     assert fast is not None
     event("feasible" if fast.counts else "infeasible")

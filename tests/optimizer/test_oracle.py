@@ -43,13 +43,24 @@ def orders(draw: st.DrawFn) -> tuple[Fraction, tuple[Lot, ...], Fraction, Fracti
 DAYS = (None, dt.date(2027, 1, 15), dt.date(2027, 3, 1))
 
 
+#: Resolutions, percent of the order: 0 is the rule before resolutions, 1 the default.
+RESOLUTIONS = (Fraction(0), Fraction(1, 2), Fraction(1), Fraction(1), Fraction(2), Fraction(5))
+
+
 @settings(max_examples=200)
-@given(orders(), st.sampled_from(MODES), st.sampled_from(("exact", "cpsat")), st.sampled_from(DAYS))
+@given(
+    orders(),
+    st.sampled_from(MODES),
+    st.sampled_from(("exact", "cpsat")),
+    st.sampled_from(DAYS),
+    st.sampled_from(RESOLUTIONS),
+)
 def test_select_is_optimal_by_the_documented_rules(
     order: tuple[Fraction, tuple[Lot, ...], Fraction, Fraction, int | None],
     mode: str,
     engine: str,
     day: dt.date | None,
+    resolution: Fraction,
 ) -> None:
     target, lots, under, over, cap = order
     result = select(
@@ -60,9 +71,12 @@ def test_select_is_optimal_by_the_documented_rules(
         max_vials=cap,
         as_of=day,
         engine=engine,
+        resolution_pct=resolution,
     )
     shelf = oracle.usable(lots, day)
-    best = oracle.best(target, shelf, mode, under=under, over=over, max_vials=cap)
+    best = oracle.best(
+        target, shelf, mode, under=under, over=over, max_vials=cap, resolution_pct=resolution
+    )
     event(f"{mode}: {'feasible' if best is not None else 'infeasible'}")
     if best is None:
         assert result.status is Status.INFEASIBLE and result.selection is None
