@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from dosing.billing.catalog import Catalog, Product, load_catalog
 from dosing.billing.codesets import BillingCode, load_code_set
 from dosing.billing.crosswalk import Crosswalk
+from dosing.errors import InputError
 from optimizer import Lot
+from optimizer.errors import Described
 
 __all__ = ["Shelf", "sort_shelf"]
 
@@ -77,6 +79,14 @@ def sort_shelf(
     cms = load_code_set("cms")
     wanted: Product | None = catalog.lookup(product) if product else None
     names = catalog.for_code(code)
+    if wanted is not None and not wanted.billed_under(code):
+        codes = "/".join(wanted.codes.get("cms", ())) or "another code"
+        billed = ", ".join(p.name for p in names) or "no catalog product"
+        raise InputError(
+            "product",
+            f"a product {code.code} bills ({billed})",
+            Described(f"{wanted.name}, billed as {codes}"),
+        )
     label = wanted.name if wanted else (names[0].name if len(names) == 1 else code.descriptor)
     ordered = f"{label} ({code.code})"
     usable, aside, unverified = [], [], []

@@ -19,7 +19,7 @@ two decimals (0 for an exact dose).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -86,6 +86,8 @@ class Plan:
     payer: PayerProfile | None = None
     #: why nothing on the shelf is the ordered drug ("" when something is)
     shelf_reason: str = ""
+    #: the ordered drug in words: "Jivi (J7208)"
+    drug: str = ""
 
     @property
     def ok(self) -> bool:
@@ -176,21 +178,97 @@ def plan(
     prepared = prepare(
         order, code_set=code_set, today=today, base_dir=base_dir, crosswalk=crosswalk, mue=mue
     )
-    try:
-        result = select(
-            prepared.calculation.amount,
-            prepared.shelf.usable,
-            tolerance=prepared.tolerance,
-            mode=order.mode,
-            max_vials=order.max_vials,
-            as_of=prepared.day,
-            engine=engine,
-            time_limit=float(order.time_limit),
-            resolution_pct=prepared.resolution_pct,
+
+    def choose(lots: Sequence[Lot], resolution: Fraction, mode: Mode) -> SelectionResult:
+        try:
+            return select(
+                prepared.calculation.amount,
+                lots,
+                tolerance=prepared.tolerance,
+                mode=mode,
+                max_vials=order.max_vials,
+                as_of=prepared.day,
+                engine=engine,
+                time_limit=float(order.time_limit),
+                resolution_pct=resolution,
+            )
+        except FieldError as exc:
+            raise InputError(exc.field, exc.expected, exc.got) from None
+
+    brands = _brands(prepared.shelf)
+    if len(brands) > 1:
+        picked = _one_brand(brands, choose, prepared.resolution_pct, order.mode)
+        if picked is not None:
+            return assemble(prepared, picked[0], extra=(picked[1],))
+        note = (
+            f"no one product of {prepared.code.code} can make this dose: vials of "
+            f"{', '.join(brands)} are mixed; check that they may be given together"
         )
-    except FieldError as exc:
-        raise InputError(exc.field, exc.expected, exc.got) from None
-    return assemble(prepared, result)
+        result = choose(prepared.shelf.usable, prepared.resolution_pct, order.mode)
+        return assemble(prepared, result, extra=(note,) if result.ok else ())
+    return assemble(prepared, choose(prepared.shelf.usable, prepared.resolution_pct, order.mode))
+
+
+def _brands(shelf: Shelf) -> dict[str, tuple[Lot, ...]]:
+    """The usable lots by catalog product, when a class code (J7192) finds several
+    on the shelf; lots of unverified identity go with each.  Empty otherwise."""
+    by_product: dict[str, list[Lot]] = {}
+    unknown = []
+    for lot in shelf.usable:
+        product = shelf.products.get(lot.lot)
+        if product is None:
+            unknown.append(lot)
+        else:
+            by_product.setdefault(product.name, []).append(lot)
+    if len(by_product) < 2:
+        return {}
+    return {name: (*lots, *unknown) for name, lots in by_product.items()}
+
+
+def _one_brand(
+    brands: Mapping[str, tuple[Lot, ...]],
+    choose: Callable[[Sequence[Lot], Fraction, Mode], SelectionResult],
+    resolution: Fraction,
+    mode: Mode,
+) -> tuple[SelectionResult, str] | None:
+    """The dose from one product's lots (a patient's dose is not made of several
+    brands): the selection rule over every product's selections at once.  Each
+    product's closest (or least discard) is found first; the least of them and
+    the resolution bound the near set; each product's best inside it is asked for
+    (its own resolution narrowed to that bound), and the fewest vials, then the
+    nearest, win.  None when no single product can make the dose."""
+    closest = {name: choose(lots, Fraction(0), mode) for name, lots in brands.items()}
+    feasible = {name: r for name, r in closest.items() if r.ok}
+    if not feasible:
+        return None
+    modes = {r.mode for r in feasible.values()}
+    used = Mode.WHOLE_VIALS if Mode.WHOLE_VIALS in modes else Mode.EXACT_DOSE
+    target = next(iter(feasible.values())).target
+
+    def miss(result: SelectionResult) -> Fraction:
+        assert result.selection is not None
+        return abs(result.selection.deviation)
+
+    best = {name: r for name, r in feasible.items() if r.mode is used}
+    least = min(miss(r) for r in best.values())
+    reach = least + target * resolution / 100
+    candidates = []
+    for name, result in best.items():
+        room = reach - miss(result)
+        if room < 0:
+            continue
+        narrowed = choose(brands[name], room / target * 100, used)
+        assert narrowed.selection is not None
+        chosen = narrowed.selection
+        candidates.append(
+            ((chosen.vials, miss(narrowed), int(chosen.total < target)), name, narrowed)
+        )
+    _, name, result = min(candidates, key=lambda c: c[0])
+    others = ", ".join(n for n in brands if n != name)
+    return result, (
+        f"{name} only: a dose is made from one product (also on the shelf for this code: "
+        f"{others}); name the order's product to choose another"
+    )
 
 
 @dataclass(frozen=True)
@@ -289,10 +367,12 @@ def _as_the_payer_reads(
     )
 
 
-def assemble(prepared: Prepared, result: SelectionResult) -> Plan:
-    """The plan for a prepared order and its vial selection: amounts, claim lines."""
+def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] = ()) -> Plan:
+    """The plan for a prepared order and its vial selection: amounts, claim lines
+    (``extra``: notes on how the vials were chosen)."""
     order, code, payer = prepared.order, prepared.code, prepared.payer
     warnings = (
+        *extra,
         *prepared.shelf.warnings(),
         *_warnings(order, result, code, prepared.day, prepared.tolerance),
         *_label_limits(prepared),
@@ -316,6 +396,7 @@ def assemble(prepared: Prepared, result: SelectionResult) -> Plan:
         warnings=warnings,
         payer=payer,
         shelf_reason=prepared.shelf.reason(),
+        drug=prepared.shelf.ordered,
     )
     if result.selection is None:
         return Plan(status="infeasible", **common)  # type: ignore[arg-type]
@@ -398,7 +479,12 @@ def _billing_notes(
     if payer is not None:
         mue = payer.date_mue(code.code)
         total = sum(line.units for line in lines)
-        if mue is not None and total > mue.units:
+        if mue is not None and mue.units == 0:
+            notes.append(
+                f"CMS lists an MUE of 0 for {code.code}: {payer.name} does not pay it; "
+                "confirm the code before billing"
+            )
+        elif mue is not None and total > mue.units:
             notes.append(
                 f"{total:,} units of {code.code} exceed its MUE of {mue.units:,} per date of "
                 f"service (MAI {mue.mai}): {payer.name} will deny the excess unless the record "
@@ -449,6 +535,11 @@ def _label_limits(prepared: Prepared) -> list[str]:
     """The ordered amount against the label's limits (docs/billing.md section 8)."""
     notes = []
     amount, order = prepared.calculation.amount, prepared.order
+    if "label)" in prepared.calculation.how:
+        notes.append(
+            "the dose uses the label's recovery for adults and adolescents (12 years and "
+            "older); a younger child's is often lower: give the patient's observed `recovery`"
+        )
     for product in load_catalog().for_code(prepared.code):
         unit = product.unit
         if product.max_dose is not None and amount > product.max_dose:

@@ -17,10 +17,9 @@ set aside for both, with a warning, so no vial is counted twice.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,12 +30,12 @@ from dosing.errors import InputError
 from dosing.orders import Order, checked_object, inventory_of, parse_order
 from dosing.pipeline import Plan, Prepared, assemble, prepare
 from optimizer import Lot, Mode, SelectionResult, Status
-from optimizer.errors import FieldError
+from optimizer.errors import Described, FieldError
 from optimizer.numbers import as_fraction
 from optimizer.supply import DoseRequest, SupplyResult
 from optimizer.supply import plan_supply as optimize_supply
 
-__all__ = ["SUPPLY_KEYS", "SupplyGroup", "SupplyPlan", "plan_supply"]
+__all__ = ["SUPPLY_KEYS", "SupplyPlan", "plan_supply"]
 
 SUPPLY_KEYS = (
     "doses",
@@ -53,53 +52,12 @@ _BILLING_PER_DOSE = 0.001
 
 
 @dataclass(frozen=True)
-class SupplyGroup:
-    """The doses of one drug, chosen together from its lots."""
-
-    drug: str  # "Jivi (J7208)"
-    doses: tuple[int, ...]  # indexes into the request's doses
-    unit: str
-    result: SupplyResult
-    baseline: SupplyResult
-
-    def summary(self, seconds: float = 0.0) -> dict[str, object]:
-        return {
-            "drug": self.drug,
-            "doses": len(self.doses),
-            "met": self.result.met,
-            "unit": self.unit,
-            "total_deviation": float(self.result.total_deviation),
-            "vials": self.result.vials,
-            "proven_optimal": self.result.proven_optimal,
-            "engine": self.result.engine,
-            "seconds": round(seconds or self.result.seconds, 3),
-            "stages": [
-                {
-                    "stage": r.name,
-                    "value": r.value,
-                    "detail": r.detail,
-                    "bound": r.bound,
-                    "bound_detail": r.bound_detail,
-                    "gap": round(r.gap, 6),
-                    "proven": r.proven,
-                    "seconds": round(r.seconds, 3),
-                }
-                for r in self.result.stages
-            ],
-            "sequential": {
-                "met": self.baseline.met,
-                "total_deviation": float(self.baseline.total_deviation),
-                "vials": self.baseline.vials,
-            },
-        }
-
-
-@dataclass(frozen=True)
 class SupplyPlan:
-    """One plan per dose, chosen together (by drug), with the solver's account."""
+    """One plan per dose, chosen together, with the solver's account of it."""
 
     plans: tuple[Plan, ...]
-    groups: tuple[SupplyGroup, ...]
+    result: SupplyResult
+    baseline: SupplyResult
     seconds: float = 0.0  # the whole request: reading, planning, billing
 
     @property
@@ -107,39 +65,50 @@ class SupplyPlan:
         return all(plan.ok for plan in self.plans)
 
     @property
-    def result(self) -> SupplyResult:
-        """The solver's account, for a request of one drug (the usual case)."""
-        return self._only().result
-
-    @property
-    def baseline(self) -> SupplyResult:
-        """The sequential baseline, for a request of one drug."""
-        return self._only().baseline
-
-    def _only(self) -> SupplyGroup:
-        if len(self.groups) != 1:
-            raise ValueError("this supply has several drugs: read .groups")
-        return self.groups[0]
+    def unit(self) -> str | None:
+        """The doses' unit of measure, or None when they bill in several."""
+        units = {plan.code.unit for plan in self.plans}
+        return units.pop() if len(units) == 1 else None
 
     def to_dict(self) -> dict[str, object]:
-        """The supply JSON: one group's summary as ``summary`` (with ``drug``); with
-        several drugs, ``summary`` totals the doses and lists each in ``groups``."""
-        doses = [
-            {"dose": number, "patient_id": plan.order.patient_id, **plan.to_dict()}
-            for number, plan in enumerate(self.plans, start=1)
-        ]
-        if len(self.groups) == 1:
-            summary = self.groups[0].summary(self.seconds)
-        else:
-            summary = {
+        unit = self.unit
+        return {
+            "status": "ok" if self.ok else "partial",
+            "doses": [
+                {"dose": number, "patient_id": plan.order.patient_id, **plan.to_dict()}
+                for number, plan in enumerate(self.plans, start=1)
+            ],
+            "summary": {
                 "doses": len(self.plans),
-                "met": sum(g.result.met for g in self.groups),
-                "vials": sum(g.result.vials for g in self.groups),
-                "proven_optimal": all(g.result.proven_optimal for g in self.groups),
-                "seconds": round(self.seconds, 3),
-                "groups": [g.summary() for g in self.groups],
-            }
-        return {"status": "ok" if self.ok else "partial", "doses": doses, "summary": summary}
+                "met": self.result.met,
+                "drugs": sorted({plan.drug for plan in self.plans}),
+                "unit": unit,
+                # deviations in IU and mcg do not add up: none when the units differ
+                "total_deviation": float(self.result.total_deviation) if unit else None,
+                "vials": self.result.vials,
+                "proven_optimal": self.result.proven_optimal,
+                "engine": self.result.engine,
+                "seconds": round(self.seconds or self.result.seconds, 3),
+                "stages": [
+                    {
+                        "stage": r.name,
+                        "value": r.value,
+                        "detail": r.detail,
+                        "bound": r.bound,
+                        "bound_detail": r.bound_detail,
+                        "gap": round(r.gap, 6),
+                        "proven": r.proven,
+                        "seconds": round(r.seconds, 3),
+                    }
+                    for r in self.result.stages
+                ],
+                "sequential": {
+                    "met": self.baseline.met,
+                    "total_deviation": float(self.baseline.total_deviation) if unit else None,
+                    "vials": self.baseline.vials,
+                },
+            },
+        }
 
 
 def plan_supply(
@@ -164,76 +133,24 @@ def plan_supply(
         _prepare(i, dose, lots, set_name, today, base_dir, crosswalk, mue)
         for i, dose in enumerate(doses)
     ]
+    units_of: dict[str, set[str]] = {}
+    for p in prepared:
+        for lot in p.shelf.usable:
+            units_of.setdefault(lot.lot, set()).add(p.code.unit)
+    for lot_id, units in units_of.items():
+        if len(units) > 1:  # an unidentified lot: 1,000 of what?
+            raise InputError(
+                "inventory",
+                "lots that doses in different units (IU, mcg) could both use named by "
+                "their product or a known NDC",
+                Described(
+                    f"lot {lot_id}, of unverified identity, wanted in {' and '.join(sorted(units))}"
+                ),
+            )
     time_limit = _positive(request.get("time_limit", DEFAULT_TIME_LIMIT), "time_limit")
     workers = request.get("workers", 2)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
         raise InputError("workers", "a whole number of solver workers from 1 to 64", workers)
-    model = _text(request.get("model"), "model") or "auto"
-    prepared = _shared_lots_set_aside(prepared)
-    members: dict[tuple[str, ...], list[int]] = {}
-    for index, p in enumerate(prepared):
-        members.setdefault(tuple(lot.lot for lot in p.shelf.usable), []).append(index)
-    plans: list[Plan | None] = [None] * len(prepared)
-    groups = []
-    for indexes in members.values():
-        # the limit is the whole request's, shared by the groups by their doses: what
-        # reading took is spent, and billing each dose afterwards takes a millisecond
-        spent = time.monotonic() - started + _BILLING_PER_DOSE * len(prepared)
-        left = max(float(time_limit) - spent, 0.1 * float(time_limit))
-        group = _plan_group(
-            [prepared[i] for i in indexes],
-            indexes,
-            time_limit=left * len(indexes) / len(prepared),
-            workers=workers,
-            model=model,
-        )
-        groups.append(group[0])
-        for index, plan in zip(indexes, group[1], strict=True):
-            plans[index] = plan
-    return SupplyPlan(
-        tuple(p for p in plans if p is not None),
-        tuple(groups),
-        seconds=time.monotonic() - started,
-    )
-
-
-def _shared_lots_set_aside(prepared: list[Prepared]) -> list[Prepared]:
-    """The doses, with every lot that doses of different drugs could both draw on
-    set aside for all of them (a vial must not be counted twice)."""
-    usable_sets = {tuple(lot.lot for lot in p.shelf.usable) for p in prepared}
-    seen: dict[str, int] = {}
-    for lots in usable_sets:
-        for lot in lots:
-            seen[lot] = seen.get(lot, 0) + 1
-    shared = {lot for lot, count in seen.items() if count > 1}
-    if not shared:
-        return prepared
-    out = []
-    for p in prepared:
-        aside = [lot for lot in p.shelf.usable if lot.lot in shared]
-        if not aside:
-            out.append(p)
-            continue
-        shelf = dataclasses.replace(
-            p.shelf,
-            usable=tuple(lot for lot in p.shelf.usable if lot.lot not in shared),
-            set_aside=p.shelf.set_aside
-            + tuple((lot, "wanted by doses of another drug as well") for lot in aside),
-            unverified=tuple(lot for lot in p.shelf.unverified if lot.lot not in shared),
-        )
-        out.append(dataclasses.replace(p, shelf=shelf))
-    return out
-
-
-def _plan_group(
-    prepared: Sequence[Prepared],
-    indexes: Sequence[int],
-    *,
-    time_limit: float,
-    workers: int,
-    model: str,
-) -> tuple[SupplyGroup, list[Plan]]:
-    """The doses of one drug, chosen together from that drug's lots."""
     wanted = [
         DoseRequest(
             p.calculation.amount,
@@ -242,22 +159,25 @@ def _plan_group(
             p.order.patient_id or f"dose {i + 1}",
             p.day,
             p.resolution_pct,
+            # each dose draws only on its own drug's lots (dosing.identity)
+            frozenset(lot.lot for lot in p.shelf.usable),
         )
-        for i, p in zip(indexes, prepared, strict=True)
+        for i, p in enumerate(prepared)
     ]
-    units = {p.code.unit for p in prepared}
-    if len(units) > 1:  # the same lots for codes in IU and in mcg: no catalog product
-        raise InputError(
-            "doses",
-            "codes of one unit of measure for the same lots (name each lot's product)",
-            ", ".join(sorted(units)),
-        )
     try:
+        # the limit is the whole request's: what reading took is spent, and billing
+        # each dose afterwards takes about a millisecond
+        spent = time.monotonic() - started + _BILLING_PER_DOSE * len(wanted)
         result = optimize_supply(
-            wanted, prepared[0].shelf.usable, time_limit=time_limit, workers=workers, model=model
+            wanted,
+            lots,
+            time_limit=max(float(time_limit) - spent, 0.1 * float(time_limit)),
+            workers=workers,
+            model=_text(request.get("model"), "model") or "auto",
         )
     except FieldError as exc:
         raise InputError(exc.field, exc.expected, exc.got) from None
+    baseline = result.baseline or result
     plans = []
     for index, (p, selection) in enumerate(zip(prepared, result.selections, strict=True)):
         window = p.tolerance.window(p.calculation.amount)
@@ -278,14 +198,7 @@ def _plan_group(
             engine=result.engine,
         )
         plans.append(assemble(p, picked))
-    group = SupplyGroup(
-        prepared[0].shelf.ordered,
-        tuple(indexes),
-        units.pop(),
-        result,
-        result.baseline or result,
-    )
-    return group, plans
+    return SupplyPlan(tuple(plans), result, baseline, seconds=time.monotonic() - started)
 
 
 def _prepare(

@@ -7,7 +7,9 @@ where there is one), what was expected and what was given.
 
 from __future__ import annotations
 
+import difflib
 import reprlib
+from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 
@@ -21,6 +23,7 @@ __all__ = [
     "at",
     "escape",
     "field_name",
+    "misspelled",
     "show",
     "show_path",
 ]
@@ -128,3 +131,27 @@ def field_name(field: str) -> str:
     name = escape(field) if isinstance(field, str) else escape(show(field))
     # long names are a file's path and a row: the end says where
     return name if len(name) <= 120 else "..." + name[-117:]
+
+
+def misspelled(column: str, known: Sequence[str]) -> str | None:
+    """The known column ``column`` looks like a slip for (another case, spacing or
+    punctuation; one containing the other; or a close spelling), or None.
+
+    A file's column that is not read must not be a misspelled one that is: an
+    ``expiry`` column read as no expiry date would put expired vials in a dose."""
+    if column in known:
+        return None
+
+    def plain(text: str) -> str:
+        return "".join(ch for ch in text.lower() if ch.isalnum())
+
+    mine = plain(column)
+    if not mine:
+        return None
+    scored = []
+    for name in known:
+        theirs = plain(name)
+        ratio = difflib.SequenceMatcher(None, mine, theirs).ratio()
+        if mine == theirs or (len(theirs) >= 3 and theirs in mine) or ratio >= 0.7:
+            scored.append((mine == theirs, ratio, name))
+    return max(scored)[2] if scored else None

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from optimizer.errors import IN_FILE, FieldError, InventoryError, at
+from optimizer.errors import IN_FILE, FieldError, InventoryError, at, misspelled
 from optimizer.numbers import as_fraction, parse_number
 from optimizer.textfile import read_file, stamp
 
@@ -167,6 +167,15 @@ def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
     reader.fieldnames = header
     if len(set(header)) != len(header):
         raise InventoryError(f"{name} header", "each column named once", IN_FILE)
+    for column in header:
+        meant = misspelled(column, INVENTORY_COLUMNS)
+        if meant is not None:  # read as absent, it would be lost (an expiry date!)
+            raise InventoryError(
+                f"{name} header",
+                f"column names spelled as documented: `{meant}`, not a column like it "
+                "(rename it, or remove it)",
+                IN_FILE,
+            )
     missing = [c for c in ("ndc", "lot", "amount", "count") if c not in header]
     if missing:
         raise InventoryError(

@@ -20,26 +20,48 @@ __all__ = ["MAX_BYTES", "read_file", "read_stream", "stamp"]
 MAX_BYTES = 16 * 2**20
 
 
-def read_file(path: Path, *, field: str, what: str, error: ErrorFactory = FieldError) -> str:
-    """The UTF-8 text of ``path``, of at most :data:`MAX_BYTES`."""
+def read_file(
+    path: Path,
+    *,
+    field: str,
+    what: str,
+    error: ErrorFactory = FieldError,
+    windows_1252: bool = False,
+) -> str:
+    """The UTF-8 text of ``path``, of at most :data:`MAX_BYTES`; with
+    ``windows_1252``, text that is not UTF-8 is read as Windows-1252 (files
+    published by CMS, whose drug names may carry a ® in that encoding)."""
     try:
         with path.open("rb") as handle:
-            return read_stream(handle, at(path), field=field, what=what, error=error)
+            return read_stream(
+                handle, at(path), field=field, what=what, error=error, windows_1252=windows_1252
+            )
     except OSError as exc:
         raise error(field, f"a readable {what}", at(path, f": {exc.strerror}")) from None
 
 
 def read_stream(
-    handle: BinaryIO, shown: Described, *, field: str, what: str, error: ErrorFactory = FieldError
+    handle: BinaryIO,
+    shown: Described,
+    *,
+    field: str,
+    what: str,
+    error: ErrorFactory = FieldError,
+    windows_1252: bool = False,
 ) -> str:
     """UTF-8 text of at most :data:`MAX_BYTES` from ``handle``, ``shown`` naming
-    it in messages."""
+    it in messages (see :func:`read_file` for ``windows_1252``)."""
     data = handle.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise error(field, f"{what} of at most {MAX_BYTES // 2**20} MiB", shown)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if windows_1252:
+            try:
+                return data.decode("cp1252")
+            except UnicodeDecodeError:
+                pass
         line = data[: exc.start].count(b"\n") + 1
         raise error(
             field, f"{what} in UTF-8", Described(f"{shown.words}: line {line} is not UTF-8")

@@ -93,5 +93,5 @@ def test_example_claims_show_the_denials_they_were_written_with() -> None:
         "CLM-3"
     ]
     assert {"late-filing", "jw-undocumented", "jw-exceeds-discard"} <= by_claim["CLM-4"]
-    assert records[-1]["rows"] == 8 and records[-1]["rows_unreadable"] == 0
+    assert records[-1]["rows"] == 6 and records[-1]["rows_unreadable"] == 0
     assert code == 1

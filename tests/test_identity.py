@@ -6,7 +6,9 @@ import io
 import json
 from pathlib import Path
 
-from dosing import plan, plan_supply
+import pytest
+
+from dosing import InputError, plan, plan_supply
 from dosing.cli import main
 from tests.paths import EXAMPLES
 
@@ -81,23 +83,69 @@ def test_a_supply_of_two_drugs_plans_each_from_its_own_lots() -> None:
                 "patient_id": "P2",
             },
         ],
-        "inventory": [*JIVI, *NOVOSEVEN, {"lot": "U1", "amount": 700, "count": 1}],
+        "inventory": [*JIVI, *NOVOSEVEN],
         "workers": 1,
     }
     supply = plan_supply(request)
-    assert supply.ok and len(supply.groups) == 2
+    assert supply.ok
     jivi, novoseven = supply.plans
     assert {v.lot for v in jivi.vials} <= {"J1", "J2"}
     assert {v.lot for v in novoseven.vials} == {"N1"}
-    # the unidentified lot could serve either drug: set aside for both
-    for planned in supply.plans:
-        assert "U1" not in {v.lot for v in planned.vials}
-        assert any("lot U1 is wanted by doses of another drug" in w for w in planned.warnings)
     summary = supply.to_dict()["summary"]
-    assert summary["met"] == 2 and len(summary["groups"]) == 2  # type: ignore[index, arg-type]
+    assert summary["met"] == 2 and summary["unit"] is None  # type: ignore[index]
+    assert summary["total_deviation"] is None  # IU and mcg do not add up  # type: ignore[index]
+    assert summary["drugs"] == ["Jivi (J7208)", "NovoSeven RT (J7189)"]  # type: ignore[index]
+
+
+def test_a_dose_naming_its_product_and_one_that_does_not_share_the_class_lots() -> None:
+    # J7192 bills Advate and Kogenate FS: the dose naming Advate may use only its
+    # lots, the other any of them; the Advate lot is not set aside for both
+    shelf = [
+        {"lot": "AD1", "amount": 1000, "count": 3, "product": "Advate"},
+        {"lot": "KG1", "amount": 1000, "count": 3, "product": "Kogenate FS"},
+    ]
+    request = {
+        "doses": [
+            {"code": "J7192", "dose": 3000, "product": "Advate", "patient_id": "P1"},
+            {"code": "J7192", "dose": 3000, "patient_id": "P2"},
+        ],
+        "inventory": shelf,
+        "workers": 1,
+    }
+    supply = plan_supply(request)
+    assert supply.ok
+    named, other = supply.plans
+    assert {v.lot for v in named.vials} == {"AD1"} and {v.lot for v in other.vials} == {"KG1"}
+
+
+def test_a_class_code_plans_from_one_product_and_says_so() -> None:
+    # 3 x 1,000 Advate is exact; mixing in Kogenate FS would be as close with no gain
+    shelf = [
+        {"lot": "AD1", "amount": 1000, "count": 3, "product": "Advate"},
+        {"lot": "KG1", "amount": 950, "count": 2, "product": "Kogenate FS"},
+        {"lot": "RC1", "amount": 1100, "count": 1, "product": "Recombinate"},
+    ]
+    planned = plan(
+        order(code="J7192", dose_per_kg=None, weight_kg=None, dose=3000, inventory=shelf)
+    )
+    assert planned.ok and {v.lot for v in planned.vials} == {"AD1"}
+    assert any(w.startswith("Advate only") for w in planned.warnings)
+    # no single product makes it: mixed, with a warning to check
+    shelf = [
+        {"lot": "AD1", "amount": 1000, "count": 1, "product": "Advate"},
+        {"lot": "KG1", "amount": 2000, "count": 1, "product": "Kogenate FS"},
+    ]
+    mixed = plan(order(code="J7192", dose_per_kg=None, weight_kg=None, dose=3000, inventory=shelf))
+    assert mixed.ok and {v.lot for v in mixed.vials} == {"AD1", "KG1"}
+    assert any("no one product of J7192" in w for w in mixed.warnings)
+
+
+def test_an_order_naming_a_product_its_code_does_not_bill_is_refused() -> None:
+    with pytest.raises(InputError, match="`product` must be a product J7192 bills"):
+        plan(order(code="J7192", product="Kovaltry"))
 
 
 def test_the_example_supply_is_one_drug() -> None:
     request = json.loads((EXAMPLES / "supply.json").read_text())
     supply = plan_supply({**request, "time_limit": 60, "workers": 1}, base_dir=EXAMPLES)
-    assert len(supply.groups) == 1 and supply.groups[0].drug.startswith("Jivi")
+    assert supply.to_dict()["summary"]["drugs"] == ["Jivi (J7208)"]  # type: ignore[index]

@@ -198,7 +198,11 @@ def test_supply_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
         ({"doses": [{"code": "J7212", "dose": 1000, "mode": "exact_dose"}]}, "doses[0].mode"),
         ({"doses": [{"code": "J7212", "dose": 1000, "inventory": []}]}, "doses[0].inventory"),
         ({"doses": [{"code": "J7212", "dose": -1}]}, "doses[0].dose"),
-        ({"doses": [{"code": "J7212", "dose": 1000}, {"code": "J7189", "dose": 90}]}, "doses"),
+        # an unidentified lot wanted by an IU dose and a mcg dose: 1,000 of what?
+        (
+            {"doses": [{"code": "J7212", "dose": 1000}, {"code": "J7189", "dose": 90}]},
+            "inventory",
+        ),
     ],
 )
 def test_bad_requests_name_the_field(change: dict[str, object], field: str) -> None:

@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from dosing.audit.claimfile import (
+    CLAIM_COLUMNS,
     REQUIRED_CLAIM_COLUMNS,
     ClaimRow,
     RawRow,
@@ -32,7 +33,7 @@ from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.errors import DosingError, InputError
 from optimizer import Tolerance
-from optimizer.errors import Described, at
+from optimizer.errors import Described, at, misspelled
 from optimizer.numbers import ceil_div, counted, floor_div
 
 __all__ = ["Checker"]
@@ -92,6 +93,15 @@ class Checker:
                 raise InputError(
                     "claims header", "each column named once", Described("a column named twice")
                 )
+            for column in header:
+                meant = misspelled(column, CLAIM_COLUMNS)
+                if meant is not None:  # read as absent, a 340B or NDC column would be lost
+                    raise InputError(
+                        "claims header",
+                        f"column names spelled as in the README: `{meant}`, not a column "
+                        "like it (rename it, or remove it)",
+                        Described("a column spelled otherwise"),
+                    )
             missing = [c for c in REQUIRED_CLAIM_COLUMNS if c not in header]
             if missing:
                 raise InputError(
@@ -165,6 +175,8 @@ class Checker:
             )
         if payer is not None:
             self._check_payer_rules(row, payer, code, modifiers, found)
+        if row.ndc and code is not None:
+            self._check_ndc_quantity(row, code, found)
         if row.ndc:
             if not self._valid_ndc(row.ndc):
                 found(
@@ -281,6 +293,13 @@ class Checker:
                 f"the drug is 340B-acquired: {payer.name} requires modifier "
                 f"{payer.modifier_340b} on every line of it",
             )
+        marked = sorted({"TB", "JG"} & modifiers)
+        if marked and not needs_340b:
+            found(
+                "340b-modifier-unexpected",
+                f"{'/'.join(marked)} says the drug was acquired under 340B, but the line's "
+                "340b column says no: correct one of them",
+            )
         if ({"JW", "JZ"} & modifiers) and not payer.uses_jw_jz(row.setting):
             found(
                 "jw-jz-not-used",
@@ -303,7 +322,12 @@ class Checker:
         mue = payer.date_mue(code.code) if payer is not None else None
         if mue is not None and payer is not None:
             total = sum(r.units for r in rows)
-            if total > mue.units:
+            if mue.units == 0:
+                found(
+                    "mue-exceeded",
+                    f"CMS lists an MUE of 0 for {code.code}: {payer.name} does not pay it",
+                )
+            elif total > mue.units:
                 found(
                     "mue-exceeded",
                     f"{total:,} units of {code.code} on {head.date_of_service.isoformat()}, "
@@ -383,9 +407,9 @@ class Checker:
                 found(
                     "jw-exceeds-discard",
                     f"JW bills {jw_units} units, but "
-                    f"{_plain(dispensed)} {code.unit} dispensed less the {expected} units "
-                    f"given leaves {max(supported, 0)} whole units: bill at most "
-                    f"{max(supported, 0)}"
+                    f"{_plain(dispensed)} {code.unit} dispensed less the {expected:,} units "
+                    f"given leaves {_units(max(supported, 0))}: bill at most "
+                    f"{max(supported, 0):,}"
                     + (" (drop the JW line and use JZ)" if supported < 1 else ""),
                     jw_rows[0],
                 )
@@ -496,6 +520,24 @@ class Checker:
                 f"{code.product} per {code.unit_label} as code set {name} reads it; {hint}",
             )
         return None
+
+    def _check_ndc_quantity(self, row: ClaimRow, code: BillingCode, found: Found) -> None:
+        """The N4 quantity and its qualifier (docs/billing.md section 6)."""
+        if row.ndc_quantity is None or not row.ndc_unit:
+            found(
+                "ndc-quantity-missing",
+                "an NDC without its quantity and unit qualifier (ndc_quantity, ndc_unit): "
+                "payers that read the N4 segment deny the line",
+            )
+            return
+        fits = {"F2": code.unit == "IU", "ME": code.unit in ("mg", "mcg"), "GR": code.unit == "mg"}
+        if not fits.get(row.ndc_unit, True) or row.ndc_quantity <= 0:
+            found(
+                "ndc-unit-mismatch",
+                f"NDC quantity {row.ndc_unit}{_plain(row.ndc_quantity)} does not fit "
+                f"{row.code}, billed in {code.unit}: F2 is international units, ME "
+                "milligrams, UN vials, ML millilitres, and the quantity is above 0",
+            )
 
     def _check_ndc_product(self, row: ClaimRow, code: BillingCode, found: Found) -> None:
         """The NDC must be a product the code bills (docs/billing.md section 8): by the

@@ -87,6 +87,19 @@ RULES = {
             "more units of a code on one date of service than its MUE (MAI 2 or 3)",
         ),
         Rule("340b-modifier-missing", "error", "9", "a 340B-acquired drug without the modifier"),
+        Rule(
+            "340b-modifier-unexpected",
+            "warning",
+            "9",
+            "a 340B modifier on a line not marked 340B",
+        ),
+        Rule(
+            "ndc-quantity-missing",
+            "warning",
+            "6",
+            "an NDC without its quantity and qualifier",
+        ),
+        Rule("ndc-unit-mismatch", "error", "6", "an NDC qualifier that does not fit the code"),
         Rule("ndc-invalid", "error", "6", "an NDC in no valid form"),
         Rule("ndc-missing", "warning", "6", "no NDC on the line"),
     )

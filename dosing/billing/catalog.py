@@ -122,8 +122,8 @@ class Catalog:
 
     def __post_init__(self) -> None:
         for product in self.products:
-            for key in (product.id, product.name.lower()):
-                self._by_key[key] = product
+            for key in (product.id, product.name):
+                self._by_key[_key(key)] = product
             for ndc in product.ndcs:
                 self._by_ndc[ndc] = product
 
@@ -134,16 +134,18 @@ class Catalog:
         return len(self.products)
 
     def get(self, name: str) -> Product | None:
-        """The product of an id or name (``jivi``, ``Jivi``, ``NovoSeven RT``)."""
-        return self._by_key.get(" ".join(name.split()).lower())
+        """The product of an id or name (``jivi``, ``Jivi``, ``NovoSeven RT``,
+        ``novoseven_rt``: case, spaces, hyphens and underscores do not matter)."""
+        return self._by_key.get(_key(name))
 
     def lookup(self, name: str, field: str = "product") -> Product:
         """The product, or :class:`InputError` naming close matches."""
         found = self.get(name)
         if found is None:
             known = sorted(self._by_key)
-            close = difflib.get_close_matches(" ".join(name.split()).lower(), known, n=3)
-            hint = f" (close: {', '.join(close)})" if close else ""
+            close = difflib.get_close_matches(_key(name), known, n=6)
+            names = list(dict.fromkeys(self._by_key[c].name for c in close))[:3]
+            hint = f" (close: {', '.join(names)})" if names else ""
             raise InputError(
                 field,
                 f"a product of the catalog (factordose catalog lists them){hint}",
@@ -207,6 +209,11 @@ class Catalog:
                 )
             return Identity(named, "product", linked)
         return Identity(by_ndc, how if by_ndc is not None or linked else "", linked)
+
+
+def _key(name: str) -> str:
+    """A product name as looked up: lower case, hyphens and underscores as spaces."""
+    return " ".join(name.replace("_", " ").replace("-", " ").split()).lower()
 
 
 @functools.cache

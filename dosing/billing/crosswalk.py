@@ -64,7 +64,11 @@ def read_crosswalk(path: str | Path) -> Crosswalk:
     """The crosswalk in the CSV file ``path`` (the user named it), at most
     :data:`optimizer.textfile.MAX_BYTES`."""
     text = textfile.read_file(
-        Path(path), field="crosswalk", what="the CMS NDC-HCPCS crosswalk CSV", error=InputError
+        Path(path),
+        field="crosswalk",
+        what="CSV of the CMS NDC-HCPCS crosswalk",
+        error=InputError,
+        windows_1252=True,
     )
     return parse_crosswalk(text, str(path))
 

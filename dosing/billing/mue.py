@@ -59,7 +59,11 @@ class Mue:
 def read_mue_table(path: str | Path) -> Mapping[str, Mue]:
     """The MUE table in the CSV file ``path`` (the user named it)."""
     text = textfile.read_file(
-        Path(path), field="mue", what="the CMS MUE table CSV", error=InputError
+        Path(path),
+        field="mue",
+        what="CSV of the CMS MUE table",
+        error=InputError,
+        windows_1252=True,
     )
     return parse_mue_table(text, str(path))
 

@@ -153,9 +153,10 @@ class PayerProfile:
         return min(limits) if limits else None
 
     def date_mue(self, code: str) -> Mue | None:
-        """``code``'s MUE when it counts a whole date of service (MAI 2 or 3)."""
+        """``code``'s MUE when it counts a whole date of service (MAI 2 or 3), or
+        when it is 0 (CMS lists the code as not payable to this payer at all)."""
         mue = self.mue.get(code)
-        return mue if mue is not None and not mue.per_line else None
+        return mue if mue is not None and (not mue.per_line or mue.units == 0) else None
 
     def ndc_unit(self, unit_of_measure: str) -> str:
         """The N4 qualifier for NDC quantities of a code billed in ``unit_of_measure``."""
@@ -300,8 +301,8 @@ def parse_payer(text: str, source: str) -> PayerProfile:
         if not isinstance(entry, dict) or set(entry) != {"units", "mai"}:
             raise bad(key, "a table {units = N, mai = 1, 2 or 3}", entry)
         units, mai = entry["units"], entry["mai"]
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise bad(f"{key}.units", "a whole number of units >= 1", units)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+            raise bad(f"{key}.units", "a whole number of units >= 0 (0: not payable)", units)
         if isinstance(mai, bool) or mai not in (1, 2, 3):
             raise bad(f"{key}.mai", "1, 2 or 3", mai)
         mues[code.upper()] = Mue(code.upper(), units, mai)

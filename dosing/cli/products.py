@@ -13,19 +13,28 @@ from dosing.billing.codesets import load_code_set
 from dosing.billing.crosswalk import Crosswalk, read_crosswalk
 from dosing.billing.mue import Mue, read_mue_table
 from dosing.cli.report import Exit, Report
+from dosing.errors import DosingError, InputError
+from optimizer.errors import Described
 from optimizer.numbers import counted, format_amount, to_json_number
 
 __all__ = ["crosswalk_arg", "mue_arg", "register"]
 
 
 def crosswalk_arg(text: str) -> Crosswalk:
-    """``--crosswalk FILE``: the CMS NDC-HCPCS crosswalk, read once."""
-    return read_crosswalk(Path(text))
+    """``--crosswalk FILE``: the CMS NDC-HCPCS crosswalk, read once (argparse shows
+    only an ArgumentTypeError's own message)."""
+    try:
+        return read_crosswalk(Path(text))
+    except DosingError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def mue_arg(text: str) -> Mapping[str, Mue]:
     """``--mue FILE``: a CMS MUE table, read once."""
-    return read_mue_table(Path(text))
+    try:
+        return read_mue_table(Path(text))
+    except DosingError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(commands: Any) -> None:
@@ -76,11 +85,19 @@ def product_json(product: Product) -> dict[str, object]:
 
 def run_catalog(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     catalog = load_catalog()
-    products = [catalog.lookup(args.product)] if args.product else list(catalog)
+    if args.product is not None and not args.product.strip():
+        raise InputError(
+            "product", "a product name or id, or none for all", Described("an empty name")
+        )
+    code = load_code_set("cms").get(args.product) if args.product else None
+    if code is not None:  # a HCPCS code: the products it bills
+        products = catalog.for_code(code)
+    else:
+        products = [catalog.lookup(args.product)] if args.product else list(catalog)
     if args.json:
         print(json.dumps([product_json(p) for p in products]), file=out)
         return
-    if args.product:
+    if args.product and code is None:
         product = products[0]
         for key, value in product_json(product).items():
             shown = ", ".join(map(str, value)) if isinstance(value, list) else value
@@ -107,6 +124,8 @@ def run_crosswalk(args: argparse.Namespace, out: TextIO, report: Report) -> None
     factor_links = [link for link in crosswalk.links if cms.get(link.code) is not None]
     disagreements = []
     for link in factor_links:
+        if link.ndc in crosswalk.ambiguous:
+            continue  # reported as ambiguous: it links to no code
         listed = catalog.by_ndc(link.ndc)
         if listed is not None and not listed.billed_under(cms.lookup(link.code)):
             disagreements.append(
@@ -117,7 +136,7 @@ def run_crosswalk(args: argparse.Namespace, out: TextIO, report: Report) -> None
                     "catalog_codes": list(listed.codes.get("cms", ())),
                 }
             )
-    known = sum(catalog.by_ndc(link.ndc) is not None for link in factor_links)
+    known = len({link.ndc for link in factor_links if catalog.by_ndc(link.ndc) is not None})
     summary = {
         "rows": len(crosswalk),
         "clotting_factor_rows": len(factor_links),
@@ -144,6 +163,8 @@ def run_crosswalk(args: argparse.Namespace, out: TextIO, report: Report) -> None
                 f"{d['catalog']} ({', '.join(d['catalog_codes']) or '-'})",
                 file=out,
             )
-        if not disagreements and not crosswalk.ambiguous:
+        if not factor_links:
+            print("  ! no clotting-factor code in it: is this the NDC-HCPCS crosswalk?", file=out)
+        elif not disagreements and not crosswalk.ambiguous:
             print("The crosswalk and the catalog agree.", file=out)
-    report.saw(Exit.NEGATIVE if disagreements else Exit.OK)
+    report.saw(Exit.NEGATIVE if disagreements or not factor_links else Exit.OK)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from dosing.pipeline import Plan
-from dosing.supply import SupplyGroup, SupplyPlan
+from dosing.supply import SupplyPlan
 from optimizer import Mode, Selection
 from optimizer.numbers import counted, format_amount
 from optimizer.supply import TAKEN_BY_OTHERS
@@ -125,16 +125,26 @@ def _warnings(plan: Plan) -> list[str]:
 
 
 def supply_worksheet(supply: SupplyPlan) -> str:
-    """A supply as text: a summary per drug, then each patient's doses as worksheets."""
-    lines = []
-    if len(supply.groups) > 1:
-        met = sum(g.result.met for g in supply.groups)
-        lines.append(
-            f"factordose supply: {len(supply.plans)} doses of "
-            f"{len(supply.groups)} drugs, {met} met ({supply.seconds:.2f} s)"
+    """A supply as text: a summary, then each patient's doses as worksheets."""
+    result, baseline, unit = supply.result, supply.baseline, supply.unit
+    proven = "proven optimal" if result.stages_proven else "best found in the time limit"
+
+    def deviation(value: Fraction) -> str:
+        return f", total deviation {format_amount(value)} {unit}" if unit else ""
+
+    lines = [
+        f"factordose supply: {counted(len(supply.plans), 'dose')}, {result.met} met, "
+        f"{counted(result.vials, 'vial')}{deviation(result.total_deviation)} "
+        f"({proven}, {result.engine}, {supply.seconds or result.seconds:.2f} s)",
+        f"Doses planned one after another instead: {baseline.met} met, "
+        f"{counted(baseline.vials, 'vial')}{deviation(baseline.total_deviation)}",
+    ]
+    for report in result.stages:
+        state = (
+            "proven" if report.proven else f"{report.bound_detail}, gap {format_gap(report.gap)}"
         )
-    for group in supply.groups:
-        lines += _group_summary(group, supply.seconds if len(supply.groups) == 1 else 0.0)
+        value = report.detail or f"{report.value:,}"
+        lines.append(f"  stage {report.name}: {value} ({state}, {report.seconds:.2f} s)")
     by_patient: dict[str, list[tuple[int, Plan]]] = {}
     for number, plan in enumerate(supply.plans, start=1):
         by_patient.setdefault(plan.order.patient_id or "(no patient id)", []).append((number, plan))
@@ -143,28 +153,6 @@ def supply_worksheet(supply: SupplyPlan) -> str:
         for number, plan in plans:
             lines += ["", f"--- dose {number} ---", worksheet(plan).rstrip("\n")]
     return "\n".join(lines) + "\n"
-
-
-def _group_summary(group: SupplyGroup, seconds: float) -> list[str]:
-    result, baseline, unit = group.result, group.baseline, group.unit
-    proven = "proven optimal" if result.stages_proven else "best found in the time limit"
-    head = "factordose supply:" if seconds else f"{group.drug}:"
-    lines = [
-        f"{head} {counted(len(group.doses), 'dose')}, {result.met} met, "
-        f"{counted(result.vials, 'vial')}, total deviation "
-        f"{format_amount(result.total_deviation)} {unit} "
-        f"({proven}, {result.engine}, {seconds or result.seconds:.2f} s)",
-        f"Doses planned one after another instead: {baseline.met} met, "
-        f"{counted(baseline.vials, 'vial')}, total deviation "
-        f"{format_amount(baseline.total_deviation)} {unit}",
-    ]
-    for report in result.stages:
-        state = (
-            "proven" if report.proven else f"{report.bound_detail}, gap {format_gap(report.gap)}"
-        )
-        value = report.detail or f"{report.value:,}"
-        lines.append(f"  stage {report.name}: {value} ({state}, {report.seconds:.2f} s)")
-    return lines
 
 
 def format_gap(fraction: float) -> str:

@@ -499,7 +499,7 @@ def _alone(
     (``dated``: lots expired on its date set aside)."""
     return select(
         dose.target,
-        lots,
+        [lot for lot in lots if dose.may_use(lot.lot)],
         tolerance=dose.tolerance,
         mode=Mode.WHOLE_VIALS,
         max_vials=dose.max_vials,

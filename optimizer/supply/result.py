@@ -25,6 +25,12 @@ class DoseRequest:
     #: deviations within this percentage of the target count as equal (rounded
     #: down to multiples of it in the deviation stage): :func:`optimizer.select`'s
     resolution_pct: Fraction = Fraction(1)
+    #: the ids of the lots this dose may use (its drug's: the caller decides);
+    #: None, any lot on the shelf
+    lots: frozenset[str] | None = None
+
+    def may_use(self, lot: str) -> bool:
+        return self.lots is None or lot in self.lots
 
     def __post_init__(self) -> None:
         if not self.target > 0:

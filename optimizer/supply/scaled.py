@@ -56,7 +56,8 @@ class Scaled:
             low, high = dose.tolerance.window(target)
             self.windows.append((math.ceil(low), math.floor(high)))
         self.limits = [
-            [lot.count if _usable(lot, dose.as_of) else 0 for lot in lots] for dose in doses
+            [lot.count if _usable(lot, dose.as_of) and dose.may_use(lot.lot) else 0 for lot in lots]
+            for dose in doses
         ]
         patients: dict[str, list[int]] = {}
         for d, dose in enumerate(doses):

@@ -43,7 +43,7 @@ def sequential(
         if selection is None:
             result = select(
                 dose.target,
-                [with_count(lot, stock[lot.lot]) for lot in lots],
+                [with_count(lot, stock[lot.lot]) for lot in lots if dose.may_use(lot.lot)],
                 tolerance=dose.tolerance,
                 mode=Mode.WHOLE_VIALS,
                 max_vials=dose.max_vials,
@@ -81,7 +81,9 @@ def _from_kept(
     usable = tuple(
         lot
         for lot in lots
-        if stock[lot.lot] > 0 and (day is None or lot.expires is None or lot.expires >= day)
+        if stock[lot.lot] > 0
+        and (day is None or lot.expires is None or lot.expires >= day)
+        and dose.may_use(lot.lot)
     )
     if not usable:
         return None

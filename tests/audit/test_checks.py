@@ -135,6 +135,12 @@ FAILING: dict[str, Callable[[list[Row]], list[Row]]] = {
         {**rows[0], "line_id": "3", "modifiers": "KX 76", "units": "20"},
     ],
     "340b-modifier-missing": all_lines(**{"340b": "yes"}),
+    # docs/billing.md section 9: TB on a line not marked 340B
+    "340b-modifier-unexpected": mutate(modifiers="KX TB"),
+    # 837P loop 2410 CTP04/CTP05: an NDC goes with its quantity and qualifier
+    "ndc-quantity-missing": all_lines(ndc_quantity="", ndc_unit=""),
+    # F2 is international units: ME (milligrams) does not fit an IU code
+    "ndc-unit-mismatch": all_lines(ndc_unit="ME"),
 }
 
 
@@ -210,7 +216,7 @@ def test_bad_header_or_missing_file_is_exit_2(tmp_path: Path) -> None:
     path.write_text("claim,units\nC1,3\n")
     err = io.StringIO()
     assert main(["check", str(path)], out=io.StringIO(), err=err) == 2
-    assert "`claims header` must be the columns" in err.getvalue()
+    assert "`claims header` must be" in err.getvalue()  # here: `claim_id`, spelled so
     assert main(["check", str(tmp_path / "none.csv")], out=io.StringIO(), err=err) == 2
     with pytest.raises(InputError):
         list(Checker().check_file(tmp_path / "none.csv"))
@@ -474,3 +480,22 @@ def test_a_code_is_read_by_the_payers_code_set(tmp_path: Path) -> None:
     [finding] = [f for f in result.findings if f.rule.id == "code-read-as-other-product"]
     assert "Sevenfact" in finding.message and "J7208" in finding.message
     assert "units-mismatch" not in {f.rule.id for f in result.findings}
+
+
+@pytest.mark.parametrize(
+    ("column", "meant"), [("340B", "340b"), ("is_340b", "340b"), ("NDC", "ndc")]
+)
+def test_a_misspelled_claims_column_is_refused_not_ignored(
+    tmp_path: Path, column: str, meant: str
+) -> None:
+    # a 340B flag in a column not read would pass a line without TB as ready to submit
+    path = tmp_path / "claims.csv"
+    rows = planned_rows()
+    header = [c for c in CLAIM_COLUMNS if c != meant] + [column]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    err = io.StringIO()
+    assert main(["check", str(path)], out=io.StringIO(), err=err) == 2
+    assert f"`{meant}`, not a column like it" in err.getvalue()

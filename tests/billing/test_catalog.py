@@ -58,7 +58,7 @@ def test_ndcs_are_unique_to_one_product() -> None:
 def test_names_and_ids_match_case_insensitively_and_unknown_names_are_refused() -> None:
     assert CATALOG.lookup("NovoSeven RT") is CATALOG.lookup("novoseven-rt")
     assert CATALOG.lookup("  kovaltry ") is CATALOG.lookup("Kovaltry")
-    with pytest.raises(InputError, match="close: jivi"):
+    with pytest.raises(InputError, match="close: Jivi"):
         CATALOG.lookup("jivy")
 
 
@@ -127,3 +127,50 @@ def test_an_ndc_under_two_codes_links_to_neither() -> None:
 def test_a_crosswalk_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="crosswalk"):
         read_crosswalk(tmp_path / "missing.csv")
+
+
+def test_separators_do_not_matter_and_suggestions_name_each_product_once() -> None:
+    assert CATALOG.lookup("novoseven_rt") is CATALOG.lookup("NovoSeven RT")
+    with pytest.raises(InputError, match=r"close: NovoSeven RT\)"):
+        CATALOG.lookup("novoseven r")
+
+
+def test_the_catalog_command_lists_a_codes_products_and_refuses_an_empty_name() -> None:
+    import io
+
+    from dosing.cli import main
+
+    out = io.StringIO()
+    assert main(["catalog", "J7192"], out=out, err=io.StringIO()) == 0
+    assert all(name in out.getvalue() for name in ("Advate", "Kogenate FS", "Recombinate"))
+    err = io.StringIO()
+    assert main(["catalog", ""], out=io.StringIO(), err=err) == 2 and "empty name" in err.getvalue()
+
+
+def test_a_crosswalk_of_no_clotting_factor_code_says_so(tmp_path: Path) -> None:
+    import io
+
+    from dosing.cli import main
+
+    path = tmp_path / "cw.csv"
+    path.write_text("_2026_CODE,NDC2\nJ9999,12345-6789-01\n")
+    out = io.StringIO()
+    assert main(["crosswalk", str(path)], out=out, err=io.StringIO()) == 1
+    assert "no clotting-factor code" in out.getvalue()
+    bad = io.StringIO()
+    assert (
+        main(
+            ["plan", "x.json", "--crosswalk", str(tmp_path / "no.csv")], out=io.StringIO(), err=bad
+        )
+        == 2
+    )
+    assert "must be a readable CSV of the CMS NDC-HCPCS crosswalk" in bad.getvalue()
+
+
+def test_a_crosswalk_in_windows_1252_is_read(tmp_path: Path) -> None:
+    # a drug name with a registered sign, saved by a spreadsheet in Windows-1252
+    text = "Crosswalk 2026\n_2026_CODE,NDC2,Drug Name\nJ7211,00026-3821-25,KOVALTRY\xae\n"
+    path = tmp_path / "cw.csv"
+    path.write_bytes(text.encode("cp1252"))
+    walk = read_crosswalk(path)
+    assert walk.codes == {"00026382125": "J7211"} and walk.links[0].drug_name == "KOVALTRY\xae"

@@ -225,7 +225,9 @@ def test_mue_from_the_command_line(tmp_path: Path) -> None:
         )
         == 2
     )
-    assert "mue" in err.getvalue()
+    # the loader's reason, not argparse's "invalid mue_arg value"
+    assert "must be a readable CSV of the CMS MUE table" in err.getvalue()
+    assert "mue_arg" not in err.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -268,3 +270,16 @@ def test_a_one_line_payer_gets_one_line_and_the_worksheet_shows_the_narrative(
     text = worksheet(planned)
     assert "NDC 11111111111, F2 2000" in text
     assert "narrative (item 19 / NTE): NDC 22222222222 F2 1625" in text
+
+
+def test_an_mue_of_zero_means_not_payable(tmp_path: Path) -> None:
+    table = parse_mue_table(
+        '"HCPCS/CPT Code","Practitioner Services MUE Values","MUE Adjudication Indicator"\n'
+        'J7208,0,"1 Line Edit"\n',
+        "mue.csv",
+    )
+    planned = plan(medicare_order(), mue=table)
+    assert any("MUE of 0 for J7208" in w for w in planned.warnings)
+    rows = rows_from_plan(planned, claim_id="C1", submission_date=SUBMITTED)
+    found = Checker(mue=table).check_file(write(tmp_path, rows))
+    assert "mue-exceeded" in [f.rule.id for r in found for f in r.findings]

@@ -109,3 +109,23 @@ def test_an_inventory_file_is_read_whole_only_up_to_the_limit(
     path.write_bytes(b"lot,amount,count\nA,1000,1\n\xff\n")
     with pytest.raises(InventoryError, match="line 3 is not UTF-8"):
         read_inventory_csv(path)
+
+
+@pytest.mark.parametrize(
+    ("header", "meant"),
+    [
+        ("ndc,lot,amount,count,expiry", "expires"),  # read as absent: expired vials used
+        ("ndc,lot,amount,count,Product", "product"),
+        ("ndc,lot,amount,count,EXPIRES", "expires"),
+        ("ndc,lot_number,amount,count,lot", "lot"),
+    ],
+)
+def test_a_misspelled_column_is_refused_not_ignored(header: str, meant: str) -> None:
+    row = ",".join(["", "A1", "100", "1", "2025-01-01"][: header.count(",") + 1])
+    with pytest.raises(InventoryError, match=f"`{meant}`, not a column like it"):
+        parse_inventory_csv(f"{header}\n{row}\n")
+
+
+def test_unrelated_extra_columns_are_allowed() -> None:
+    [lot] = parse_inventory_csv("ndc,lot,amount,count,description,price\n,A1,100,1,x,9\n")
+    assert lot.lot == "A1"
