@@ -38,6 +38,8 @@ class Shelf:
     products: Mapping[str, Product] = field(default_factory=dict)
     #: anything else the plan should say about the shelf
     notes: tuple[str, ...] = ()
+    #: when the lots set aside are billed under the ordered code in another set
+    hint: str = ""
 
     def warnings(self) -> list[str]:
         by_what: dict[str, list[str]] = {}
@@ -63,7 +65,7 @@ class Shelf:
         if self.usable or not self.set_aside:
             return ""
         found = sorted({what for _, what in self.set_aside})
-        return f"no lots of {self.ordered} on the shelf: it holds {'; '.join(found)}"
+        return f"no lots of {self.ordered} on the shelf: it holds {'; '.join(found)}{self.hint}"
 
 
 def sort_shelf(
@@ -116,7 +118,18 @@ def sort_shelf(
         else:
             unverified.append(lot)
             usable.append(lot)
-    return Shelf(tuple(usable), tuple(aside), tuple(unverified), ordered, products)
+    hint = ""
+    for lot, _ in aside:
+        other = products.get(lot.lot)
+        if other is None or other.billed_under(code):
+            continue
+        for set_name, listed in other.codes.items():
+            if code.code in listed:  # the same code number, another code set's drug
+                hint = (
+                    f"; the {set_name} code set bills {code.code} as {other.name}: "
+                    'check the order\'s "code_set"'
+                )
+    return Shelf(tuple(usable), tuple(aside), tuple(unverified), ordered, products, hint=hint)
 
 
 def _codes(product: Product) -> str:

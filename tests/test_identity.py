@@ -149,3 +149,10 @@ def test_the_example_supply_is_one_drug() -> None:
     request = json.loads((EXAMPLES / "supply.json").read_text())
     supply = plan_supply({**request, "time_limit": 60, "workers": 1}, base_dir=EXAMPLES)
     assert supply.to_dict()["summary"]["drugs"] == ["Jivi (J7208)"]  # type: ignore[index]
+
+
+def test_a_shelf_of_the_other_sets_drug_under_the_same_code_says_which_set() -> None:
+    # the spec set's J7212 is Jivi; the CMS set's J7212 is Sevenfact (CMS HCPCS file)
+    shelf = [{"lot": "S1", "amount": 5000, "count": 2, "product": "Sevenfact"}]
+    planned = plan({"code": "J7212", "dose": 6000, "inventory": shelf})
+    assert not planned.ok and 'the cms code set bills J7212 as Sevenfact' in planned.reason

@@ -263,7 +263,7 @@ class Checker:
             found(
                 "unit-limit-exceeded",
                 f"{counted(row.units, 'unit')} on one line; {payer.name} allows "
-                f"{limit} for {row.code}: split into lines of at most {limit}, the repeats "
+                f"{limit:,} for {row.code}: split into lines of at most {limit:,}, the repeats "
                 "with modifier 76",
             )
         if payer.prior_authorization and not row.prior_authorization:
