@@ -155,4 +155,4 @@ def test_a_shelf_of_the_other_sets_drug_under_the_same_code_says_which_set() -> 
     # the spec set's J7212 is Jivi; the CMS set's J7212 is Sevenfact (CMS HCPCS file)
     shelf = [{"lot": "S1", "amount": 5000, "count": 2, "product": "Sevenfact"}]
     planned = plan({"code": "J7212", "dose": 6000, "inventory": shelf})
-    assert not planned.ok and 'the cms code set bills J7212 as Sevenfact' in planned.reason
+    assert not planned.ok and "the cms code set bills J7212 as Sevenfact" in planned.reason
