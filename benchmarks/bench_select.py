@@ -25,6 +25,7 @@ from benchmarks.instances import patient_dose, shelf
 from benchmarks.timing import percentile
 from optimizer import Mode, Tolerance, brute, cpsat, select
 from optimizer.problem import Problem
+from optimizer.select import DEFAULT_RESOLUTION_PCT
 
 TOLERANCE = Tolerance(10, 10)
 
@@ -41,7 +42,10 @@ def measure(
     """Each method timed in its own pass over the same instances (after one
     untimed warm-up pass), then every optimum checked against the others."""
     instances = [(target, shelf(rng, lots_n, count)) for target in orders]
-    problems = [Problem.build(target, lots, TOLERANCE, None) for target, lots in instances]
+    problems = [
+        Problem.build(target, lots, TOLERANCE, None, Fraction(DEFAULT_RESOLUTION_PCT))
+        for target, lots in instances
+    ]
     methods = {
         "fast": lambda t, lots, p: select(t, lots, tolerance=TOLERANCE, mode="whole_vials"),
         "cpsat_select": lambda t, lots, p: select(
@@ -74,10 +78,11 @@ def measure(
         assert other is not None and (best.total, best.vials) == (other.total, other.vials)
         deviation = abs(best.total / problem.scale - problem.target)
         assert plain is not None and abs(problem.total(plain) - problem.target) == deviation
+        assert sum(plain) == best.vials
         if with_brute:
             reference = answers["brute"][index].counts  # type: ignore[attr-defined]
             objective = brute.objective(problem, Mode.WHOLE_VIALS, reference)
-            assert objective[:2] == (deviation, best.vials)
+            assert objective[:2] == (best.vials, deviation)
         greedy = greedy_largest_first(target, lots, TOLERANCE)
         if greedy is None:
             misses += 1

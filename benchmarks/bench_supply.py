@@ -27,6 +27,8 @@ from benchmarks.instances import JIVI_STRENGTHS, lot, patient_dose
 from dosing.cli.worksheet import format_gap
 from optimizer import Lot, Tolerance
 from optimizer.supply import DoseRequest, SupplyResult, plan_supply, sequential
+from optimizer.supply.plan import _near_key
+from optimizer.supply.scaled import Scaled
 
 
 def month(rng: random.Random) -> tuple[list[DoseRequest], list[Lot]]:
@@ -41,6 +43,15 @@ def day(rng: random.Random, patients: int, lots_n: int) -> tuple[list[DoseReques
         DoseRequest(patient_dose(rng)[2], Tolerance(5, 5), patient=f"P{p}") for p in range(patients)
     ]
     return doses, lots
+
+
+def ranked(
+    doses: list[DoseRequest], lots: list[Lot], joint: SupplyResult, alone: SupplyResult
+) -> bool:
+    """Whether the joint plan ranks at least as well as the sequential one by the
+    stages' rule (the near set of the least deviation, then vials)."""
+    scaled = Scaled(doses, [lot for lot in lots if lot.count > 0])
+    return _near_key(scaled, joint, alone) <= _near_key(scaled, alone, joint)
 
 
 def stage_gaps(result: SupplyResult) -> str:
@@ -66,18 +77,18 @@ def run(quick: bool, out_dir: Path) -> dict[str, object]:
         joint = plan_supply(doses, lots, time_limit=10)
         times.append(time.perf_counter() - start)
         alone = sequential(doses, lots)
-        assert joint.key() <= alone.key()
+        assert ranked(doses, lots, joint, alone)
         proven += joint.stages_proven
         quick_proofs += joint.stages_proven and times[-1] <= 1.0
         better_met += joint.met > alone.met
-        better_dev += joint.met == alone.met and joint.total_deviation < alone.total_deviation
+        better_dev += joint.met == alone.met and joint.vials < alone.vials
     rows.append(
         (
             f"patient's month: 13 doses, 12 lots ({cases} shelves)",
             "patterns",
             f"median {statistics.median(times):.2f} s, max {max(times):.2f} s",
             f"{proven}/{cases} proven optimal, {quick_proofs}/{cases} within 1 s",
-            f"{better_met} meet more doses, {better_dev} lower deviation",
+            f"{better_met} meet more doses, {better_dev} fewer vials",
         )
     )
     sizes = (
@@ -106,7 +117,7 @@ def run(quick: bool, out_dir: Path) -> dict[str, object]:
             start = time.perf_counter()
             joint = plan_supply(doses, lots, time_limit=limit, workers=workers, model=model)
             elapsed = time.perf_counter() - start
-            assert joint.key() <= alone.key()
+            assert ranked(doses, lots, joint, alone)
             rows.append(
                 (
                     f"{patients} doses, {lots_n} lots, {workers} worker(s)",
@@ -115,7 +126,8 @@ def run(quick: bool, out_dir: Path) -> dict[str, object]:
                     stage_gaps(joint),
                     f"met {joint.met} vs {alone.met}; deviation "
                     f"{float(joint.total_deviation):,.0f} vs "
-                    f"{float(alone.total_deviation):,.0f} IU; {joint.vials} vials",
+                    f"{float(alone.total_deviation):,.0f} IU; vials {joint.vials} vs "
+                    f"{alone.vials}",
                 )
             )
             if (patients, lots_n) == (200, 40) and workers == 2:
