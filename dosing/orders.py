@@ -96,8 +96,13 @@ ORDER_KEYS = (
     "recovery",
     "340b",
     "resolution_pct",
+    "draw_step_ml",
+    "age_years",
     *DOCUMENTATION_KEYS,
 )
+#: The syringe step a volume to draw is rounded to, by default, and the range allowed.
+DEFAULT_DRAW_STEP_ML = Fraction(1, 10)
+DRAW_STEP_RANGE_ML = (Fraction(1, 100), Fraction(1))
 _DOSE_FIELDS = ("dose_per_kg", "dose", "target_rise_pct")
 
 
@@ -141,6 +146,10 @@ class Order:
     #: differences within this percentage of the order count as equally close
     #: (None: the payer profile's, else 1; docs/design.md "Selection rules")
     resolution_pct: Fraction | None = None
+    #: the syringe's step: a volume to draw is rounded to it
+    draw_step_ml: Fraction = DEFAULT_DRAW_STEP_ML
+    #: the patient's age, for the label's approved ages
+    age_years: Fraction | None = None
 
     def documented(self, name: str) -> bool:
         """Whether the order carries ``name`` (a documentation key or weight_kg)."""
@@ -193,6 +202,18 @@ class Order:
                     _plain(recovery),
                 )
             object.__setattr__(self, "recovery", recovery)
+        step = as_fraction(self.draw_step_ml, "draw_step_ml", error=InputError)
+        low, high = DRAW_STEP_RANGE_ML
+        if not low <= step <= high:
+            raise InputError(
+                "draw_step_ml", f"a syringe step from {float(low):g} to {float(high):g} mL", step
+            )
+        object.__setattr__(self, "draw_step_ml", step)
+        if self.age_years is not None:
+            age = as_fraction(self.age_years, "age_years", error=InputError)
+            if not 0 <= age <= 120:
+                raise InputError("age_years", "an age in years from 0 to 120", age)
+            object.__setattr__(self, "age_years", age)
         if self.resolution_pct is not None:
             resolution = as_fraction(self.resolution_pct, "resolution_pct", error=InputError)
             if not 0 <= resolution <= MAX_RESOLUTION_PCT:
@@ -283,6 +304,12 @@ def parse_order(
             recovery=_number(data.get("recovery"), "recovery"),
             acquired_340b=_flag(data.get("340b", False), "340b"),
             resolution_pct=_number(data.get("resolution_pct"), "resolution_pct"),
+            draw_step_ml=(
+                DEFAULT_DRAW_STEP_ML
+                if data.get("draw_step_ml") is None
+                else _positive(data["draw_step_ml"], "draw_step_ml")
+            ),
+            age_years=_number(data.get("age_years"), "age_years"),
         )
     except FieldError as exc:  # from the optimizer's checks: same shape, our type
         raise InputError(exc.field, exc.expected, exc.got) from None

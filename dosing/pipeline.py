@@ -31,13 +31,13 @@ from dosing.billing.crosswalk import Crosswalk
 from dosing.billing.mue import Mue
 from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
-from dosing.billing.units import equivalent_units
+from dosing.billing.units import equivalent_units, units_for
 from dosing.errors import InputError
 from dosing.identity import Shelf, sort_shelf
 from dosing.orders import DoseCalculation, Order, parse_order
 from optimizer import Lot, Mode, Selection, SelectionResult, Tolerance, select
 from optimizer.errors import Described, FieldError
-from optimizer.numbers import format_amount, to_json_number
+from optimizer.numbers import floor_div, format_amount, to_json_number
 from optimizer.select import DEFAULT_RESOLUTION_PCT
 
 __all__ = ["Plan", "PlannedVials", "Prepared", "assemble", "plan", "prepare"]
@@ -66,6 +66,27 @@ class PlannedVials:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """What to draw from the partly used vial of an exact dose: ``volume_ml`` of the
+    ``vial_ml`` it was reconstituted in, holding ``amount``."""
+
+    lot: str
+    volume_ml: Fraction
+    vial_ml: Fraction
+    amount: Fraction
+    step_ml: Fraction
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "lot": self.lot,
+            "volume_ml": to_json_number(self.volume_ml),
+            "vial_ml": to_json_number(self.vial_ml),
+            "amount": float(self.amount),
+            "step_ml": to_json_number(self.step_ml),
+        }
+
+
+@dataclass(frozen=True)
 class Plan:
     """A planned dose: the fields of the plan JSON, plus what the worksheet shows."""
 
@@ -88,6 +109,13 @@ class Plan:
     shelf_reason: str = ""
     #: the ordered drug in words: "Jivi (J7208)"
     drug: str = ""
+    #: an exact dose's draw from its partly used vial, when its volume is known
+    draw: Draw | None = None
+    #: each planned lot's reconstituted volume per vial (mL), where known
+    volumes: Mapping[str, Fraction] = field(default_factory=dict)
+    #: the closest selection (least deviation or discard), when the resolution chose
+    #: another with fewer vials
+    closest: Selection | None = None
 
     @property
     def ok(self) -> bool:
@@ -108,6 +136,16 @@ class Plan:
             return self.shelf_reason
         reason = self.selection.reason
         return f"{reason} (amounts in {self.code.unit})" if reason else ""
+
+    @property
+    def infusion_ml(self) -> Fraction | None:
+        """The volume given: every whole vial's plus the draw, when all are known."""
+        if not self.ok or any(v.lot not in self.volumes for v in self.vials):
+            return None
+        whole = sum((self.volumes[v.lot] * v.count for v in self.vials), Fraction(0))
+        if self.draw is None:
+            return whole if self.mode is Mode.WHOLE_VIALS else None
+        return whole - self.draw.vial_ml + self.draw.volume_ml
 
     @property
     def deviation_pct(self) -> float | None:
@@ -133,9 +171,15 @@ class Plan:
             "vials": [v.to_dict() for v in self.vials],
             "claim_lines": [line.to_dict() for line in self.claim_lines],
             "equivalent_units": dict(self.equivalent_units),
-            "alternatives": [_option(s, self.ordered) for s in self.selection.alternatives],
+            "alternatives": [
+                _option(s, self.ordered, self.mode, self.code) for s in self.selection.alternatives
+            ],
+            "closest": _option(self.closest, self.ordered, self.mode, self.code),
             "window": {"low": float(low), "high": float(high)},
             "payer": self.payer.name if self.payer else None,
+            "patient_id": self.order.patient_id,
+            "draw": self.draw.to_dict() if self.draw else None,
+            "infusion_ml": _float(self.infusion_ml),
             "warnings": list(self.warnings),
         }
         if not self.ok:
@@ -206,7 +250,14 @@ def plan(
         )
         result = choose(prepared.shelf.usable, prepared.resolution_pct, order.mode)
         return assemble(prepared, result, extra=(note,) if result.ok else ())
-    return assemble(prepared, choose(prepared.shelf.usable, prepared.resolution_pct, order.mode))
+    result = choose(prepared.shelf.usable, prepared.resolution_pct, order.mode)
+    planned = assemble(prepared, result)
+    if result.ok and prepared.resolution_pct > 0 and result.engine == "exact":
+        strict = choose(prepared.shelf.usable, Fraction(0), result.mode)
+        assert strict.selection is not None and result.selection is not None
+        if strict.selection.total != result.selection.total:
+            planned = replace(planned, closest=strict.selection)
+    return planned
 
 
 def _brands(shelf: Shelf) -> dict[str, tuple[Lot, ...]]:
@@ -407,7 +458,24 @@ def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] =
         PlannedVials(p.lot.lot, prepared.ndcs.get(p.lot.lot), p.lot.amount, p.count, p.lot.expires)
         for p in chosen.picks
     )
-    volumes = {lot: product.volume_ml for lot, product in prepared.shelf.products.items()}
+    volumes = _volumes(prepared, [p.lot for p in chosen.picks])
+    draw = None
+    if result.mode is Mode.EXACT_DOSE:
+        draw = _draw(vials[-1], volumes.get(vials[-1].lot), dispensed, administered, order)
+        if draw is not None and draw.amount != administered - (dispensed - vials[-1].amount):
+            administered = dispensed - vials[-1].amount + draw.amount
+            common["warnings"] = (
+                *common["warnings"],  # type: ignore[misc]
+                f"the draw is rounded to the syringe's {format_amount(draw.step_ml)} mL: "
+                f"{format_amount(administered)} {code.unit} is given and billed, not the "
+                f"{format_amount(prepared.calculation.amount)} ordered",
+            )
+        elif draw is None:
+            common["warnings"] = (
+                *common["warnings"],  # type: ignore[misc]
+                f"the volume of lot {vials[-1].lot}'s vials is not known (no catalog volume, no "
+                "volume_ml): draw the amount by its share of the vial's volume",
+            )
     sources = _sources(vials, dispensed - administered, volumes)
     billed = administered if order.setting is Setting.ADMINISTERED else dispensed
     lines = claim_lines(
@@ -426,6 +494,8 @@ def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] =
         common["warnings"] = (*warnings, *notes)
     return Plan(
         status="ok",
+        draw=draw,
+        volumes=volumes,
         vials=vials,
         dispensed=dispensed,
         administered=administered,
@@ -436,10 +506,41 @@ def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] =
     )
 
 
+def _volumes(prepared: Prepared, lots: Sequence[Lot]) -> dict[str, Fraction]:
+    """Each lot's reconstituted volume per vial: its own ``volume_ml``, else its
+    catalog product's."""
+    volumes = {}
+    for lot in lots:
+        product = prepared.shelf.products.get(lot.lot)
+        volume = lot.volume_ml or (product.volume_ml if product is not None else None)
+        if volume is not None:
+            volumes[lot.lot] = volume
+    return volumes
+
+
+def _draw(
+    last: PlannedVials,
+    vial_ml: Fraction | None,
+    dispensed: Fraction,
+    administered: Fraction,
+    order: Order,
+) -> Draw | None:
+    """The volume to draw from the last vial for an exact dose, rounded half up to
+    the syringe step (at least one step, at most the vial), and what it holds."""
+    if vial_ml is None:
+        return None
+    need = administered - (dispensed - last.amount)  # from the opened vial
+    step = order.draw_step_ml
+    steps = need * vial_ml / last.amount / step
+    whole = max(1, min(int(steps + Fraction(1, 2)), int(vial_ml / step)))
+    volume = whole * step
+    return Draw(last.lot, volume, vial_ml, last.amount * volume / vial_ml, step)
+
+
 def _sources(
     vials: tuple[PlannedVials, ...],
     discarded: Fraction,
-    volumes: Mapping[str, Fraction | None],
+    volumes: Mapping[str, Fraction],
 ) -> list[NdcAmount]:
     """Amount dispensed and administered per NDC, in the order the vials are used,
     with the vial count and (when the catalog knows it) each vial's diluent volume;
@@ -531,32 +632,52 @@ def _warnings(
     return tuple(notes)
 
 
+#: IU/kg above which a dose is questioned when the label states no maximum (a
+#: surgical loading dose of Factor VIII or IX is rarely above 100 IU/kg).
+PLAUSIBLE_IU_PER_KG = 100
+
+
 def _label_limits(prepared: Prepared) -> list[str]:
-    """The ordered amount against the label's limits (docs/billing.md section 8)."""
+    """The ordered amount against the label's limits and the patient's age
+    (docs/billing.md section 8): warnings, never refusals."""
     notes = []
     amount, order = prepared.calculation.amount, prepared.order
-    if "label)" in prepared.calculation.how:
+    if "label)" in prepared.calculation.how and (order.age_years is None or order.age_years < 12):
         notes.append(
             "the dose uses the label's recovery for adults and adolescents (12 years and "
             "older); a younger child's is often lower: give the patient's observed `recovery`"
         )
-    for product in load_catalog().for_code(prepared.code):
-        unit = product.unit
+    products = load_catalog().for_code(prepared.code)
+    per_kg = amount / order.weight_kg if order.weight_kg is not None else None
+    unit = prepared.code.unit
+    limited = False
+    for product in products:
         if product.max_dose is not None and amount > product.max_dose:
             notes.append(
                 f"{format_amount(amount)} {unit} is above {product.name}'s labeled maximum of "
                 f"about {format_amount(product.max_dose)} {unit} per infusion: confirm the order"
             )
+        if product.max_per_kg is not None:
+            limited = True
+            if per_kg is not None and per_kg > product.max_per_kg:
+                notes.append(
+                    f"{format_amount(per_kg)} {unit}/kg is above {product.name}'s labeled "
+                    f"{format_amount(product.max_per_kg)} {unit}/kg: confirm the order"
+                )
         if (
-            product.max_per_kg is not None
-            and order.weight_kg is not None
-            and amount > product.max_per_kg * order.weight_kg
+            order.age_years is not None
+            and product.min_age_years is not None
+            and order.age_years < product.min_age_years
         ):
             notes.append(
-                f"{format_amount(amount / order.weight_kg)} {unit}/kg is above "
-                f"{product.name}'s labeled {format_amount(product.max_per_kg)} {unit}/kg: "
-                "confirm the order"
+                f"{product.name} is approved from {format_amount(product.min_age_years)} years "
+                f"of age; the patient is {format_amount(order.age_years)}: confirm the product"
             )
+    if not limited and unit == "IU" and per_kg is not None and per_kg > PLAUSIBLE_IU_PER_KG:
+        notes.append(
+            f"{format_amount(per_kg)} IU/kg is above {PLAUSIBLE_IU_PER_KG} IU/kg, more than "
+            "a loading dose: confirm the order and the weight"
+        )
     return notes
 
 
@@ -564,15 +685,38 @@ def _float(value: Fraction | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _option(selection: Selection | None, ordered: Fraction) -> dict[str, object] | None:
+def _option(
+    selection: Selection | None,
+    ordered: Fraction,
+    mode: Mode | None = None,
+    code: BillingCode | None = None,
+) -> dict[str, object] | None:
+    """An alternative selection; with its mode and code, what it trades: for whole
+    vials the deviation, for an exact dose the discard (the dose is exact either
+    way), and the units it would bill."""
     if selection is None:
         return None
-    return {
+    data: dict[str, object] = {
         "vials": selection.vials,
         "dispensed": float(selection.total),
         "deviation_pct": _pct(selection.total, ordered),
         "lots": selection.counts_by_lot(),
     }
+    if mode is Mode.EXACT_DOSE:
+        data["deviation_pct"] = 0.0
+        data["discarded"] = float(selection.total - ordered)
+    if code is not None and mode is not None:
+        data["units"] = option_units(selection.total, ordered, mode, code)
+    return data
+
+
+def option_units(total: Fraction, ordered: Fraction, mode: Mode, code: BillingCode) -> int:
+    """The units a selection of ``total`` bills: all of it given for whole vials;
+    for an exact dose the given units plus the whole units left (JW)."""
+    if mode is Mode.WHOLE_VIALS:
+        return units_for(total, code)
+    given = units_for(ordered, code)
+    return given + max(0, floor_div(total - given * code.unit_amount, code.unit_amount))
 
 
 def _pct(value: Fraction, ordered: Fraction) -> float:

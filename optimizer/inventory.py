@@ -5,7 +5,8 @@ optimizer does not care which), with an optional ``ndc`` and ``product``
 carried through untouched (what drug a lot is, is the caller's business) and
 an optional ``expires`` date.  Lots come from Python objects, from the order
 JSON's ``inventory`` list, or from the inventory CSV of docs/design.md (header
-``ndc,lot,amount,count,expires,product``, ``expires`` and ``product`` optional).
+``ndc,lot,amount,count,expires,product,volume_ml``, the last three optional;
+``volume_ml`` is one vial's reconstituted volume, for the volume to draw).
 
 A lot with ``count`` 0 is accepted (an inventory export lists depleted lots)
 and never chosen.  Duplicate lot ids, amounts <= 0, negative or fractional
@@ -38,7 +39,7 @@ __all__ = [
     "with_count",
 ]
 
-INVENTORY_COLUMNS = ("ndc", "lot", "amount", "count", "expires", "product")
+INVENTORY_COLUMNS = ("ndc", "lot", "amount", "count", "expires", "product", "volume_ml")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _RECORD_KEYS = frozenset(INVENTORY_COLUMNS)
@@ -55,6 +56,7 @@ class Lot:
     ndc: str | None = None
     expires: dt.date | None = None
     product: str | None = None
+    volume_ml: Fraction | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.lot, str) or not self.lot.strip() or not self.lot.isprintable():
@@ -76,6 +78,13 @@ class Lot:
         object.__setattr__(self, "amount", amount)
         if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 0:
             raise InventoryError(f"{name}: count", "a whole number of vials >= 0", self.count)
+        if self.volume_ml is not None:
+            volume = as_fraction(self.volume_ml, f"{name}: volume_ml", error=InventoryError)
+            if not 0 < volume <= 1000:
+                raise InventoryError(
+                    f"{name}: volume_ml", "a volume in mL > 0 and <= 1,000", volume
+                )
+            object.__setattr__(self, "volume_ml", volume)
         if self.expires is not None and not isinstance(self.expires, dt.date):
             raise InventoryError(f"{name}: expires", "a date", self.expires)
 
@@ -86,7 +95,7 @@ def with_count(lot: Lot, count: int) -> Lot:
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise InventoryError(f"lot {lot.lot}: count", "a whole number of vials >= 0", count)
     copy = object.__new__(Lot)
-    for name in ("lot", "amount", "ndc", "expires", "product"):
+    for name in ("lot", "amount", "ndc", "expires", "product", "volume_ml"):
         object.__setattr__(copy, name, getattr(lot, name))
     object.__setattr__(copy, "count", count)
     return copy
@@ -129,7 +138,13 @@ def lots_from_records(
         product = record.get("product")
         if product is not None and (not isinstance(product, str) or not product.strip()):
             raise InventoryError(f"{name}.product", "a product name such as Jivi", product)
-        lots.append(_lot(lot_id.strip(), amount, count, ndc, expires, name, product))
+        volume = record.get("volume_ml")
+        volume_ml = (
+            None
+            if volume is None
+            else as_fraction(volume, f"{name}.volume_ml", error=InventoryError)
+        )
+        lots.append(_lot(lot_id.strip(), amount, count, ndc, expires, name, product, volume_ml))
     return _unique(lots, field)
 
 
@@ -213,8 +228,14 @@ def parse_inventory_csv(text: str, name: str = "inventory") -> tuple[Lot, ...]:
             raise InventoryError(exc.field, exc.expected, IN_FILE) from None
         ndc = row["ndc"].strip() or None
         product = (row.get("product") or "").strip() or None
+        volume_text = (row.get("volume_ml") or "").strip()
         try:
-            lots.append(_lot(lot_id, amount, int(count_text), ndc, expires, where, product))
+            volume_ml = (
+                parse_number(volume_text, f"{where}, column volume_ml") if volume_text else None
+            )
+            lots.append(
+                _lot(lot_id, amount, int(count_text), ndc, expires, where, product, volume_ml)
+            )
         except FieldError as exc:
             raise InventoryError(exc.field, exc.expected, IN_FILE) from None
     return _unique(lots, name)
@@ -228,12 +249,21 @@ def _lot(
     expires: dt.date | None,
     where: str,
     product: str | None = None,
+    volume_ml: Fraction | None = None,
 ) -> Lot:
     if amount <= 0:
         raise InventoryError(f"{where}: amount", "a number > 0 (the labeled potency)", amount)
     if product is not None:
         product = product.strip()
-    return Lot(lot=lot_id, amount=amount, count=count, ndc=ndc, expires=expires, product=product)
+    return Lot(
+        lot=lot_id,
+        amount=amount,
+        count=count,
+        ndc=ndc,
+        expires=expires,
+        product=product,
+        volume_ml=volume_ml,
+    )
 
 
 def _whole(value: object, field: str) -> int:

@@ -85,7 +85,8 @@ def test_plan_json_has_the_design_fields() -> None:
     ]
     assert result["equivalent_units"] == {"J7208": 3710}
     assert result["alternatives"] == [
-        {"vials": 2, "dispensed": 3300.0, "deviation_pct": -8.97, "lots": {"B2": 2}}
+        # what it trades: 8.97% under, billed as 14 units of J7212 (3,300 / 250, up)
+        {"vials": 2, "dispensed": 3300.0, "deviation_pct": -8.97, "lots": {"B2": 2}, "units": 14}
     ]
     json.dumps(result)  # serializable as it is
 

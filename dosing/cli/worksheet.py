@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
 
-from dosing.pipeline import Plan
+from dosing.pipeline import Plan, option_units
 from dosing.supply import SupplyPlan
 from optimizer import Mode, Selection
 from optimizer.numbers import counted, format_amount
@@ -14,8 +15,9 @@ from optimizer.supply import TAKEN_BY_OTHERS
 __all__ = ["format_gap", "supply_worksheet", "worksheet"]
 
 
-def worksheet(plan: Plan) -> str:
-    """The plan as a worksheet: the order, the vials to pull, the claim lines."""
+def worksheet(plan: Plan, *, today: dt.date | None = None) -> str:
+    """The plan as a worksheet: who and what, the vials to pull (with their
+    volumes), what to give and draw, the claim lines, what fewer vials would trade."""
     code, unit = plan.code, plan.code.unit
     order = plan.order
 
@@ -29,12 +31,22 @@ def worksheet(plan: Plan) -> str:
     lines = [
         f"factordose plan: {code.code} {code.descriptor}, {code.unit_label} per billing unit "
         f"(code set {plan.code_set})",
+    ]
+    who = [f"patient {order.patient_id}"] if order.patient_id else []
+    if order.age_years is not None:
+        who.append(f"{format_amount(order.age_years)} years")
+    who.append(f"payer {plan.payer.name}" if plan.payer else "no payer")
+    lines.append(f"Patient:   {', '.join(who)}")
+    lines += [
         f"Order:     {plan.calculation.how}",
         f"Tolerance: {plan.tolerance} for whole vials, {amount(low)} to {amount(high)}",
         f"Mode:      {mode}" + (f", at most {order.max_vials} vials" if order.max_vials else ""),
     ]
     if order.date_of_service:
-        lines.append(f"Date:      {order.date_of_service.isoformat()}")
+        lines.append(f"Date:      {order.date_of_service.isoformat()} (date of service)")
+    else:
+        day = today or dt.date.today()
+        lines.append(f"Date:      today, {day.isoformat()} (no date of service: used for expiry)")
     lines.append("")
     if not plan.ok:
         lines.append(f"NO PLAN: {plan.reason}.")
@@ -54,26 +66,42 @@ def worksheet(plan: Plan) -> str:
     for v in plan.vials:
         expires = f"exp {v.expires.isoformat()}" if v.expires else "no expiry given"
         ndc = f"NDC {v.ndc}" if v.ndc else "no NDC"
+        volume = plan.volumes.get(v.lot)
+        ml = f"  {format_amount(volume)} mL" if volume is not None else ""
         lines.append(
             f"  [ ] {v.count} x lot {v.lot:<10} {amount(v.amount):>12} each  "
-            f"{ndc}  {expires}  = {amount(v.amount * v.count)}"
+            f"{ndc}  {expires}{ml}  = {amount(v.amount * v.count)}"
         )
     assert plan.dispensed is not None and plan.administered is not None
     vials = sum(v.count for v in plan.vials)
     lines.append(f"  Total: {amount(plan.dispensed)} in {vials} vial{'s' * (vials != 1)}")
+    infusion = plan.infusion_ml
     if plan.mode is Mode.WHOLE_VIALS:
         deviation = plan.dispensed - plan.ordered
+        to_infuse = f" ({format_amount(infusion)} mL to infuse)" if infusion is not None else ""
         lines.append(
-            f"Give the whole content of every vial: {amount(plan.administered)}, "
+            f"Give the whole content of every vial: {amount(plan.administered)}{to_infuse}, "
             f"{_signed(deviation, unit)} ({plan.deviation_pct:+.2f}%) from the order."
         )
     else:
         assert plan.discarded is not None
         last = plan.vials[-1]
-        lines.append(
-            f"Draw exactly {amount(plan.administered)}; discard "
-            f"{amount(plan.discarded)} left in the last vial (lot {last.lot})."
-        )
+        draw = plan.draw
+        if draw is not None:
+            full = vials - 1
+            before = f"all of the first {counted(full, 'vial')}, then " if full else ""
+            lines.append(
+                f"Draw {before}{format_amount(draw.volume_ml)} mL of the "
+                f"{format_amount(draw.vial_ml)} mL in the last vial of lot {last.lot} "
+                f"({amount(draw.amount)}): {amount(plan.administered)} given"
+                + (f", {format_amount(infusion)} mL in all" if infusion is not None else "")
+                + f"; discard the rest ({amount(plan.discarded)})."
+            )
+        else:
+            lines.append(
+                f"Draw exactly {amount(plan.administered)}; discard "
+                f"{amount(plan.discarded)} left in the last vial (lot {last.lot})."
+            )
     lines.append("")
     lines.append("Claim lines:")
     for line in plan.claim_lines:
@@ -90,13 +118,40 @@ def worksheet(plan: Plan) -> str:
             f"  (the same amount under {other} would be {counted(units, 'unit')}: "
             f"do not mix the two codes' units)"
         )
+    if plan.closest is not None:
+        lines += [
+            "",
+            "Closest to the order, with more vials (this plan is within the resolution of it):",
+            f"  {_trade(plan, plan.closest)}",
+        ]
     if plan.selection.alternatives:
         lines.append("")
-        lines.append("Fewer vials, further from the order:")
+        what = "more discarded" if plan.mode is Mode.EXACT_DOSE else "further from the order"
+        lines.append(f"Fewer vials, {what}:")
         for option in plan.selection.alternatives:
-            lines.append(f"  {_describe(option, plan.ordered, unit)}")
+            lines.append(f"  {_trade(plan, option)}")
     lines += _warnings(plan)
     return "\n".join(lines) + "\n"
+
+
+def _trade(plan: Plan, option: Selection) -> str:
+    """An alternative and what it trades: the deviation (whole vials) or the discard
+    (an exact dose is exact either way), and the units it bills."""
+    unit = plan.code.unit
+    lots = ", ".join(f"{count} x {lot}" for lot, count in option.counts_by_lot().items())
+    units = option_units(option.total, plan.ordered, plan.mode, plan.code)
+    billed = f"{counted(units, 'unit')} of {plan.code.code}"
+    if plan.mode is Mode.EXACT_DOSE:
+        discard = format_amount(option.total - plan.ordered)
+        return (
+            f"{format_amount(option.total)} {unit} in {counted(option.vials, 'vial')} "
+            f"({discard} {unit} discarded; {billed}): {lots}"
+        )
+    pct = float((option.total - plan.ordered) / plan.ordered * 100)
+    return (
+        f"{format_amount(option.total)} {unit} in {counted(option.vials, 'vial')} "
+        f"({pct:+.2f}%; {billed}): {lots}"
+    )
 
 
 def _plain_decimal(value: Decimal) -> str:

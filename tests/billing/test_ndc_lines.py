@@ -133,9 +133,8 @@ def medicare_order(**extra: object) -> dict[str, object]:
         "date_of_service": "2026-11-26",
         "diagnosis_codes": ["D66"],
         "patient_id": "P1",
-        "inventory": [
-            {"ndc": "12345-6789-01", "lot": "A1", "amount": 1030, "count": 4, "product": "Jivi"}
-        ],
+        # no volume known: the exact dose is drawn as ordered (no syringe rounding)
+        "inventory": [{"ndc": "12345-6789-01", "lot": "A1", "amount": 1030, "count": 4}],
         **extra,
     }
 
