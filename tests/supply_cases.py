@@ -84,26 +84,33 @@ def deviation_of(
     )
 
 
+def _options(dose: DoseRequest, lots: list[Lot]) -> list[tuple[int, ...] | None]:
+    options: list[tuple[int, ...] | None] = [None]
+    low, high = dose.tolerance.window(dose.target)
+    for counts in itertools.product(*(range(lot.count + 1) for lot in lots)):
+        usable = all(
+            n == 0 or dose.as_of is None or lot.expires is None or lot.expires >= dose.as_of
+            for n, lot in zip(counts, lots, strict=True)
+        )
+        if dose.lots is not None:
+            usable = usable and all(
+                n == 0 or lot.lot in dose.lots for n, lot in zip(counts, lots, strict=True)
+            )
+        total = sum(n * lot.amount for n, lot in zip(counts, lots, strict=True))
+        vials_ok = dose.max_vials is None or sum(counts) <= dose.max_vials
+        if usable and vials_ok and low <= total <= high and sum(counts):
+            options.append(counts)
+    return options
+
+
 def brute_force(doses: list[DoseRequest], lots: list[Lot]) -> tuple[object, ...]:
     """The optimum by enumerating every vial assignment (tiny cases), by the rule of
     docs/design.md: the most doses met; among those, the plans whose total
     deviation less their slack is at most the least total deviation (the near
-    set); among those the fewest vials, lots per patient, expiry cost.  Returned
-    as :func:`key` gives it (with the least deviation as the reference)."""
-    per_dose = []
-    for dose in doses:
-        options: list[tuple[int, ...] | None] = [None]
-        low, high = dose.tolerance.window(dose.target)
-        for counts in itertools.product(*(range(lot.count + 1) for lot in lots)):
-            usable = all(
-                n == 0 or dose.as_of is None or lot.expires is None or lot.expires >= dose.as_of
-                for n, lot in zip(counts, lots, strict=True)
-            )
-            total = sum(n * lot.amount for n, lot in zip(counts, lots, strict=True))
-            vials_ok = dose.max_vials is None or sum(counts) <= dose.max_vials
-            if usable and vials_ok and low <= total <= high and sum(counts):
-                options.append(counts)
-        per_dose.append(options)
+    set); within it, those keeping every dose within its resolution of its own
+    closest (alone, on the whole shelf) when there are any; then the fewest vials,
+    lots per patient, expiry cost.  Returned as :func:`key` gives it."""
+    per_dose = [_options(dose, lots) for dose in doses]
     plans = [
         list(choice)
         for choice in itertools.product(*per_dose)
@@ -115,16 +122,68 @@ def brute_force(doses: list[DoseRequest], lots: list[Lot]) -> tuple[object, ...]
     return min(key(doses, lots, p, least) for p in best)
 
 
+def caps(doses: list[DoseRequest], lots: list[Lot]) -> dict[int, Fraction]:
+    """Each dose's own closest deviation, alone on the whole shelf, plus its
+    resolution (in whole grid units): the stricter near set's bound."""
+    unit = grid(doses, lots)
+    found = {}
+    for d, dose in enumerate(doses):
+        options = [c for c in _options(dose, lots) if c is not None]
+        if options:
+            closest = min(
+                abs(sum(n * lot.amount for n, lot in zip(c, lots, strict=True)) - dose.target)
+                for c in options
+            )
+            step = math.floor(dose.target * dose.resolution_pct / 100 / unit) * unit
+            found[d] = closest + step
+    return found
+
+
+def strict_exists(doses: list[DoseRequest], lots: list[Lot], least: Fraction) -> bool:
+    """Whether some plan meeting the most doses in the pooled near set keeps every
+    met dose within its cap."""
+    per_dose = [_options(dose, lots) for dose in doses]
+    plans = [
+        list(choice)
+        for choice in itertools.product(*per_dose)
+        if all(sum(c[i] for c in choice if c) <= lot.count for i, lot in enumerate(lots))
+    ]
+    most = max(sum(c is not None for c in p) for p in plans)
+    bound = caps(doses, lots)
+    return any(
+        sum(c is not None for c in p) == most
+        and deviation_of(doses, lots, p) - slack(doses, lots, p) <= least
+        and within(doses, lots, p, bound)
+        for p in plans
+    )
+
+
+def within(
+    doses: list[DoseRequest],
+    lots: list[Lot],
+    choice: list[tuple[int, ...] | None],
+    bound: dict[int, Fraction],
+) -> bool:
+    return all(
+        abs(sum(n * lot.amount for n, lot in zip(c, lots, strict=True)) - doses[d].target)
+        <= bound[d]
+        for d, c in enumerate(choice)
+        if c is not None and d in bound
+    )
+
+
 def key(
     doses: list[DoseRequest],
     lots: list[Lot],
     choice: list[tuple[int, ...] | None],
     least: Fraction,
 ) -> tuple[object, ...]:
-    """(doses not met, outside the near set of ``least``, vials, lots per patient,
-    expiry cost)."""
+    """(doses not met, outside the near set of ``least`` (the strict one when it
+    has plans), vials, lots per patient, expiry cost)."""
     met = [(d, c) for d, c in zip(doses, choice, strict=True) if c is not None]
     outside = deviation_of(doses, lots, choice) - slack(doses, lots, choice) > least
+    if not outside and strict_exists(doses, lots, least):
+        outside = not within(doses, lots, choice, caps(doses, lots))
     vials = sum(sum(c) for _, c in met)
     patients: dict[str, set[int]] = {}
     for d, c in met:
@@ -136,20 +195,7 @@ def key(
 
 def least_deviation(doses: list[DoseRequest], lots: list[Lot]) -> Fraction:
     """The least total deviation of the plans meeting the most doses (brute force)."""
-    per_dose = []
-    for dose in doses:
-        options: list[tuple[int, ...] | None] = [None]
-        low, high = dose.tolerance.window(dose.target)
-        for counts in itertools.product(*(range(lot.count + 1) for lot in lots)):
-            usable = all(
-                n == 0 or dose.as_of is None or lot.expires is None or lot.expires >= dose.as_of
-                for n, lot in zip(counts, lots, strict=True)
-            )
-            total = sum(n * lot.amount for n, lot in zip(counts, lots, strict=True))
-            vials_ok = dose.max_vials is None or sum(counts) <= dose.max_vials
-            if usable and vials_ok and low <= total <= high and sum(counts):
-                options.append(counts)
-        per_dose.append(options)
+    per_dose = [_options(dose, lots) for dose in doses]
     plans = [
         list(choice)
         for choice in itertools.product(*per_dose)

@@ -158,10 +158,13 @@ def test_example_supply_beats_the_sequential_plan() -> None:
     request = json.loads((EXAMPLES / "supply.json").read_text())
     supply = plan_request({**request, **PINNED}, base_dir=EXAMPLES)
     assert supply.ok and supply.result.stages_proven
-    # at the default resolution (1%) the doses one after another meet every dose too;
-    # the joint plan needs fewer vials for the same doses, within the near set
+    # at the default resolution (1%) the doses one after another meet every dose too,
+    # but the last drifts to -1.93%; together every dose stays within 1% of its own
+    # closest (the stricter near set), at the cost of two vials
     assert supply.result.met == 13 and supply.baseline.met == 13
-    assert supply.result.vials < supply.baseline.vials
+    assert max(abs(s.deviation_pct) for s in supply.result.selections) < 1  # type: ignore[union-attr]
+    assert min(s.deviation_pct for s in supply.baseline.selections) < -1.9  # type: ignore[union-attr]
+
     data = supply.to_dict()
     assert data["status"] == "ok" and len(data["doses"]) == 13  # type: ignore[arg-type]
     for dose in data["doses"]:  # type: ignore[attr-defined]

@@ -587,13 +587,15 @@ class ColumnSearch:
         floor: int | None = None,
         presolve: bool = True,
         slack: bool = False,
+        caps: dict[int, int] | None = None,
     ) -> tuple[Solution, int, bool]:
         """Best plan over the known columns: (plan, value, proven over them).
 
         ``costs`` per dose and column; ``deviation_cap`` bounds the total
         deviation (less each met dose's resolution, with ``slack``);
-        ``lots_weight`` prices each lot a patient uses; ``floor`` is a proven
-        lower bound of the value (CP-SAT stops when it reaches it).
+        ``lots_weight`` prices each lot a patient uses; ``caps`` holds each capped
+        dose within its cap when some plan over the columns allows it; ``floor`` is a
+        proven lower bound of the value (CP-SAT stops when it reaches it).
         ``presolve=False`` for the doses-not-met program: there CP-SAT's presolve
         loosens the objective's bound (seen with OR-Tools 9.15: doses not met
         bounded below by -30, where 0 is plain), so a plan meeting every dose
@@ -657,10 +659,26 @@ class ColumnSearch:
         if floor is not None:
             model.add(objective >= floor)
         model.minimize(objective)
+        begun = time.monotonic()
+        if caps:
+            strict = model.new_bool_var("strict")
+            for d, cap in caps.items():
+                if d not in pick:
+                    continue
+                for counts, y in zip(self.columns[d], pick[d], strict=True):
+                    if counts != self.empty and self._deviation(d, counts) > cap:
+                        model.add_implication(strict, ~y)
+            model.add_assumptions([strict])
         solver = cp_model.CpSolver()
         set_limits(solver, max(0.05, seconds), workers)
         solver.parameters.cp_model_presolve = presolve
         code = solver.solve(model)
+        if caps and code == cp_model.INFEASIBLE:  # no plan keeps every cap: the pooled set
+            model.clear_assumptions()
+            solver = cp_model.CpSolver()
+            set_limits(solver, max(0.05, seconds - (time.monotonic() - begun)), workers)
+            solver.parameters.cp_model_presolve = presolve
+            code = solver.solve(model)
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return start, self._value(costs, start, lots_weight), False
         solution = list(start)
@@ -750,6 +768,7 @@ class ColumnSearch:
             deviation_cap=deviation,
             lots_weight=w_lots,
             slack=True,
+            caps=scaled.caps(),
         )
         return StageOutcome(
             self._outside(found),

@@ -183,6 +183,19 @@ class PatternModel:
     def objective(self, stage: int) -> Any:
         return self.objectives[stage]
 
+    def within_caps(self, caps: dict[int, int]) -> Any:
+        """A literal that, when true, holds each capped dose within its cap (the
+        patterns further than a class's cap are not used)."""
+        strict = self.model.new_bool_var("strict")
+        for members, found, ys in zip(self.classes, self.patterns, self.y, strict=True):
+            cap = caps.get(members[0])
+            if cap is None:
+                continue
+            for pattern, y in zip(found, ys, strict=True):
+                if self.scaled.deviation(members[0], pattern) > cap:
+                    self.model.add(y == 0).only_enforce_if(strict)
+        return strict
+
     def slack(self) -> Any:
         """The plan's slack (:meth:`Scaled.slack`) as a linear expression: a class's
         doses share one resolution."""

@@ -141,8 +141,9 @@ def _near_key(scaled: Scaled, result: SupplyResult, other: SupplyResult) -> tupl
     """How the stages rank ``result`` against ``other``: doses not met; then, when
     both meet as many, whether its total deviation is beyond the near set of the
     better of the two (the lesser deviation plus the met doses' resolutions); then
-    the last stage (vials, lots, expiry) inside it, or the deviation outside it;
-    then the more stages proven."""
+    inside it, every dose within its cap first (:meth:`Scaled.caps`), then the last
+    stage (vials, lots, expiry); outside it, the deviation; then the more stages
+    proven."""
     mine, theirs = _counts_of(result, scaled.lots), _counts_of(other, scaled.lots)
     unmet = len(scaled.doses) + scaled.evaluate(0, mine)  # evaluate(0) is minus the met
     if unmet != len(scaled.doses) + scaled.evaluate(0, theirs):
@@ -151,7 +152,8 @@ def _near_key(scaled: Scaled, result: SupplyResult, other: SupplyResult) -> tupl
     least = min(deviation, scaled.evaluate(1, theirs))
     if deviation - scaled.slack(mine) > least:
         return (unmet, 1, deviation)
-    return (unmet, 0, scaled.evaluate(2, mine), -sum(r.proven for r in result.stages))
+    strict = int(not scaled.within_caps(mine))  # the stricter set first, when in it
+    return (unmet, 0, strict, scaled.evaluate(2, mine), -sum(r.proven for r in result.stages))
 
 
 def _search(
@@ -322,10 +324,18 @@ def _by_stages(
     model.model.add(deviation - model.slack() <= spread)  # the near set
     if count == len(possible):
         model.fix_met(possible)
-    # Solve 2: vials, then lots per patient, then expiry
+    # Solve 2: vials, then lots per patient, then expiry; each dose within its
+    # resolution of its own closest when some plan allows that, else the pooled set
     left = time_limit - (time.monotonic() - started)
     last = model.objective(2)
-    code, solver, elapsed = _solve(model, last, solution, workers, left)
+    strict = model.within_caps(scaled.caps())
+    model.model.add_assumptions([strict])
+    code, solver, elapsed = _solve(model, last, solution, workers, left, infeasible_ok=True)
+    if code == cp_model.INFEASIBLE:
+        model.model.clear_assumptions()
+        left = time_limit - (time.monotonic() - started)
+        code, solver, more = _solve(model, last, solution, workers, left)
+        elapsed += more
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         solution = model.read(solver)
     value = scaled.evaluate(2, solution)
@@ -339,7 +349,13 @@ def _by_stages(
 
 
 def _solve(
-    model: PatternModel | VialModel, objective: Any, start: Solution, workers: int, seconds: float
+    model: PatternModel | VialModel,
+    objective: Any,
+    start: Solution,
+    workers: int,
+    seconds: float,
+    *,
+    infeasible_ok: bool = False,
 ) -> tuple[Any, Any, float]:
     """Minimize ``objective`` from the hint ``start``: (status code, solver, seconds)."""
     from ortools.sat.python import cp_model
@@ -353,7 +369,7 @@ def _solve(
     code = solver.solve(model.model)
     if code == cp_model.MODEL_INVALID:
         raise SolverError(f"CP-SAT rejected the supply model: {solver.status_name(code)}")
-    if code == cp_model.INFEASIBLE:
+    if code == cp_model.INFEASIBLE and not infeasible_ok:
         raise SolverError("the supply model has no solution, yet its start is one (a bug)")
     return code, solver, time.monotonic() - begun
 

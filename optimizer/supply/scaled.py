@@ -11,13 +11,14 @@ is, per dose, its vial counts per lot (None: the dose is not met).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
 from optimizer.inventory import Lot, with_count
-from optimizer.problem import Problem, expiry_ranks
+from optimizer.problem import Mode, Problem, expiry_ranks
 
 __all__ = ["Counts", "OutOfTime", "Scaled", "Solution"]
 
@@ -68,6 +69,7 @@ class Scaled:
         self._shelves: dict[tuple[int, ...], Problem] = {}
         #: Each dose's own optimum, once known (None in it: not met even alone).
         self.alone: Solution | None = None
+        self._caps: dict[int, int] | None = None
 
     def class_key(self, d: int) -> tuple[object, ...]:
         """Doses with equal keys are interchangeable: same amount, window, vial cap,
@@ -99,6 +101,35 @@ class Scaled:
         """How far past the least total deviation a plan meeting these doses may
         go and still count as near: the sum of the met doses' resolutions."""
         return sum(self.steps[d] for d, c in enumerate(solution) if c is not None)
+
+    def caps(self) -> dict[int, int]:
+        """Each dose's own closest deviation (alone on its usable stock, every vial
+        there) plus its resolution: the most it may deviate in the stricter near set
+        (docs/design.md).  A dose that cannot be met alone, or whose shelf is too
+        large for the exact table, has no cap."""
+        if self._caps is None:
+            from optimizer import exact  # the exact path; imported late: it imports problem
+
+            caps: dict[int, int] = {}
+            for d in range(len(self.doses)):
+                problem = dataclasses.replace(self.single_dose(d), resolution=Fraction(0))
+                answer = exact.solve(problem, Mode.WHOLE_VIALS)
+                if answer is None or answer.counts is None:
+                    continue
+                chosen = dict(zip((lot.lot for lot in problem.lots), answer.counts, strict=True))
+                counts = tuple(chosen.get(lot.lot, 0) for lot in self.lots)
+                caps[d] = self.deviation(d, counts) + self.steps[d]
+            self._caps = caps
+        return self._caps
+
+    def within_caps(self, solution: Solution) -> bool:
+        """Whether every met dose with a cap is within it (:meth:`caps`)."""
+        caps = self.caps()
+        return all(
+            self.deviation(d, c) <= caps[d]
+            for d, c in enumerate(solution)
+            if c is not None and d in caps
+        )
 
     def widest_slack(self, met: int) -> int:
         """The most slack any plan meeting ``met`` doses can have."""

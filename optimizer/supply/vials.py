@@ -73,6 +73,7 @@ class VialModel:
             model.add(dev >= floor).only_enforce_if(met)  # its own single-dose optimum
             model.add(dev == 0).only_enforce_if(~met)
             deviations.append(dev)
+        self.deviations = deviations
         for i, lot in enumerate(lots):
             model.add(sum(row[i] for row in self.x) <= lot.count)
         lots_used = []
@@ -98,6 +99,13 @@ class VialModel:
 
     def objective(self, stage: int) -> Any:
         return self.objectives[stage]
+
+    def within_caps(self, caps: dict[int, int]) -> Any:
+        """A literal that, when true, holds each capped dose within its cap."""
+        strict = self.model.new_bool_var("strict")
+        for d, cap in caps.items():
+            self.model.add(self.deviations[d] <= cap).only_enforce_if(strict)
+        return strict
 
     def slack(self) -> Any:
         """The plan's slack (:meth:`Scaled.slack`) as a linear expression."""
