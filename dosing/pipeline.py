@@ -251,13 +251,7 @@ def plan(
         result = choose(prepared.shelf.usable, prepared.resolution_pct, order.mode)
         return assemble(prepared, result, extra=(note,) if result.ok else ())
     result = choose(prepared.shelf.usable, prepared.resolution_pct, order.mode)
-    planned = assemble(prepared, result)
-    if result.ok and prepared.resolution_pct > 0 and result.engine == "exact":
-        strict = choose(prepared.shelf.usable, Fraction(0), result.mode)
-        assert strict.selection is not None and result.selection is not None
-        if strict.selection.total != result.selection.total:
-            planned = replace(planned, closest=strict.selection)
-    return planned
+    return replace(assemble(prepared, result), closest=result.closest)
 
 
 def _brands(shelf: Shelf) -> dict[str, tuple[Lot, ...]]:

@@ -28,8 +28,10 @@ The path applies when the table stays small (``MAX_TABLE`` totals, and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
@@ -203,6 +205,13 @@ def _answer(
     chosen = table.counts(int(totals[best]))
     if not alternatives:
         return Answer(Status.OPTIMAL, chosen)
+    closest = None
+    if problem.resolution:
+        strict = _choose(
+            dataclasses.replace(problem, resolution=Fraction(0)), mode, totals, vials, expiry
+        )
+        if strict is not None and int(totals[strict]) != int(totals[best]):
+            closest = table.counts(int(totals[strict]))
     front: list[tuple[int, ...]] = []
     seen: set[int] = set()
     for cap in range(1, int(vials[best])):
@@ -210,7 +219,7 @@ def _answer(
         if index is not None and int(totals[index]) not in seen:
             seen.add(int(totals[index]))
             front.append(table.counts(int(totals[index])))
-    return Answer(Status.OPTIMAL, chosen, tuple(front))
+    return Answer(Status.OPTIMAL, chosen, tuple(front), closest=closest)
 
 
 def _choose(

@@ -81,9 +81,10 @@ class SelectionResult:
     """The answer of :func:`optimizer.select`.
 
     ``selection`` is None unless the status is OPTIMAL or FEASIBLE.
-    ``alternatives`` is the Pareto front of vial count against closeness: for
-    each smaller vial count, the best selection within the request, when it
-    uses fewer vials than the chosen one.  ``below`` and ``above`` are, for an
+    ``alternatives``: for each vial cap below the chosen count, the rule's
+    answer under it (each distinct once).  ``closest``: the selection closest to
+    the order (least discard for an exact dose), when the resolution chose one
+    with fewer vials (the exact path only).  ``below`` and ``above`` are, for an
     infeasible request, the nearest selections under and over what was asked.
     """
 
@@ -95,6 +96,7 @@ class SelectionResult:
     alternatives: tuple[Selection, ...] = ()
     below: Selection | None = None
     above: Selection | None = None
+    closest: Selection | None = None
     reason: str = ""
     engine: str = "exact"
     expired: tuple[Lot, ...] = field(default=())
@@ -120,3 +122,5 @@ class Answer:
     alternatives: tuple[tuple[int, ...], ...] = ()
     below: tuple[int, ...] | None = None
     above: tuple[int, ...] | None = None
+    #: the closest selection (resolution 0), when the resolution chose another
+    closest: tuple[int, ...] | None = None

@@ -140,6 +140,7 @@ def _result(
         alternatives=tuple(Selection.from_counts(problem, c) for c in answer.alternatives),
         below=selection(answer.below),
         above=selection(answer.above),
+        closest=selection(answer.closest),
         engine=engine,
         expired=expired,
     )

@@ -158,3 +158,18 @@ def test_implausible_doses_are_warned_about_never_refused(
     shelf = [{"lot": "J1", "amount": 1000, "count": 8, "product": "Jivi"}]
     planned = plan({**order(), "inventory": shelf, **extra})
     assert any(needle in w for w in planned.warnings), planned.warnings
+
+
+@pytest.mark.parametrize("target", [Fraction(3500), Fraction(4400), Fraction(2900), Fraction(6100)])
+def test_the_closest_is_the_resolution_0_answer_when_it_differs(target: Fraction) -> None:
+    chosen = select(target, SHELF, tolerance=10, mode="whole_vials")
+    strict = select(target, SHELF, tolerance=10, mode="whole_vials", resolution_pct=0)
+    assert chosen.selection is not None and strict.selection is not None
+    if chosen.selection.total == strict.selection.total:
+        assert chosen.closest is None
+    else:
+        assert chosen.closest is not None
+        assert (chosen.closest.total, chosen.closest.vials) == (
+            strict.selection.total,
+            strict.selection.vials,
+        )

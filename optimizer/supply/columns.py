@@ -81,6 +81,9 @@ Array = npt.NDArray[np.float64]
 _Group = tuple[tuple[int, ...], int | None]
 #: The last stage adds, per dose, the fewest-vials selection of this many of the
 #: totals at least as close to its order as its stage-1 selection, nearest first.
+#: Share of the last stage's time for the stricter near set (every dose within its
+#: cap); when that is not decided in it, the pooled near set has the rest.
+_STRICT_SHARE = 0.5
 _NEAREST = 4
 #: Columns added per dose and pricing round (its best totals at the prices).
 _PER_ROUND = 2
@@ -660,23 +663,26 @@ class ColumnSearch:
             model.add(objective >= floor)
         model.minimize(objective)
         begun = time.monotonic()
-        if caps:
-            strict = model.new_bool_var("strict")
+        undecided = False
+        if caps:  # the stricter set first: its columns beyond a cap are left out
+            strict = model.clone()
             for d, cap in caps.items():
-                if d not in pick:
-                    continue
-                for counts, y in zip(self.columns[d], pick[d], strict=True):
+                for counts, y in zip(self.columns.get(d, ()), pick.get(d, ()), strict=True):
                     if counts != self.empty and self._deviation(d, counts) > cap:
-                        model.add_implication(strict, ~y)
-            model.add_assumptions([strict])
-        solver = cp_model.CpSolver()
-        set_limits(solver, max(0.05, seconds), workers)
-        solver.parameters.cp_model_presolve = presolve
-        code = solver.solve(model)
-        if caps and code == cp_model.INFEASIBLE:  # no plan keeps every cap: the pooled set
-            model.clear_assumptions()
+                        strict.add(strict.get_bool_var_from_proto_index(y.index) == 0)
             solver = cp_model.CpSolver()
-            set_limits(solver, max(0.05, seconds - (time.monotonic() - begun)), workers)
+            set_limits(solver, max(0.05, seconds * _STRICT_SHARE), workers)
+            solver.parameters.cp_model_presolve = presolve
+            code = solver.solve(strict)
+            if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                undecided = code != cp_model.INFEASIBLE
+                solver = cp_model.CpSolver()
+                set_limits(solver, max(0.05, seconds - (time.monotonic() - begun)), workers)
+                solver.parameters.cp_model_presolve = presolve
+                code = solver.solve(model)
+        else:
+            solver = cp_model.CpSolver()
+            set_limits(solver, max(0.05, seconds), workers)
             solver.parameters.cp_model_presolve = presolve
             code = solver.solve(model)
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -689,7 +695,7 @@ class ColumnSearch:
         value = self._value(costs, solution, lots_weight)
         if value > self._value(costs, start, lots_weight):
             return start, self._value(costs, start, lots_weight), False
-        return solution, value, code == cp_model.OPTIMAL
+        return solution, value, code == cp_model.OPTIMAL and not undecided
 
     def _value(self, costs: dict[int, list[int]], solution: Solution, lots_weight: int) -> int:
         value = 0
@@ -708,14 +714,38 @@ class ColumnSearch:
     # -- stage 2: vials, then lots per patient, then expiry --------------------
 
     def last_stage(
-        self, solution: Solution, deviation: int, seconds: float, workers: int
+        self,
+        solution: Solution,
+        deviation: int,
+        seconds: float,
+        workers: int,
+        others: Sequence[Solution] = (),
     ) -> StageOutcome:
         """Fewest vials, lots per patient, expiry cost, among the plans meeting as
         many doses as ``solution`` whose total deviation less their slack (the
-        met doses' resolutions) is at most ``deviation``, the least one."""
+        met doses' resolutions) is at most ``deviation``, the least one.  The
+        search starts from the best of ``solution`` and ``others`` (the sequential
+        plan) inside that set, their columns added."""
         begun = time.monotonic()
         scaled = self.scaled
+        met = sum(c is not None for c in solution)
+        inside = [
+            plan
+            for plan in others
+            if sum(c is not None for c in plan) == met
+            and all((plan[d] is None) == (solution[d] is None) for d in range(len(plan)))
+            and scaled.evaluate(1, plan) - scaled.slack(plan) <= deviation
+        ]
+        if inside:
+            solution = min(
+                [solution, *inside],
+                key=lambda p: (not scaled.within_caps(p), scaled.evaluate(2, p)),
+            )
         solution = self._inside(solution)
+        for d in self.doses:
+            counts = solution[d]
+            if counts is not None:
+                self.add(d, counts)
         w_vials, w_lots = scaled.weights()
         per_vial = np.array([w_vials + r for r in scaled.ranks], dtype=np.float64)
         share = {d: len(m) for m in scaled.patients.values() for d in m}

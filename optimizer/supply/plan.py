@@ -67,6 +67,9 @@ TAKEN_BY_OTHERS = "goes to the other doses"
 #: The formulations ``plan_supply`` can use (``auto`` chooses by size).
 MODELS = ("auto", "patterns", "columns", "vials")
 STAGES = ("doses met", "total deviation", "vials, then lots per patient, then expiry")
+#: Share of the last stage's time for the stricter near set (every dose within its
+#: cap); when that is not decided in it, the pooled near set has the rest.
+_STRICT_SHARE = 0.5
 #: Share of the time limit of the first solve (doses met, then deviation); the
 #: second (vials, lots, expiry) has the rest.
 _STAGE_SHARE = (0.8, 0.2)
@@ -242,7 +245,7 @@ def _by_columns(
     ]
     left = time_limit - (time.monotonic() - started)
     if left > _stage_minimum(scaled):
-        last = search.last_stage(first.solution, first.value, left, workers)
+        last = search.last_stage(first.solution, first.value, left, workers, starts)
     else:
         last = StageOutcome(first.solution, scaled.evaluate(2, first.solution), 0, False, 0.0)
     reports.append(
@@ -330,8 +333,10 @@ def _by_stages(
     last = model.objective(2)
     strict = model.within_caps(scaled.caps())
     model.model.add_assumptions([strict])
-    code, solver, elapsed = _solve(model, last, solution, workers, left, infeasible_ok=True)
-    if code == cp_model.INFEASIBLE:
+    share = _STRICT_SHARE * left  # the rest is kept for the pooled set, if needed
+    code, solver, elapsed = _solve(model, last, solution, workers, share, infeasible_ok=True)
+    undecided = code not in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.INFEASIBLE)
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         model.model.clear_assumptions()
         left = time_limit - (time.monotonic() - started)
         code, solver, more = _solve(model, last, solution, workers, left)
@@ -339,8 +344,8 @@ def _by_stages(
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         solution = model.read(solver)
     value = scaled.evaluate(2, solution)
-    optimal = code == cp_model.OPTIMAL
-    bound = value if optimal else round(solver.best_objective_bound)
+    optimal = code == cp_model.OPTIMAL and not undecided  # the stricter set was asked
+    bound = value if optimal else min(value, round(solver.best_objective_bound))
     reports.append(
         StageReport(STAGES[2], value, bound, optimal, elapsed, scaled.describe(2, value, solution))
     )
