@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +174,25 @@ def test_the_closest_is_the_resolution_0_answer_when_it_differs(target: Fraction
             strict.selection.total,
             strict.selection.vials,
         )
+
+
+def test_a_payer_profile_sets_its_own_default_resolution(tmp_path: Path) -> None:
+    (tmp_path / "strict.toml").write_text(
+        'name = "strict"\ndescription = "closest first"\nsource = "test"\n'
+        "filing_window_days = 90\nresolution_pct = 0\n"
+    )
+    shelf = [
+        {"lot": f"L{i}", "amount": lot.amount, "count": lot.count, "product": "Jivi"}
+        for i, lot in enumerate(SHELF)
+    ]
+    order = {
+        "code": "J7208",
+        "dose": 3500,
+        "mode": "whole_vials",
+        "tolerance_pct": 10,
+        "inventory": shelf,
+        "payer": "strict.toml",
+    }
+    planned = plan(order, base_dir=tmp_path)
+    assert planned.dispensed == 3505  # the profile's 0: closest first, 7 vials
+    assert plan({**order, "resolution_pct": 1}, base_dir=tmp_path).dispensed == 3475  # the order's

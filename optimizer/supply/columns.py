@@ -798,7 +798,7 @@ class ColumnSearch:
             deviation_cap=deviation,
             lots_weight=w_lots,
             slack=True,
-            caps=scaled.caps(),
+            caps=scaled.caps(begun + 0.2 * seconds),
         )
         return StageOutcome(
             self._outside(found),

@@ -331,7 +331,7 @@ def _by_stages(
     # resolution of its own closest when some plan allows that, else the pooled set
     left = time_limit - (time.monotonic() - started)
     last = model.objective(2)
-    strict = model.within_caps(scaled.caps())
+    strict = model.within_caps(scaled.caps(started + 0.5 * time_limit))
     model.model.add_assumptions([strict])
     share = _STRICT_SHARE * left  # the rest is kept for the pooled set, if needed
     code, solver, elapsed = _solve(model, last, solution, workers, share, infeasible_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -56,10 +57,21 @@ class Scaled:
         for dose, target in zip(doses, targets, strict=True):
             low, high = dose.tolerance.window(target)
             self.windows.append((math.ceil(low), math.floor(high)))
-        self.limits = [
-            [lot.count if _usable(lot, dose.as_of) and dose.may_use(lot.lot) else 0 for lot in lots]
-            for dose in doses
-        ]
+        counts = [lot.count for lot in lots]
+        rows: dict[tuple[object, object], list[int]] = {}  # doses alike share one row
+        self.limits = []
+        for dose in doses:
+            key = (dose.as_of, dose.lots)
+            if key not in rows:
+                rows[key] = (
+                    counts
+                    if dose.as_of is None and dose.lots is None
+                    else [
+                        lot.count if _usable(lot, dose.as_of) and dose.may_use(lot.lot) else 0
+                        for lot in lots
+                    ]
+                )
+            self.limits.append(rows[key])
         patients: dict[str, list[int]] = {}
         for d, dose in enumerate(doses):
             patients.setdefault(dose.patient or f"dose {d + 1}", []).append(d)
@@ -102,16 +114,19 @@ class Scaled:
         go and still count as near: the sum of the met doses' resolutions."""
         return sum(self.steps[d] for d, c in enumerate(solution) if c is not None)
 
-    def caps(self) -> dict[int, int]:
+    def caps(self, deadline: float | None = None) -> dict[int, int]:
         """Each dose's own closest deviation (alone on its usable stock, every vial
         there) plus its resolution: the most it may deviate in the stricter near set
         (docs/design.md).  A dose that cannot be met alone, or whose shelf is too
-        large for the exact table, has no cap."""
+        large for the exact table, has no cap; nor have the doses not reached by
+        ``deadline`` (a :func:`time.monotonic` instant)."""
         if self._caps is None:
             from optimizer import exact  # the exact path; imported late: it imports problem
 
             caps: dict[int, int] = {}
             for d in range(len(self.doses)):
+                if deadline is not None and time.monotonic() > deadline:
+                    break
                 problem = dataclasses.replace(self.single_dose(d), resolution=Fraction(0))
                 answer = exact.solve(problem, Mode.WHOLE_VIALS)
                 if answer is None or answer.counts is None:
@@ -123,8 +138,11 @@ class Scaled:
         return self._caps
 
     def within_caps(self, solution: Solution) -> bool:
-        """Whether every met dose with a cap is within it (:meth:`caps`)."""
-        caps = self.caps()
+        """Whether every met dose with a cap is within it (:meth:`caps`); True when
+        the caps were never worked out (the search ran out of time before)."""
+        if self._caps is None:
+            return True
+        caps = self._caps
         return all(
             self.deviation(d, c) <= caps[d]
             for d, c in enumerate(solution)
