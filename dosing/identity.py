@@ -55,7 +55,7 @@ class Shelf:
             lots = ", ".join(lot.lot for lot in self.unverified)
             notes.append(
                 f"lot{'s' * (len(self.unverified) != 1)} {lots}: identity not verified (no "
-                "product named and an NDC neither the catalog nor the crosswalk lists): used "
+                "product named, and no NDC the catalog or the crosswalk lists): used "
                 f"as {self.ordered}; check the label"
             )
         return notes

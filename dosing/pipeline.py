@@ -452,6 +452,11 @@ def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] =
         PlannedVials(p.lot.lot, prepared.ndcs.get(p.lot.lot), p.lot.amount, p.count, p.lot.expires)
         for p in chosen.picks
     )
+    if result.mode is Mode.EXACT_DOSE and len(vials) > 1:
+        # the vial opened (drawn in part) is the smallest: a syringe step holds the
+        # least of it, so the draw lands nearest the order
+        smallest = min(range(len(vials)), key=lambda i: (vials[i].amount, -i))
+        vials = (*vials[:smallest], *vials[smallest + 1 :], vials[smallest])
     volumes = _volumes(prepared, [p.lot for p in chosen.picks])
     draw = None
     if result.mode is Mode.EXACT_DOSE:
@@ -501,15 +506,11 @@ def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] =
 
 
 def _volumes(prepared: Prepared, lots: Sequence[Lot]) -> dict[str, Fraction]:
-    """Each lot's reconstituted volume per vial: its own ``volume_ml``, else its
-    catalog product's."""
-    volumes = {}
-    for lot in lots:
-        product = prepared.shelf.products.get(lot.lot)
-        volume = lot.volume_ml or (product.volume_ml if product is not None else None)
-        if volume is not None:
-            volumes[lot.lot] = volume
-    return volumes
+    """Each lot's reconstituted volume per vial: its own ``volume_ml`` only.  The
+    catalog's volume is the one package a source lists, strength not stated
+    (Kovaltry's larger vials take twice the diluent): drawing by it could halve a
+    dose."""
+    return {lot.lot: lot.volume_ml for lot in lots if lot.volume_ml is not None}
 
 
 def _draw(

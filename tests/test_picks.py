@@ -63,9 +63,10 @@ def order(**extra: object) -> dict[str, object]:
         "code": "J7208",
         "dose": 2250.5,
         "mode": "exact_dose",
+        # the volume on each lot, as its label gives it (Jivi 500 IU: 2.5 mL, drugs.com)
         "inventory": [
-            {"lot": "J1", "amount": 1000, "count": 2, "product": "Jivi"},
-            {"lot": "J2", "amount": 500, "count": 2, "product": "Jivi"},
+            {"lot": "J1", "amount": 1000, "count": 2, "product": "Jivi", "volume_ml": 2.5},
+            {"lot": "J2", "amount": 500, "count": 2, "product": "Jivi", "volume_ml": 2.5},
         ],
         **extra,
     }
@@ -93,6 +94,28 @@ def test_a_draw_that_lands_on_the_order_bills_the_order() -> None:
     assert planned.draw is not None and planned.draw.volume_ml == Fraction(5, 4)
     assert planned.administered == 2250
     assert not any("syringe" in w for w in planned.warnings)
+
+
+def test_the_catalogs_volume_is_never_drawn_by() -> None:
+    # the catalog lists one package's diluent, strength not stated (Kovaltry's 2,000
+    # and 3,000 IU vials take more): only the lot's own volume_ml sets a draw
+    shelf = [{"lot": "K1", "amount": 2000, "count": 1, "product": "Kovaltry"}]
+    planned = plan({"code": "J7211", "dose": 1500, "mode": "exact_dose", "inventory": shelf})
+    assert planned.draw is None and planned.administered == 1500
+
+
+def test_the_smallest_vial_is_the_one_opened() -> None:
+    # 2,250.5 IU from 1,913 + 478: opening the 478 IU vial puts a 0.1 mL step at
+    # 19 IU, not 76.5 IU
+    shelf = [
+        {"lot": "BIG", "amount": 1913, "count": 1, "volume_ml": 2.5, "expires": "2027-01-31"},
+        {"lot": "SMALL", "amount": 478, "count": 1, "volume_ml": 2.5, "expires": "2027-06-30"},
+    ]
+    planned = plan({"code": "J7208", "dose": 2250.5, "mode": "exact_dose", "inventory": shelf})
+    assert planned.vials[-1].lot == "SMALL" and planned.draw is not None
+    # 337.5 of 478 IU in 2.5 mL = 1.765 mL -> 1.8 mL, holding 344.16 IU
+    assert planned.draw.volume_ml == Fraction(9, 5)
+    assert planned.administered == 1913 + Fraction(478) * Fraction(9, 5) / Fraction(5, 2)
 
 
 def test_a_lot_volume_from_the_inventory_and_an_unknown_one() -> None:
@@ -126,7 +149,13 @@ def test_the_worksheet_names_patient_payer_date_volumes_and_trades() -> None:
 
 def test_whole_vials_show_the_closest_and_the_volume_to_infuse() -> None:
     shelf = [
-        {"lot": f"L{i}", "amount": lot.amount, "count": lot.count, "product": "Jivi"}
+        {
+            "lot": f"L{i}",
+            "amount": lot.amount,
+            "count": lot.count,
+            "product": "Jivi",
+            "volume_ml": 2.5,
+        }
         for i, lot in enumerate(SHELF)
     ]
     planned = plan(

@@ -10,7 +10,8 @@ row each, with a ``source`` on every row (docs/billing.md section 8):
 ``hcpcs_spec``     the sets by the tests)
 ``unit``           IU or mcg
 ``strengths``      nominal vial strengths, ``;``-separated
-``volume_ml``      diluent volume per vial, where the label or the FDA listing gives it
+``volume_ml``      the diluent volume of the one package a source lists (its strength not
+                   stated): for reference, never drawn by (strengths may differ)
 ``max_dose``,      the label's most per infusion and per kg, where it states one
 ``max_per_kg``
 ``min_age_years``  the youngest age the label is approved for, where it states one

@@ -35,11 +35,18 @@ def worksheet(plan: Plan, *, today: dt.date | None = None) -> str:
     who = [f"patient {order.patient_id}"] if order.patient_id else []
     if order.age_years is not None:
         who.append(f"{format_amount(order.age_years)} years")
-    who.append(f"payer {plan.payer.name}" if plan.payer else "no payer")
-    lines.append(f"Patient:   {', '.join(who)}")
+    if plan.payer:
+        who.append(f"payer {plan.payer.name}")
+    if who:
+        lines.append(f"Patient:   {', '.join(who)}")
+    tolerance = (
+        "not used: the exact dose is drawn"
+        if order.mode is Mode.EXACT_DOSE
+        else f"{plan.tolerance} for whole vials, {amount(low)} to {amount(high)}"
+    )
     lines += [
         f"Order:     {plan.calculation.how}",
-        f"Tolerance: {plan.tolerance} for whole vials, {amount(low)} to {amount(high)}",
+        f"Tolerance: {tolerance}",
         f"Mode:      {mode}" + (f", at most {order.max_vials} vials" if order.max_vials else ""),
     ]
     if order.date_of_service:
@@ -89,7 +96,8 @@ def worksheet(plan: Plan, *, today: dt.date | None = None) -> str:
         draw = plan.draw
         if draw is not None:
             full = vials - 1
-            before = f"all of the first {counted(full, 'vial')}, then " if full else ""
+            first = "the first vial" if full == 1 else f"all of the first {full} vials"
+            before = f"{first}, then " if full else ""
             lines.append(
                 f"Draw {before}{format_amount(draw.volume_ml)} mL of the "
                 f"{format_amount(draw.vial_ml)} mL in the last vial of lot {last.lot} "
@@ -119,9 +127,14 @@ def worksheet(plan: Plan, *, today: dt.date | None = None) -> str:
             f"do not mix the two codes' units)"
         )
     if plan.closest is not None:
+        least = (
+            "Least discarded, with more vials"
+            if plan.mode is Mode.EXACT_DOSE
+            else "Closest to the order, with more vials"
+        )
         lines += [
             "",
-            "Closest to the order, with more vials (this plan is within the resolution of it):",
+            f"{least} (this plan is within the resolution of it):",
             f"  {_trade(plan, plan.closest)}",
         ]
     if plan.selection.alternatives:
