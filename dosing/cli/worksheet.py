@@ -10,7 +10,7 @@ from dosing.pipeline import Plan, option_units
 from dosing.supply import SupplyPlan
 from optimizer import Mode, Selection
 from optimizer.numbers import counted, format_amount
-from optimizer.supply import TAKEN_BY_OTHERS
+from optimizer.supply import TAKEN_BY_OTHERS, SupplyResult
 
 __all__ = ["format_gap", "supply_worksheet", "worksheet"]
 
@@ -197,15 +197,19 @@ def supply_worksheet(supply: SupplyPlan) -> str:
     result, baseline, unit = supply.result, supply.baseline, supply.unit
     proven = "proven optimal" if result.stages_proven else "best found in the time limit"
 
-    def deviation(value: Fraction) -> str:
-        return f", total deviation {format_amount(value)} {unit}" if unit else ""
+    def deviation(value: Fraction, chosen: SupplyResult) -> str:
+        worst = max(
+            (abs(s.deviation_pct) for s in chosen.selections if s is not None), default=None
+        )
+        largest = f", largest {float(worst):.2f}% on one dose" if worst is not None else ""
+        return f", total deviation {format_amount(value)} {unit}{largest}" if unit else largest
 
     lines = [
         f"factordose supply: {counted(len(supply.plans), 'dose')}, {result.met} met, "
-        f"{counted(result.vials, 'vial')}{deviation(result.total_deviation)} "
+        f"{counted(result.vials, 'vial')}{deviation(result.total_deviation, result)} "
         f"({proven}, {result.engine}, {supply.seconds or result.seconds:.2f} s)",
         f"Doses planned one after another instead: {baseline.met} met, "
-        f"{counted(baseline.vials, 'vial')}{deviation(baseline.total_deviation)}",
+        f"{counted(baseline.vials, 'vial')}{deviation(baseline.total_deviation, baseline)}",
     ]
     for report in result.stages:
         state = (
