@@ -24,6 +24,7 @@ ALLOWED = {
     "dosing.billing": set(),
     "dosing.orders": {"dosing.billing"},
     "dosing.identity": {"dosing.billing"},
+    "dosing.shelf": {"dosing.billing"},
     "dosing.pipeline": {"dosing.billing", "dosing.orders", "dosing.identity"},
     "dosing.supply": {"dosing.billing", "dosing.orders", "dosing.identity", "dosing.pipeline"},
     "dosing.audit": {"dosing.billing", "dosing.orders", "dosing.pipeline"},
@@ -35,6 +36,7 @@ ALLOWED = {
         "dosing.pipeline",
         "dosing.supply",
         "dosing.audit",
+        "dosing.shelf",
     },
 }
 
