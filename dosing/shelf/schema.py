@@ -1,0 +1,53 @@
+"""The ledger's tables, for queries (the migrations in ``migrations/`` create them)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["KINDS", "dispenses", "lots", "metadata", "movements"]
+
+#: What a movement records: vials in (receive, return) or out (dispense, waste),
+#: or a signed correction (adjust).
+KINDS = ("receive", "dispense", "return", "waste", "adjust")
+
+metadata = sa.MetaData()
+
+lots = sa.Table(
+    "lots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(64), nullable=False),
+    sa.Column("lot", sa.String(64), nullable=False),
+    sa.Column("ndc", sa.String(11)),
+    sa.Column("product", sa.String(64)),
+    sa.Column("amount", sa.String(64), nullable=False),  # an exact fraction, "2125/2"
+    sa.Column("expires", sa.Date),
+    sa.Column("volume_ml", sa.String(32)),
+    sa.UniqueConstraint("site", "lot", name="lots_site_lot"),
+)
+
+dispenses = sa.Table(
+    "dispenses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("site", sa.String(64), nullable=False),
+    sa.Column("user", sa.String(64), nullable=False),
+    sa.Column("patient", sa.String(64)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("order_json", sa.Text),
+    sa.Column("plan_json", sa.Text),
+)
+
+movements = sa.Table(
+    "movements",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("lot_id", sa.Integer, sa.ForeignKey("lots.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("user", sa.String(64), nullable=False),
+    sa.Column("patient", sa.String(64)),
+    sa.Column("dispense_id", sa.Integer, sa.ForeignKey("dispenses.id"), index=True),
+    sa.Column("reason", sa.String(200)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,269 @@
+"""The shelf's storage: a ledger of lots and append-only movements (SQLAlchemy Core).
+
+:func:`open_shelf` connects to the database named by a URL (``--db``), else
+``FACTORDOSE_DB``, else a SQLite file in the user's data directory, and brings
+its schema up to date with the migrations shipped in the package (Alembic)
+before anything else.  SQLite runs in WAL mode with a busy timeout, and every
+transaction that writes begins ``IMMEDIATE``, so two dispenses never read the
+same stock.  Stock is the sum of a lot's movements; no movement is ever updated
+or deleted (triggers refuse it in the database itself).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from dosing.errors import DosingError, InputError
+from dosing.shelf.schema import dispenses, lots, movements
+from optimizer import Lot
+from optimizer.errors import Described
+
+__all__ = ["DB_ENV", "Recall", "Shelf", "StockChanged", "default_url", "open_shelf"]
+
+#: The environment variable naming the database when ``--db`` does not.
+DB_ENV = "FACTORDOSE_DB"
+#: How long a writer waits for another to finish, in milliseconds (SQLite).
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StockChanged(DosingError):
+    """A dispense asked for more vials of a lot than the ledger now holds."""
+
+
+@dataclass(frozen=True)
+class Recall:
+    """One dispense of a recalled lot."""
+
+    dispense_id: int
+    patient: str | None
+    at: dt.datetime
+    vials: int
+    user: str
+
+
+def default_url() -> str:
+    """``FACTORDOSE_DB``, else a SQLite file in the user's data directory."""
+    named = os.environ.get(DB_ENV)
+    if named:
+        return named
+    import platformdirs
+
+    folder = Path(platformdirs.user_data_dir("factordose", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'shelf.db'}"
+
+
+def open_shelf(url: str | None = None) -> Shelf:
+    """The shelf at ``url`` (see the module docstring), migrated to the newest schema."""
+    try:
+        engine = sa.create_engine(url or default_url())
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise InputError(
+            "db", "a database URL such as sqlite:///shelf.db", Described(type(exc).__name__)
+        ) from None
+    if engine.dialect.name == "sqlite":
+        _sqlite_setup(engine)
+    _migrate(engine)
+    return Shelf(engine)
+
+
+def _sqlite_setup(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi: Any, _record: Any) -> None:
+        dbapi.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+        cursor = dbapi.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock first
+
+
+def _migrate(engine: sa.Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("dosing.shelf").joinpath("migrations"))
+    )
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Shelf:
+    """The ledger's operations; each one a transaction of its own."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def receive(self, received: Iterable[Lot], *, user: str, site: str = "") -> int:
+        """Record vials received; a lot seen before must match what is on file.
+        Returns the number of vials received."""
+        total = 0
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as db:
+            for lot in received:
+                lot_id = self._lot_id(db, lot, site)
+                if lot.count:
+                    db.execute(
+                        movements.insert().values(
+                            lot_id=lot_id, kind="receive", quantity=lot.count, user=user, at=now
+                        )
+                    )
+                    total += lot.count
+        return total
+
+    def stock(self, site: str = "") -> tuple[Lot, ...]:
+        """Every lot of ``site`` with its vials on hand (the sum of its movements)."""
+        on_hand = sa.func.coalesce(sa.func.sum(movements.c.quantity), 0)
+        query = (
+            sa.select(lots, on_hand.label("count"))
+            .select_from(lots.outerjoin(movements, movements.c.lot_id == lots.c.id))
+            .where(lots.c.site == site)
+            .group_by(lots.c.id)
+            .order_by(lots.c.id)
+        )
+        with self.engine.connect() as db:
+            return tuple(_lot_of(dict(row)) for row in db.execute(query).mappings())
+
+    def dispense(
+        self,
+        vials: Mapping[str, int],
+        *,
+        user: str,
+        site: str = "",
+        patient: str | None = None,
+        order: Mapping[str, object] | None = None,
+        plan: Mapping[str, object] | None = None,
+    ) -> int:
+        """Take ``vials`` (lot id -> count) off the shelf in one transaction that
+        reads the stock again first: :class:`StockChanged` names a lot short of
+        them (another dispense got there first), and nothing is recorded."""
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as db:
+            for lot_id, count in vials.items():
+                row = db.execute(
+                    sa.select(lots.c.id)
+                    .where(lots.c.site == site, lots.c.lot == lot_id)
+                    .with_for_update()
+                ).first()
+                if row is None:
+                    raise InputError("lot", "a lot on the shelf", Described(f"lot {lot_id}"))
+                left = db.execute(
+                    sa.select(sa.func.coalesce(sa.func.sum(movements.c.quantity), 0)).where(
+                        movements.c.lot_id == row.id
+                    )
+                ).scalar_one()
+                if count > left:
+                    raise StockChanged(
+                        f"lot {lot_id} has {left} vial{'s' * (left != 1)} left, not {count}: "
+                        "plan again from the shelf"
+                    )
+            dispense_id = db.execute(
+                dispenses.insert().values(
+                    site=site,
+                    user=user,
+                    patient=patient,
+                    at=now,
+                    order_json=json.dumps(order) if order is not None else None,
+                    plan_json=json.dumps(plan) if plan is not None else None,
+                )
+            ).inserted_primary_key
+            assert dispense_id is not None
+            for lot_id, count in vials.items():
+                db.execute(
+                    movements.insert().values(
+                        lot_id=sa.select(lots.c.id)
+                        .where(lots.c.site == site, lots.c.lot == lot_id)
+                        .scalar_subquery(),
+                        kind="dispense",
+                        quantity=-count,
+                        user=user,
+                        patient=patient,
+                        dispense_id=dispense_id[0],
+                        at=now,
+                    )
+                )
+        return int(dispense_id[0])
+
+    def recall(self, lot: str, site: str = "") -> list[Recall]:
+        """Every dispense of ``lot``: patient, time, vials, who dispensed."""
+        query = (
+            sa.select(
+                dispenses.c.id,
+                dispenses.c.patient,
+                dispenses.c.at,
+                dispenses.c.user,
+                (-sa.func.sum(movements.c.quantity)).label("vials"),
+            )
+            .select_from(
+                movements.join(lots, movements.c.lot_id == lots.c.id).join(
+                    dispenses, movements.c.dispense_id == dispenses.c.id
+                )
+            )
+            .where(lots.c.site == site, lots.c.lot == lot, movements.c.kind == "dispense")
+            .group_by(dispenses.c.id)
+            .order_by(dispenses.c.at, dispenses.c.id)
+        )
+        with self.engine.connect() as db:
+            return [
+                Recall(row.id, row.patient, row.at, int(row.vials), row.user)
+                for row in db.execute(query)
+            ]
+
+    def _lot_id(self, db: sa.Connection, lot: Lot, site: str) -> int:
+        found = (
+            db.execute(sa.select(lots).where(lots.c.site == site, lots.c.lot == lot.lot))
+            .mappings()
+            .first()
+        )
+        values = {
+            "ndc": lot.ndc,
+            "product": lot.product,
+            "amount": str(lot.amount),
+            "expires": lot.expires,
+            "volume_ml": None if lot.volume_ml is None else str(lot.volume_ml),
+        }
+        if found is None:
+            key = db.execute(lots.insert().values(site=site, lot=lot.lot, **values))
+            assert key.inserted_primary_key is not None
+            return int(key.inserted_primary_key[0])
+        differing = [k for k, v in values.items() if v is not None and found[k] != v]
+        if differing:
+            raise InputError(
+                f"lot {lot.lot}",
+                "the same labeled amount, NDC, product and expiry as the lot on file",
+                Described(f"another {differing[0]}"),
+            )
+        return int(found["id"])
+
+
+def _lot_of(row: Mapping[str, Any]) -> Lot:
+    return Lot(
+        lot=row["lot"],
+        amount=Fraction(row["amount"]),
+        count=max(int(row["count"]), 0),
+        ndc=row["ndc"],
+        expires=row["expires"],
+        product=row["product"],
+        volume_ml=None if row["volume_ml"] is None else Fraction(row["volume_ml"]),
+    )

@@ -1,0 +1,143 @@
+"""The shelf's ledger on SQLite: stock is the sum of append-only movements, a
+dispense never over-draws, recall finds every patient."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dosing import InputError
+from dosing.shelf.store import DB_ENV, StockChanged, default_url, open_shelf
+from optimizer import Lot
+
+
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'shelf.db'}"
+
+
+def lots() -> list[Lot]:
+    return [
+        Lot("A1", Fraction(1000), 4, product="Jivi"),
+        Lot("B1", Fraction("1062.5"), 2, ndc="12345678901"),
+    ]
+
+
+def counts(shelf) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return {lot.lot: lot.count for lot in shelf.stock()}
+
+
+def test_receive_dispense_and_recall(tmp_path: Path) -> None:
+    shelf = open_shelf(url(tmp_path))
+    assert shelf.receive(lots(), user="rx1") == 6
+    assert counts(shelf) == {"A1": 4, "B1": 2}
+    assert shelf.stock()[1].amount == Fraction(2125, 2)  # exact, as labeled
+    first = shelf.dispense({"A1": 3, "B1": 1}, user="rx1", patient="P1", plan={"vials": 4})
+    second = shelf.dispense({"A1": 1}, user="rx2", patient="P2")
+    assert counts(shelf) == {"A1": 0, "B1": 1}
+    recalled = shelf.recall("A1")
+    assert [(r.dispense_id, r.patient, r.vials, r.user) for r in recalled] == [
+        (first, "P1", 3, "rx1"),
+        (second, "P2", 1, "rx2"),
+    ]
+    assert shelf.recall("B1")[0].patient == "P1" and shelf.recall("Z9") == []
+
+
+def test_a_dispense_never_over_draws_and_records_nothing_then(tmp_path: Path) -> None:
+    shelf = open_shelf(url(tmp_path))
+    shelf.receive(lots(), user="rx")
+    with pytest.raises(StockChanged, match="lot B1 has 2 vials left, not 3"):
+        shelf.dispense({"A1": 1, "B1": 3}, user="rx")
+    assert counts(shelf) == {"A1": 4, "B1": 2}  # the A1 vial was not taken either
+    assert shelf.recall("A1") == []
+    with pytest.raises(InputError, match="a lot on the shelf"):
+        shelf.dispense({"Q7": 1}, user="rx")
+
+
+@pytest.mark.parametrize(
+    "statement", ["UPDATE movements SET quantity = 99", "DELETE FROM movements"]
+)
+def test_movements_are_append_only_in_the_database_itself(tmp_path: Path, statement: str) -> None:
+    shelf = open_shelf(url(tmp_path))
+    shelf.receive(lots(), user="rx")
+    with pytest.raises(sa.exc.IntegrityError, match="append-only"), shelf.engine.begin() as db:
+        db.execute(sa.text(statement))
+    assert counts(shelf) == {"A1": 4, "B1": 2}
+
+
+def test_the_ledger_persists_and_migrations_run_once(tmp_path: Path) -> None:
+    shelf = open_shelf(url(tmp_path))
+    shelf.receive(lots(), user="rx")
+    shelf.close()
+    again = open_shelf(url(tmp_path))
+    assert counts(again) == {"A1": 4, "B1": 2}
+    with again.engine.connect() as db:
+        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    again.receive([Lot("A1", Fraction(1000), 2)], user="rx")  # more of a known lot
+    assert counts(again)["A1"] == 6
+
+
+def test_a_known_lot_received_with_another_label_is_refused(tmp_path: Path) -> None:
+    shelf = open_shelf(url(tmp_path))
+    shelf.receive(lots(), user="rx")
+    with pytest.raises(InputError, match="lot A1"):
+        shelf.receive([Lot("A1", Fraction(999), 1)], user="rx")
+    assert counts(shelf)["A1"] == 4
+
+
+def test_the_default_database_is_named_by_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DB_ENV, url(tmp_path))
+    assert default_url() == url(tmp_path)
+
+
+def _dispense_until_empty(db_url: str, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    shelf = open_shelf(db_url)
+    rng = random.Random(seed)
+    done: list[tuple[int, dict[str, int]]] = []
+    while True:
+        stock = {lot.lot: lot.count for lot in shelf.stock() if lot.count}
+        if not stock:
+            break
+        lot = rng.choice(sorted(stock))
+        want = {lot: rng.randint(1, 3)}
+        try:
+            done.append((shelf.dispense(want, user=f"rx{seed}"), want))
+        except StockChanged:
+            continue
+    out.put(done)
+
+
+def test_writers_in_parallel_never_over_draw(tmp_path: Path) -> None:
+    # 4 processes dispense random vials from one SQLite shelf until it is empty:
+    # every vial received is dispensed exactly once, no lot goes below zero, and
+    # each dispense that returned is in the ledger whole
+    db_url = url(tmp_path)
+    shelf = open_shelf(db_url)
+    shelf.receive([Lot(f"L{i}", Fraction(500), 25) for i in range(4)], user="rx")
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    workers = [
+        context.Process(target=_dispense_until_empty, args=(db_url, seed, out)) for seed in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [out.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    taken: dict[str, int] = {}
+    for done in results:
+        for _, want in done:
+            for lot, n in want.items():
+                taken[lot] = taken.get(lot, 0) + n
+    assert taken == {f"L{i}": 25 for i in range(4)}
+    assert all(lot.count == 0 for lot in shelf.stock())
+    dispensed = {d for done in results for d, _ in done}
+    with shelf.engine.connect() as db:
+        recorded = set(db.execute(sa.text("SELECT id FROM dispenses")).scalars())
+    assert recorded == dispensed
