@@ -160,7 +160,8 @@ class Shelf:
         them (another dispense got there first), and nothing is recorded."""
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
-            for lot_id, count in vials.items():
+            # lots locked in one order, so two dispenses never wait on each other
+            for lot_id, count in sorted(vials.items()):
                 row = db.execute(
                     sa.select(lots.c.id)
                     .where(lots.c.site == site, lots.c.lot == lot_id)

@@ -16,10 +16,6 @@ from dosing.shelf.store import DB_ENV, StockChanged, default_url, open_shelf
 from optimizer import Lot
 
 
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'shelf.db'}"
-
-
 def lots() -> list[Lot]:
     return [
         Lot("A1", Fraction(1000), 4, product="Jivi"),
@@ -31,8 +27,8 @@ def counts(shelf) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {lot.lot: lot.count for lot in shelf.stock()}
 
 
-def test_receive_dispense_and_recall(tmp_path: Path) -> None:
-    shelf = open_shelf(url(tmp_path))
+def test_receive_dispense_and_recall(db_url: str) -> None:
+    shelf = open_shelf(db_url)
     assert shelf.receive(lots(), user="rx1") == 6
     assert counts(shelf) == {"A1": 4, "B1": 2}
     assert shelf.stock()[1].amount == Fraction(2125, 2)  # exact, as labeled
@@ -47,8 +43,8 @@ def test_receive_dispense_and_recall(tmp_path: Path) -> None:
     assert shelf.recall("B1")[0].patient == "P1" and shelf.recall("Z9") == []
 
 
-def test_a_dispense_never_over_draws_and_records_nothing_then(tmp_path: Path) -> None:
-    shelf = open_shelf(url(tmp_path))
+def test_a_dispense_never_over_draws_and_records_nothing_then(db_url: str) -> None:
+    shelf = open_shelf(db_url)
     shelf.receive(lots(), user="rx")
     with pytest.raises(StockChanged, match="lot B1 has 2 vials left, not 3"):
         shelf.dispense({"A1": 1, "B1": 3}, user="rx")
@@ -61,19 +57,19 @@ def test_a_dispense_never_over_draws_and_records_nothing_then(tmp_path: Path) ->
 @pytest.mark.parametrize(
     "statement", ["UPDATE movements SET quantity = 99", "DELETE FROM movements"]
 )
-def test_movements_are_append_only_in_the_database_itself(tmp_path: Path, statement: str) -> None:
-    shelf = open_shelf(url(tmp_path))
+def test_movements_are_append_only_in_the_database_itself(db_url: str, statement: str) -> None:
+    shelf = open_shelf(db_url)
     shelf.receive(lots(), user="rx")
-    with pytest.raises(sa.exc.IntegrityError, match="append-only"), shelf.engine.begin() as db:
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), shelf.engine.begin() as db:
         db.execute(sa.text(statement))
     assert counts(shelf) == {"A1": 4, "B1": 2}
 
 
-def test_the_ledger_persists_and_migrations_run_once(tmp_path: Path) -> None:
-    shelf = open_shelf(url(tmp_path))
+def test_the_ledger_persists_and_migrations_run_once(db_url: str) -> None:
+    shelf = open_shelf(db_url)
     shelf.receive(lots(), user="rx")
     shelf.close()
-    again = open_shelf(url(tmp_path))
+    again = open_shelf(db_url)
     assert counts(again) == {"A1": 4, "B1": 2}
     with again.engine.connect() as db:
         assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
@@ -81,8 +77,8 @@ def test_the_ledger_persists_and_migrations_run_once(tmp_path: Path) -> None:
     assert counts(again)["A1"] == 6
 
 
-def test_a_known_lot_received_with_another_label_is_refused(tmp_path: Path) -> None:
-    shelf = open_shelf(url(tmp_path))
+def test_a_known_lot_received_with_another_label_is_refused(db_url: str) -> None:
+    shelf = open_shelf(db_url)
     shelf.receive(lots(), user="rx")
     with pytest.raises(InputError, match="lot A1"):
         shelf.receive([Lot("A1", Fraction(999), 1)], user="rx")
@@ -92,8 +88,9 @@ def test_a_known_lot_received_with_another_label_is_refused(tmp_path: Path) -> N
 def test_the_default_database_is_named_by_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(DB_ENV, url(tmp_path))
-    assert default_url() == url(tmp_path)
+    named = f"sqlite:///{tmp_path / 'shelf.db'}"
+    monkeypatch.setenv(DB_ENV, named)
+    assert default_url() == named
 
 
 def _dispense_until_empty(db_url: str, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
@@ -113,11 +110,10 @@ def _dispense_until_empty(db_url: str, seed: int, out: multiprocessing.Queue) ->
     out.put(done)
 
 
-def test_writers_in_parallel_never_over_draw(tmp_path: Path) -> None:
-    # 4 processes dispense random vials from one SQLite shelf until it is empty:
+def test_writers_in_parallel_never_over_draw(db_url: str) -> None:
+    # 4 processes dispense random vials from one shelf until it is empty:
     # every vial received is dispensed exactly once, no lot goes below zero, and
     # each dispense that returned is in the ledger whole
-    db_url = url(tmp_path)
     shelf = open_shelf(db_url)
     shelf.receive([Lot(f"L{i}", Fraction(500), 25) for i in range(4)], user="rx")
     context = multiprocessing.get_context("spawn")
