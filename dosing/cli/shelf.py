@@ -1,0 +1,184 @@
+"""``factordose shelf``: the inventory ledger (receive, list, export, recall)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from dosing.cli.report import Report
+from dosing.errors import InputError
+from dosing.shelf.store import DB_ENV, Shelf, open_shelf
+from optimizer import InventoryError, read_inventory_csv
+from optimizer.inventory import INVENTORY_COLUMNS
+from optimizer.numbers import counted, format_amount
+
+__all__ = ["register"]
+
+#: Lots expiring within this many days are flagged by ``shelf list``.
+EXPIRING_DAYS = 30
+
+
+def register(commands: Any) -> None:
+    shelf = commands.add_parser(
+        "shelf",
+        help="the inventory ledger: receive, list, export, recall",
+        description="The pharmacy's shelf as a ledger (SQLite by default, PostgreSQL by URL). "
+        f"The database: --db URL, else {DB_ENV}, else a file in the user's data folder.",
+    )
+    shelf.add_argument(
+        "--db", metavar="URL", help="database URL (sqlite:///path, postgresql://...)"
+    )
+    shelf.add_argument("--site", default="", help="the site (pharmacy) the lots belong to")
+    actions = shelf.add_subparsers(dest="action", required=True)
+
+    receive = actions.add_parser("receive", help="record vials received (an inventory CSV)")
+    receive.add_argument("inventory", help="inventory CSV (README: ndc,lot,amount,count,...)")
+    receive.add_argument("--by", required=True, metavar="NAME", help="who received them")
+    receive.add_argument("--json", action="store_true", help="print JSON")
+    receive.set_defaults(run=run_receive)
+
+    listing = actions.add_parser("list", help="stock by product and lot")
+    listing.add_argument(
+        "--expiring-days",
+        type=int,
+        default=EXPIRING_DAYS,
+        metavar="N",
+        help=f"flag lots expiring within N days (default {EXPIRING_DAYS})",
+    )
+    listing.add_argument(
+        "--as-of", metavar="YYYY-MM-DD", help="the day expiry is judged on (default today)"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(run=run_list)
+
+    export = actions.add_parser("export", help="today's stock as an inventory CSV")
+    export.set_defaults(run=run_export)
+
+    recall = actions.add_parser("recall", help="every dispense of a lot: who received it")
+    recall.add_argument("lot", help="the lot number")
+    recall.add_argument("--json", action="store_true", help="print JSON")
+    recall.set_defaults(run=run_recall)
+
+
+def _open(args: argparse.Namespace) -> Shelf:
+    return open_shelf(args.db)
+
+
+def run_receive(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    try:
+        lots = read_inventory_csv(Path(args.inventory))
+    except InventoryError as exc:
+        raise InputError(exc.field, exc.expected, exc.got) from None
+    shelf = _open(args)
+    try:
+        vials = shelf.receive(lots, user=args.by, site=args.site)
+    finally:
+        shelf.close()
+    if args.json:
+        print(json.dumps({"lots": len(lots), "vials": vials}), file=out)
+    else:
+        print(f"Received {counted(vials, 'vial')} in {counted(len(lots), 'lot')}.", file=out)
+
+
+def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    if args.expiring_days < 0:
+        raise InputError("expiring-days", "a number of days >= 0", args.expiring_days)
+    shelf = _open(args)
+    try:
+        lots = [lot for lot in shelf.stock(args.site) if lot.count]
+    finally:
+        shelf.close()
+    try:
+        today = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
+    except ValueError:
+        raise InputError("as-of", "a date YYYY-MM-DD", args.as_of) from None
+    soon = today + dt.timedelta(days=args.expiring_days)
+    lots.sort(key=lambda x: (x.product or "", x.expires or dt.date.max, x.lot))
+    rows = [
+        {
+            "product": lot.product,
+            "lot": lot.lot,
+            "ndc": lot.ndc,
+            "amount": float(lot.amount),
+            "count": lot.count,
+            "expires": lot.expires.isoformat() if lot.expires else None,
+            "expired": lot.expires is not None and lot.expires < today,
+            "expiring": lot.expires is not None and today <= lot.expires <= soon,
+        }
+        for lot in lots
+    ]
+    if args.json:
+        print(json.dumps(rows), file=out)
+        return
+    if not rows:
+        print("The shelf is empty.", file=out)
+        return
+    print(f"{'product':14} {'lot':14} {'amount':>10} {'vials':>6}  expires", file=out)
+    for row, lot in zip(rows, lots, strict=True):
+        flag = "  ! expired" if row["expired"] else "  ! expiring" if row["expiring"] else ""
+        print(
+            f"{(lot.product or '-'):14} {lot.lot:14} {format_amount(lot.amount):>10} "
+            f"{lot.count:>6}  {row['expires'] or '-'}{flag}",
+            file=out,
+        )
+
+
+def run_export(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    shelf = _open(args)
+    try:
+        lots = [lot for lot in shelf.stock(args.site) if lot.count]
+    finally:
+        shelf.close()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(INVENTORY_COLUMNS)
+    for lot in lots:
+        writer.writerow(
+            [
+                lot.ndc or "",
+                lot.lot,
+                format_amount(lot.amount).replace(",", ""),
+                lot.count,
+                lot.expires.isoformat() if lot.expires else "",
+                lot.product or "",
+                "" if lot.volume_ml is None else format_amount(lot.volume_ml),
+            ]
+        )
+
+
+def run_recall(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    shelf = _open(args)
+    try:
+        found = shelf.recall(args.lot, args.site)
+    finally:
+        shelf.close()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "dispense_id": r.dispense_id,
+                        "patient": r.patient,
+                        "at": r.at.isoformat(),
+                        "vials": r.vials,
+                        "user": r.user,
+                    }
+                    for r in found
+                ]
+            ),
+            file=out,
+        )
+        return
+    if not found:
+        print(f"No dispense of lot {args.lot} is on record.", file=out)
+        return
+    print(f"Lot {args.lot}: {counted(len(found), 'dispense')}", file=out)
+    for r in found:
+        print(
+            f"  dispense {r.dispense_id}  {r.at:%Y-%m-%d %H:%M}  patient {r.patient or '-'}  "
+            f"{counted(r.vials, 'vial')}  by {r.user}",
+            file=out,
+        )

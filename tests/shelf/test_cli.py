@@ -1,0 +1,54 @@
+"""``factordose shelf``: receive an inventory CSV, list, export, recall."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from dosing.cli import main
+from dosing.shelf.store import open_shelf
+from optimizer.inventory import parse_inventory_csv
+from tests.paths import EXAMPLES
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def test_receive_list_export_and_recall(db_url: str) -> None:
+    code, out, _ = run(
+        "shelf", "--db", db_url, "receive", str(EXAMPLES / "inventory.csv"), "--by", "rx1", "--json"
+    )
+    assert code == 0 and json.loads(out) == {"lots": 7, "vials": 22}
+    code, out, _ = run("shelf", "--db", db_url, "list", "--json", "--as-of", "2026-11-26")
+    rows = json.loads(out)
+    assert code == 0 and sum(r["count"] for r in rows) == 22
+    assert {r["lot"] for r in rows if r["expired"]} == {"JV1X99"}  # expired 2026-10-31
+    assert not any(r["expiring"] for r in rows)  # the next expiry is 2027-03-31
+    # the export is an inventory CSV again: the same lots, vials and labels
+    code, out, _ = run("shelf", "--db", db_url, "export")
+    exported = {lot.lot: lot for lot in parse_inventory_csv(out)}
+    original = {
+        lot.lot: lot for lot in parse_inventory_csv((EXAMPLES / "inventory.csv").read_text())
+    }
+    assert exported == original
+    shelf = open_shelf(db_url)
+    shelf.dispense({"JV5K21": 3}, user="rx2", patient="P-1001")
+    shelf.close()
+    code, out, _ = run("shelf", "--db", db_url, "recall", "JV5K21")
+    assert code == 0 and "patient P-1001  3 vials  by rx2" in out
+    code, out, _ = run("shelf", "--db", db_url, "recall", "NOPE")
+    assert code == 0 and "No dispense of lot NOPE" in out
+
+
+def test_bad_input_is_exit_2(tmp_path: Path) -> None:
+    code, _, err = run("shelf", "--db", "nope://x", "list")
+    assert code == 2 and "`db` must be a database URL" in err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ndc,lot,amount,count,expiry\n,A,100,1,2027-01-01\n")
+    code, _, err = run(
+        "shelf", "--db", f"sqlite:///{tmp_path / 's.db'}", "receive", str(bad), "--by", "rx"
+    )
+    assert code == 2 and "`expires`, not a column like it" in err
