@@ -693,7 +693,19 @@ class ColumnSearch:
                 if solver.boolean_value(y):
                     solution[d] = counts
         value = self._value(costs, solution, lots_weight)
-        if value > self._value(costs, start, lots_weight):
+
+        def keeps_caps(plan: Solution) -> bool:  # every capped dose within its cap
+            return not caps or all(
+                plan[d] is None or plan[d] == self.empty or self._deviation(d, plan[d]) <= cap  # type: ignore[arg-type]
+                for d, cap in caps.items()
+                if d < len(plan)
+            )
+
+        # the start stands only when it ranks at least as well: the stricter set first
+        if (not keeps_caps(start), self._value(costs, start, lots_weight)) < (
+            not keeps_caps(solution),
+            value,
+        ):
             return start, self._value(costs, start, lots_weight), False
         return solution, value, code == cp_model.OPTIMAL and not undecided
 

@@ -152,7 +152,9 @@ def _near_key(scaled: Scaled, result: SupplyResult, other: SupplyResult) -> tupl
     if unmet != len(scaled.doses) + scaled.evaluate(0, theirs):
         return (unmet,)
     deviation = scaled.evaluate(1, mine)
-    least = min(deviation, scaled.evaluate(1, theirs))
+    # the least deviation known: either plan's, or a deviation stage's optimum
+    found = [r.stages[1].value for r in (result, other) if len(r.stages) > 1]
+    least = min(deviation, scaled.evaluate(1, theirs), *found)
     if deviation - scaled.slack(mine) > least:
         return (unmet, 1, deviation)
     strict = int(not scaled.within_caps(mine))  # the stricter set first, when in it
