@@ -25,7 +25,7 @@ EXPIRING_DAYS = 30
 def register(commands: Any) -> None:
     shelf = commands.add_parser(
         "shelf",
-        help="the inventory ledger: receive, list, export, recall",
+        help="the inventory ledger: receive, list, export, waste, return, log, recall",
         description="The pharmacy's shelf as a ledger (SQLite by default, PostgreSQL by URL). "
         f"The database: --db URL, else {DB_ENV}, else a file in the user's data folder.",
     )
@@ -57,6 +57,27 @@ def register(commands: Any) -> None:
 
     export = actions.add_parser("export", help="today's stock as an inventory CSV")
     export.set_defaults(run=run_export)
+
+    waste = actions.add_parser("waste", help="take vials off the shelf as waste")
+    waste.add_argument("lot", help="the lot number")
+    waste.add_argument("--count", type=int, required=True, help="vials wasted")
+    waste.add_argument("--reason", required=True, help="expired, damaged, ...")
+    waste.add_argument("--by", required=True, metavar="NAME", help="who wasted them")
+    waste.set_defaults(run=run_waste)
+
+    back = actions.add_parser("return", help="put a dispense's unopened vials back")
+    back.add_argument("dispense", type=int, help="the dispense id")
+    back.add_argument("--lot", help="only this lot's vials")
+    back.add_argument("--count", type=int, help="only this many (with --lot)")
+    back.add_argument("--by", required=True, metavar="NAME", help="who put them back")
+    back.set_defaults(run=run_return)
+
+    log = actions.add_parser("log", help="the movements, oldest first")
+    log.add_argument("--lot", help="only this lot")
+    log.add_argument("--patient", help="only this patient")
+    log.add_argument("--user", help="only this user")
+    log.add_argument("--json", action="store_true", help="JSON Lines, one movement a line")
+    log.set_defaults(run=run_log)
 
     recall = actions.add_parser("recall", help="every dispense of a lot: who received it")
     recall.add_argument("lot", help="the lot number")
@@ -147,6 +168,48 @@ def run_export(args: argparse.Namespace, out: TextIO, report: Report) -> None:
                 "" if lot.volume_ml is None else format_amount(lot.volume_ml),
             ]
         )
+
+
+def run_waste(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    shelf = _open(args)
+    try:
+        shelf.waste(args.lot, args.count, reason=args.reason, user=args.by, site=args.site)
+    finally:
+        shelf.close()
+    print(f"Wasted {counted(args.count, 'vial')} of lot {args.lot} ({args.reason}).", file=out)
+
+
+def run_return(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    if args.count is not None and args.lot is None:
+        raise InputError("count", "given with --lot", args.count)
+    shelf = _open(args)
+    try:
+        back = shelf.return_vials(args.dispense, user=args.by, lot=args.lot, count=args.count)
+    finally:
+        shelf.close()
+    print(f"Returned {counted(back, 'vial')} of dispense {args.dispense}.", file=out)
+
+
+def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    shelf = _open(args)
+    try:
+        moves = shelf.log(site=args.site, lot=args.lot, patient=args.patient, user=args.user)
+    finally:
+        shelf.close()
+    for move in moves:
+        at = move["at"]
+        assert isinstance(at, dt.datetime)
+        if args.json:
+            print(json.dumps({**move, "at": at.isoformat()}), file=out)
+        else:
+            print(
+                f"{at:%Y-%m-%d %H:%M}  {move['kind']:<8} lot {move['lot']:<12} "
+                f"{move['quantity']:>+5}  by {move['user']}"
+                + (f"  patient {move['patient']}" if move["patient"] else "")
+                + (f"  dispense {move['dispense_id']}" if move["dispense_id"] else "")
+                + (f"  ({move['reason']})" if move["reason"] else ""),
+                file=out,
+            )
 
 
 def run_recall(args: argparse.Namespace, out: TextIO, report: Report) -> None:

@@ -206,8 +206,131 @@ class Shelf:
                 )
         return int(dispense_id[0])
 
+    def waste(self, lot: str, count: int, *, reason: str, user: str, site: str = "") -> None:
+        """Take ``count`` vials of ``lot`` off the shelf as waste (expired, damaged)."""
+        if count < 1:
+            raise InputError("count", "a whole number of vials >= 1", count)
+        if not reason.strip():
+            raise InputError("reason", "why the vials are wasted", Described("nothing"))
+        with self.engine.begin() as db:
+            lot_id, left = self._locked(db, lot, site)
+            if count > left:
+                raise StockChanged(
+                    f"lot {lot} has {left} vial{'s' * (left != 1)} left, not {count} to waste"
+                )
+            db.execute(
+                movements.insert().values(
+                    lot_id=lot_id,
+                    kind="waste",
+                    quantity=-count,
+                    user=user,
+                    reason=reason,
+                    at=dt.datetime.now(dt.UTC),
+                )
+            )
+
+    def return_vials(
+        self, dispense_id: int, *, user: str, lot: str | None = None, count: int | None = None
+    ) -> int:
+        """Put unopened vials of a dispense back on the shelf: all of them, or
+        ``count`` of ``lot``; never more than the dispense took and has not yet
+        returned.  Returns the vials put back."""
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as db:
+            rows = db.execute(
+                sa.select(
+                    movements.c.lot_id,
+                    lots.c.lot,
+                    (-sa.func.sum(movements.c.quantity)).label("out"),
+                )
+                .select_from(movements.join(lots, movements.c.lot_id == lots.c.id))
+                .where(movements.c.dispense_id == dispense_id)
+                .group_by(movements.c.lot_id, lots.c.lot)
+            ).all()
+            if not rows:
+                raise InputError("dispense", "a dispense on record", Described(str(dispense_id)))
+            patient = db.execute(
+                sa.select(dispenses.c.patient).where(dispenses.c.id == dispense_id)
+            ).scalar()
+            back = 0
+            for row in rows:
+                if lot is not None and row.lot != lot:
+                    continue
+                want = int(row.out) if count is None else count
+                if want > int(row.out) or want < 0:
+                    raise InputError(
+                        "count",
+                        f"at most the {int(row.out)} vials of lot {row.lot} still out",
+                        want,
+                    )
+                if want:
+                    db.execute(
+                        movements.insert().values(
+                            lot_id=row.lot_id,
+                            kind="return",
+                            quantity=want,
+                            user=user,
+                            patient=patient,
+                            dispense_id=dispense_id,
+                            at=now,
+                        )
+                    )
+                    back += want
+            if lot is not None and not any(row.lot == lot for row in rows):
+                raise InputError("lot", f"a lot of dispense {dispense_id}", Described(lot))
+        return back
+
+    def log(
+        self,
+        *,
+        site: str = "",
+        lot: str | None = None,
+        patient: str | None = None,
+        user: str | None = None,
+    ) -> list[dict[str, object]]:
+        """The movements, oldest first, filtered by lot, patient or user."""
+        query = (
+            sa.select(
+                movements.c.id,
+                movements.c.at,
+                movements.c.kind,
+                lots.c.lot,
+                movements.c.quantity,
+                movements.c.user,
+                movements.c.patient,
+                movements.c.dispense_id,
+                movements.c.reason,
+            )
+            .select_from(movements.join(lots, movements.c.lot_id == lots.c.id))
+            .where(lots.c.site == site)
+            .order_by(movements.c.id)
+        )
+        if lot is not None:
+            query = query.where(lots.c.lot == lot)
+        if patient is not None:
+            query = query.where(movements.c.patient == patient)
+        if user is not None:
+            query = query.where(movements.c.user == user)
+        with self.engine.connect() as db:
+            return [dict(row) for row in db.execute(query).mappings()]
+
+    def _locked(self, db: sa.Connection, lot: str, site: str) -> tuple[int, int]:
+        """The lot's id and vials on hand, its row locked until the transaction ends."""
+        row = db.execute(
+            sa.select(lots.c.id).where(lots.c.site == site, lots.c.lot == lot).with_for_update()
+        ).first()
+        if row is None:
+            raise InputError("lot", "a lot on the shelf", Described(f"lot {lot}"))
+        left = db.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(movements.c.quantity), 0)).where(
+                movements.c.lot_id == row.id
+            )
+        ).scalar_one()
+        return int(row.id), int(left)
+
     def recall(self, lot: str, site: str = "") -> list[Recall]:
-        """Every dispense of ``lot``: patient, time, vials, who dispensed."""
+        """Every dispense of ``lot`` that reached a patient: patient, time, vials net of
+        those returned unopened, who dispensed."""
         query = (
             sa.select(
                 dispenses.c.id,
@@ -221,8 +344,13 @@ class Shelf:
                     dispenses, movements.c.dispense_id == dispenses.c.id
                 )
             )
-            .where(lots.c.site == site, lots.c.lot == lot, movements.c.kind == "dispense")
+            .where(
+                lots.c.site == site,
+                lots.c.lot == lot,
+                movements.c.kind.in_(("dispense", "return")),
+            )
             .group_by(dispenses.c.id)
+            .having(sa.func.sum(movements.c.quantity) < 0)  # vials returned unopened: none
             .order_by(dispenses.c.at, dispenses.c.id)
         )
         with self.engine.connect() as db:

@@ -52,3 +52,55 @@ def test_bad_input_is_exit_2(tmp_path: Path) -> None:
         "shelf", "--db", f"sqlite:///{tmp_path / 's.db'}", "receive", str(bad), "--by", "rx"
     )
     assert code == 2 and "`expires`, not a column like it" in err
+
+
+def test_waste_return_and_log_from_the_command_line(db_url: str) -> None:
+    run("shelf", "--db", db_url, "receive", str(EXAMPLES / "inventory.csv"), "--by", "rx1")
+    code, out, _ = run(
+        "shelf",
+        "--db",
+        db_url,
+        "waste",
+        "JV1X99",
+        "--count",
+        "5",
+        "--reason",
+        "expired",
+        "--by",
+        "rx1",
+    )
+    assert code == 0 and "Wasted 5 vials of lot JV1X99 (expired)" in out
+    shelf = open_shelf(db_url)
+    given = shelf.dispense({"JV5K21": 2}, user="rx2", patient="P-7")
+    shelf.close()
+    code, out, _ = run(
+        "shelf",
+        "--db",
+        db_url,
+        "return",
+        str(given),
+        "--lot",
+        "JV5K21",
+        "--count",
+        "1",
+        "--by",
+        "rx2",
+    )
+    assert code == 0 and "Returned 1 vial of dispense" in out
+    code, out, _ = run("shelf", "--db", db_url, "log", "--lot", "JV5K21", "--json")
+    kinds = [json.loads(line)["kind"] for line in out.splitlines()]
+    assert code == 0 and kinds == ["receive", "dispense", "return"]
+    code, _, err = run(
+        "shelf",
+        "--db",
+        db_url,
+        "waste",
+        "JV5K21",
+        "--count",
+        "9",
+        "--reason",
+        "damaged",
+        "--by",
+        "rx1",
+    )
+    assert code == 2 and "has 3 vials left, not 9 to waste" in err

@@ -137,3 +137,33 @@ def test_writers_in_parallel_never_over_draw(db_url: str) -> None:
     with shelf.engine.connect() as db:
         recorded = set(db.execute(sa.text("SELECT id FROM dispenses")).scalars())
     assert recorded == dispensed
+
+
+def test_waste_return_and_the_log(db_url: str) -> None:
+    shelf = open_shelf(db_url)
+    shelf.receive(lots(), user="rx")
+    shelf.waste("B1", 1, reason="damaged", user="rx")
+    with pytest.raises(StockChanged, match="lot B1 has 1 vial left, not 2 to waste"):
+        shelf.waste("B1", 2, reason="expired", user="rx")
+    with pytest.raises(InputError, match="why the vials are wasted"):
+        shelf.waste("A1", 1, reason=" ", user="rx")
+    given = shelf.dispense({"A1": 3}, user="rx", patient="P1")
+    assert shelf.return_vials(given, user="rx", lot="A1", count=1) == 1
+    assert counts(shelf) == {"A1": 2, "B1": 1}
+    with pytest.raises(InputError, match="at most the 2 vials of lot A1 still out"):
+        shelf.return_vials(given, user="rx", lot="A1", count=3)
+    assert shelf.recall("A1")[0].vials == 2  # one came back unopened
+    assert shelf.return_vials(given, user="rx") == 2  # the rest
+    assert shelf.recall("A1") == []  # nothing of it reached the patient
+    kinds = [(m["kind"], m["lot"], m["quantity"]) for m in shelf.log()]
+    assert kinds == [
+        ("receive", "A1", 4),
+        ("receive", "B1", 2),
+        ("waste", "B1", -1),
+        ("dispense", "A1", -3),
+        ("return", "A1", 1),
+        ("return", "A1", 2),
+    ]
+    assert [m["kind"] for m in shelf.log(patient="P1")] == ["dispense", "return", "return"]
+    with pytest.raises(InputError, match="a dispense on record"):
+        shelf.return_vials(999, user="rx")
