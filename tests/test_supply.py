@@ -76,7 +76,9 @@ def test_column_model_matches_brute_force(case: tuple[list[DoseRequest], list[Lo
     assert found[:1] == best[:1] or not zero.proven
     if found[:1] == best[:1]:
         assert first.bound <= deviation * scaled.common / scaled.scale <= first.value
-        assert found[:2] == best[:2] or not first.proven  # in the near set
+        # whether the plan is in the (stricter) near set is the last stage's to decide
+    if found[:1] == best[:1]:
+        assert found[:2] == best[:2] or not last.proven
     if found[:2] == best[:2]:
         assert last.bound <= vials * w_vials + lots_used * w_lots + expiry  # type: ignore[operator]
         assert found == best or not last.proven
