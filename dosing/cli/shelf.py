@@ -25,7 +25,7 @@ EXPIRING_DAYS = 30
 def register(commands: Any) -> None:
     shelf = commands.add_parser(
         "shelf",
-        help="the inventory ledger: receive, list, export, waste, return, log, recall",
+        help="the inventory ledger: receive, list, export, waste, return, void, log, recall",
         description="The pharmacy's shelf as a ledger (SQLite by default, PostgreSQL by URL). "
         f"The database: --db URL, else {DB_ENV}, else a file in the user's data folder.",
     )
@@ -71,6 +71,12 @@ def register(commands: Any) -> None:
     back.add_argument("--count", type=int, help="only this many (with --lot)")
     back.add_argument("--by", required=True, metavar="NAME", help="who put them back")
     back.set_defaults(run=run_return)
+
+    void = actions.add_parser("void", help="undo a dispense recorded in error")
+    void.add_argument("dispense", type=int, help="the dispense id")
+    void.add_argument("--reason", required=True, help="why")
+    void.add_argument("--by", required=True, metavar="NAME", help="who voids it")
+    void.set_defaults(run=run_void)
 
     log = actions.add_parser("log", help="the movements, oldest first")
     log.add_argument("--lot", help="only this lot")
@@ -188,6 +194,15 @@ def run_return(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     finally:
         shelf.close()
     print(f"Returned {counted(back, 'vial')} of dispense {args.dispense}.", file=out)
+
+
+def run_void(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    shelf = _open(args)
+    try:
+        back = shelf.void(args.dispense, reason=args.reason, user=args.by)
+    finally:
+        shelf.close()
+    print(f"Voided dispense {args.dispense}: {counted(back, 'vial')} back on the shelf.", file=out)
 
 
 def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:

@@ -280,6 +280,42 @@ class Shelf:
                 raise InputError("lot", f"a lot of dispense {dispense_id}", Described(lot))
         return back
 
+    def void(self, dispense_id: int, *, reason: str, user: str) -> int:
+        """Undo a dispense recorded in error: every vial still out goes back on the
+        shelf by an ``adjust`` movement with the reason (the dispense's own
+        movements stay).  Returns the vials put back."""
+        if not reason.strip():
+            raise InputError("reason", "why the dispense is voided", Described("nothing"))
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as db:
+            rows = db.execute(
+                sa.select(movements.c.lot_id, (-sa.func.sum(movements.c.quantity)).label("out"))
+                .where(movements.c.dispense_id == dispense_id)
+                .group_by(movements.c.lot_id)
+            ).all()
+            if not rows:
+                raise InputError("dispense", "a dispense on record", Described(str(dispense_id)))
+            back = 0
+            for row in rows:
+                if int(row.out) > 0:
+                    db.execute(
+                        movements.insert().values(
+                            lot_id=row.lot_id,
+                            kind="adjust",
+                            quantity=int(row.out),
+                            user=user,
+                            dispense_id=dispense_id,
+                            reason=f"void: {reason.strip()}"[:200],
+                            at=now,
+                        )
+                    )
+                    back += int(row.out)
+            if not back:
+                raise InputError(
+                    "dispense", "a dispense with vials still out", Described("none left")
+                )
+        return back
+
     def log(
         self,
         *,
@@ -330,7 +366,7 @@ class Shelf:
 
     def recall(self, lot: str, site: str = "") -> list[Recall]:
         """Every dispense of ``lot`` that reached a patient: patient, time, vials net of
-        those returned unopened, who dispensed."""
+        those returned unopened (or voided), who dispensed."""
         query = (
             sa.select(
                 dispenses.c.id,
@@ -347,7 +383,7 @@ class Shelf:
             .where(
                 lots.c.site == site,
                 lots.c.lot == lot,
-                movements.c.kind.in_(("dispense", "return")),
+                movements.c.kind.in_(("dispense", "return", "adjust")),
             )
             .group_by(dispenses.c.id)
             .having(sa.func.sum(movements.c.quantity) < 0)  # vials returned unopened: none

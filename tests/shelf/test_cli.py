@@ -104,3 +104,16 @@ def test_waste_return_and_log_from_the_command_line(db_url: str) -> None:
         "rx1",
     )
     assert code == 2 and "has 3 vials left, not 9 to waste" in err
+
+
+def test_void_from_the_command_line(db_url: str) -> None:
+    run("shelf", "--db", db_url, "receive", str(EXAMPLES / "inventory.csv"), "--by", "rx1")
+    shelf = open_shelf(db_url)
+    given = shelf.dispense({"JV2C19": 1}, user="rx2", patient="P-9")
+    shelf.close()
+    code, out, _ = run(
+        "shelf", "--db", db_url, "void", str(given), "--reason", "entered twice", "--by", "rx1"
+    )
+    assert code == 0 and f"Voided dispense {given}: 1 vial back on the shelf." in out
+    code, _, err = run("shelf", "--db", db_url, "void", "12345", "--reason", "x", "--by", "rx1")
+    assert code == 2 and "a dispense on record" in err

@@ -167,3 +167,19 @@ def test_waste_return_and_the_log(db_url: str) -> None:
     assert [m["kind"] for m in shelf.log(patient="P1")] == ["dispense", "return", "return"]
     with pytest.raises(InputError, match="a dispense on record"):
         shelf.return_vials(999, user="rx")
+
+
+def test_a_voided_dispense_puts_its_vials_back_and_leaves_the_recall(db_url: str) -> None:
+    shelf = open_shelf(db_url)
+    shelf.receive(lots(), user="rx")
+    given = shelf.dispense({"A1": 2, "B1": 1}, user="rx", patient="P1")
+    shelf.return_vials(given, user="rx", lot="B1")
+    assert shelf.void(given, reason="wrong patient", user="rx2") == 2  # the A1 vials
+    assert counts(shelf) == {"A1": 4, "B1": 2}
+    assert shelf.recall("A1") == []
+    last = shelf.log()[-1]
+    assert (last["kind"], last["quantity"], last["reason"]) == ("adjust", 2, "void: wrong patient")
+    with pytest.raises(InputError, match="a dispense with vials still out"):
+        shelf.void(given, reason="again", user="rx")
+    with pytest.raises(InputError, match="why the dispense is voided"):
+        shelf.void(given, reason="", user="rx")
