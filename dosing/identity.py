@@ -23,11 +23,11 @@ from dosing.errors import InputError
 from optimizer import Lot
 from optimizer.errors import Described
 
-__all__ = ["Shelf", "sort_shelf"]
+__all__ = ["SortedShelf", "sort_shelf"]
 
 
 @dataclass(frozen=True)
-class Shelf:
+class SortedShelf:
     """The lots for one ordered code: used, set aside (with why), unverified."""
 
     usable: tuple[Lot, ...]
@@ -75,7 +75,7 @@ def sort_shelf(
     product: str | None = None,
     crosswalk: Crosswalk | None = None,
     catalog: Catalog | None = None,
-) -> Shelf:
+) -> SortedShelf:
     """The lots of ``code``'s drug (and of ``product``, when the order names one)."""
     catalog = catalog or load_catalog()
     cms = load_code_set("cms")
@@ -129,7 +129,7 @@ def sort_shelf(
                     f"; the {set_name} code set bills {code.code} as {other.name}: "
                     'check the order\'s "code_set"'
                 )
-    return Shelf(tuple(usable), tuple(aside), tuple(unverified), ordered, products, hint=hint)
+    return SortedShelf(tuple(usable), tuple(aside), tuple(unverified), ordered, products, hint=hint)
 
 
 def _codes(product: Product) -> str:

@@ -112,6 +112,8 @@ class DoseCalculation:
 
     amount: Fraction
     how: str
+    #: the dose by rise used the label's recovery (of adults and adolescents)
+    label_recovery: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,7 @@ class Order:
                 "known for those); give dose_per_kg or dose instead",
                 f"{code.code}, {code.factor or 'factor not stated'} in {unit}",
             )
+        from_label = self.recovery is None and recovery is not None
         if self.recovery is not None:
             used, why = self.recovery, "observed"
         elif recovery is not None:
@@ -260,6 +263,7 @@ class Order:
             amount,
             f"{weight} kg x {format_amount(self.target_rise_pct)}% rise / "
             f"{format_amount(used)} IU/dL per IU/kg ({why}) = {format_amount(amount)} IU",
+            label_recovery=from_label,
         )
 
 

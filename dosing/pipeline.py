@@ -33,7 +33,7 @@ from dosing.billing.ndc import normalize_ndc
 from dosing.billing.payers import PayerProfile, load_payer
 from dosing.billing.units import equivalent_units, units_for
 from dosing.errors import InputError
-from dosing.identity import Shelf, sort_shelf
+from dosing.identity import SortedShelf, sort_shelf
 from dosing.orders import DoseCalculation, Order, parse_order
 from optimizer import Lot, Mode, Selection, SelectionResult, Tolerance, select
 from optimizer.errors import Described, FieldError
@@ -254,7 +254,7 @@ def plan(
     return replace(assemble(prepared, result), closest=result.closest)
 
 
-def _brands(shelf: Shelf) -> dict[str, tuple[Lot, ...]]:
+def _brands(shelf: SortedShelf) -> dict[str, tuple[Lot, ...]]:
     """The usable lots by catalog product, when a class code (J7192) finds several
     on the shelf; lots of unverified identity go with each.  Empty otherwise."""
     by_product: dict[str, list[Lot]] = {}
@@ -328,7 +328,7 @@ class Prepared:
     tolerance: Tolerance
     day: dt.date
     ndcs: Mapping[str, str]
-    shelf: Shelf
+    shelf: SortedShelf
     resolution_pct: Fraction = Fraction(DEFAULT_RESOLUTION_PCT)
 
 
@@ -637,7 +637,7 @@ def _label_limits(prepared: Prepared) -> list[str]:
     (docs/billing.md section 8): warnings, never refusals."""
     notes = []
     amount, order = prepared.calculation.amount, prepared.order
-    if "label)" in prepared.calculation.how and (order.age_years is None or order.age_years < 12):
+    if prepared.calculation.label_recovery and (order.age_years is None or order.age_years < 12):
         notes.append(
             "the dose uses the label's recovery for adults and adolescents (12 years and "
             "older); a younger child's is often lower: give the patient's observed `recovery`"

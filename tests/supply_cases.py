@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -103,13 +104,9 @@ def _options(dose: DoseRequest, lots: list[Lot]) -> list[tuple[int, ...] | None]
     return options
 
 
-def brute_force(doses: list[DoseRequest], lots: list[Lot]) -> tuple[object, ...]:
-    """The optimum by enumerating every vial assignment (tiny cases), by the rule of
-    docs/design.md: the most doses met; among those, the plans whose total
-    deviation less their slack is at most the least total deviation (the near
-    set); within it, those keeping every dose within its resolution of its own
-    closest (alone, on the whole shelf) when there are any; then the fewest vials,
-    lots per patient, expiry cost.  Returned as :func:`key` gives it."""
+def _plans(doses: list[DoseRequest], lots: list[Lot]) -> list[list[tuple[int, ...] | None]]:
+    """Every assignment of selections to doses the stock allows, meeting the most
+    doses any of them meets."""
     per_dose = [_options(dose, lots) for dose in doses]
     plans = [
         list(choice)
@@ -117,9 +114,39 @@ def brute_force(doses: list[DoseRequest], lots: list[Lot]) -> tuple[object, ...]
         if all(sum(c[i] for c in choice if c) <= lot.count for i, lot in enumerate(lots))
     ]
     most = max(sum(c is not None for c in p) for p in plans)
-    best = [p for p in plans if sum(c is not None for c in p) == most]
-    least = min(deviation_of(doses, lots, p) for p in best)
-    return min(key(doses, lots, p, least) for p in best)
+    return [p for p in plans if sum(c is not None for c in p) == most]
+
+
+@dataclass(frozen=True)
+class NearSet:
+    """What judging a plan against the rule needs, worked out once per supply."""
+
+    least: Fraction  # the least total deviation of the plans meeting the most doses
+    caps: dict[int, Fraction]
+    strict: bool  # some plan of the pooled near set keeps every cap
+
+
+def near_set(doses: list[DoseRequest], lots: list[Lot]) -> NearSet:
+    plans = _plans(doses, lots)
+    least = min(deviation_of(doses, lots, p) for p in plans)
+    bound = caps(doses, lots)
+    strict = any(
+        deviation_of(doses, lots, p) - slack(doses, lots, p) <= least
+        and within(doses, lots, p, bound)
+        for p in plans
+    )
+    return NearSet(least, bound, strict)
+
+
+def brute_force(doses: list[DoseRequest], lots: list[Lot]) -> tuple[object, ...]:
+    """The optimum by enumerating every vial assignment (tiny cases), by the rule of
+    docs/design.md: the most doses met; among those, the plans whose total
+    deviation less their slack is at most the least total deviation (the near
+    set); within it, those keeping every dose within its resolution of its own
+    closest (alone, on the whole shelf) when there are any; then the fewest vials,
+    lots per patient, expiry cost.  Returned as :func:`key` gives it."""
+    near = near_set(doses, lots)
+    return min(key(doses, lots, p, near) for p in _plans(doses, lots))
 
 
 def caps(doses: list[DoseRequest], lots: list[Lot]) -> dict[int, Fraction]:
@@ -137,25 +164,6 @@ def caps(doses: list[DoseRequest], lots: list[Lot]) -> dict[int, Fraction]:
             step = math.floor(dose.target * dose.resolution_pct / 100 / unit) * unit
             found[d] = closest + step
     return found
-
-
-def strict_exists(doses: list[DoseRequest], lots: list[Lot], least: Fraction) -> bool:
-    """Whether some plan meeting the most doses in the pooled near set keeps every
-    met dose within its cap."""
-    per_dose = [_options(dose, lots) for dose in doses]
-    plans = [
-        list(choice)
-        for choice in itertools.product(*per_dose)
-        if all(sum(c[i] for c in choice if c) <= lot.count for i, lot in enumerate(lots))
-    ]
-    most = max(sum(c is not None for c in p) for p in plans)
-    bound = caps(doses, lots)
-    return any(
-        sum(c is not None for c in p) == most
-        and deviation_of(doses, lots, p) - slack(doses, lots, p) <= least
-        and within(doses, lots, p, bound)
-        for p in plans
-    )
 
 
 def within(
@@ -176,14 +184,14 @@ def key(
     doses: list[DoseRequest],
     lots: list[Lot],
     choice: list[tuple[int, ...] | None],
-    least: Fraction,
+    near: NearSet,
 ) -> tuple[object, ...]:
     """(doses not met, outside the near set of ``least`` (the strict one when it
     has plans), vials, lots per patient, expiry cost)."""
     met = [(d, c) for d, c in zip(doses, choice, strict=True) if c is not None]
-    outside = deviation_of(doses, lots, choice) - slack(doses, lots, choice) > least
-    if not outside and strict_exists(doses, lots, least):
-        outside = not within(doses, lots, choice, caps(doses, lots))
+    outside = deviation_of(doses, lots, choice) - slack(doses, lots, choice) > near.least
+    if not outside and near.strict:
+        outside = not within(doses, lots, choice, near.caps)
     vials = sum(sum(c) for _, c in met)
     patients: dict[str, set[int]] = {}
     for d, c in met:
@@ -195,14 +203,7 @@ def key(
 
 def least_deviation(doses: list[DoseRequest], lots: list[Lot]) -> Fraction:
     """The least total deviation of the plans meeting the most doses (brute force)."""
-    per_dose = [_options(dose, lots) for dose in doses]
-    plans = [
-        list(choice)
-        for choice in itertools.product(*per_dose)
-        if all(sum(c[i] for c in choice if c) <= lot.count for i, lot in enumerate(lots))
-    ]
-    most = max(sum(c is not None for c in p) for p in plans)
-    return min(deviation_of(doses, lots, p) for p in plans if sum(c is not None for c in p) == most)
+    return min(deviation_of(doses, lots, p) for p in _plans(doses, lots))
 
 
 def result_key(
@@ -212,7 +213,7 @@ def result_key(
         None if s is None else tuple(s.counts_by_lot().get(lot.lot, 0) for lot in lots)
         for s in result.selections
     ]
-    return key(doses, lots, choice, least_deviation(doses, lots))
+    return key(doses, lots, choice, near_set(doses, lots))
 
 
 @st.composite

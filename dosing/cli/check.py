@@ -19,7 +19,7 @@ from dosing.audit import RULES, Checker, ClaimResult, Summary
 from dosing.billing.crosswalk import Crosswalk
 from dosing.billing.mue import Mue
 from dosing.cli.inputs import payer_arg
-from dosing.cli.products import crosswalk_arg, mue_arg
+from dosing.cli.products import add_billing_files
 from dosing.cli.report import Exit, Report
 from optimizer.errors import escape
 from optimizer.numbers import counted
@@ -40,18 +40,7 @@ def register(commands: Any) -> None:
         type=payer_arg,
         help="payer profile (name or TOML path) for every row, instead of each row's payer column",
     )
-    parser.add_argument(
-        "--crosswalk",
-        type=crosswalk_arg,
-        metavar="FILE",
-        help="the CMS NDC-HCPCS crosswalk CSV: tells each lot's drug by its NDC",
-    )
-    parser.add_argument(
-        "--mue",
-        type=mue_arg,
-        metavar="FILE",
-        help="a CMS MUE table CSV: its values apply over the payer profile's",
-    )
+    add_billing_files(parser)
     parser.add_argument("--json", action="store_true", help="JSON Lines: findings, then a summary")
     parser.set_defaults(run=run)
 

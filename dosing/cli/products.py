@@ -17,7 +17,7 @@ from dosing.errors import DosingError, InputError
 from optimizer.errors import Described
 from optimizer.numbers import counted, format_amount, to_json_number
 
-__all__ = ["crosswalk_arg", "mue_arg", "register"]
+__all__ = ["add_billing_files", "crosswalk_arg", "mue_arg", "register"]
 
 
 def crosswalk_arg(text: str) -> Crosswalk:
@@ -35,6 +35,22 @@ def mue_arg(text: str) -> Mapping[str, Mue]:
         return read_mue_table(Path(text))
     except DosingError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_billing_files(parser: argparse.ArgumentParser) -> None:
+    """``--crosswalk FILE`` and ``--mue FILE``, for every command that plans or checks."""
+    parser.add_argument(
+        "--crosswalk",
+        type=crosswalk_arg,
+        metavar="FILE",
+        help="the CMS NDC-HCPCS crosswalk CSV: tells each lot's drug by its NDC",
+    )
+    parser.add_argument(
+        "--mue",
+        type=mue_arg,
+        metavar="FILE",
+        help="a CMS MUE table CSV: its values apply over the payer profile's",
+    )
 
 
 def register(commands: Any) -> None:

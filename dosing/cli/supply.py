@@ -7,7 +7,7 @@ import json
 from typing import Any, TextIO
 
 from dosing.cli.inputs import code_set_arg, read_input, read_json
-from dosing.cli.products import crosswalk_arg, mue_arg
+from dosing.cli.products import add_billing_files
 from dosing.cli.report import Exit, Report
 from dosing.cli.worksheet import supply_worksheet
 from dosing.supply import plan_supply
@@ -25,18 +25,7 @@ def register(commands: Any, code_set_help: str) -> None:
     parser.add_argument("request", help="supply request JSON file, or - for standard input")
     parser.add_argument("--json", action="store_true", help="print the supply JSON")
     parser.add_argument("--code-set", type=code_set_arg, help=code_set_help)
-    parser.add_argument(
-        "--crosswalk",
-        type=crosswalk_arg,
-        metavar="FILE",
-        help="the CMS NDC-HCPCS crosswalk CSV: tells each lot's drug by its NDC",
-    )
-    parser.add_argument(
-        "--mue",
-        type=mue_arg,
-        metavar="FILE",
-        help="a CMS MUE table CSV: its values apply over the payer profile's",
-    )
+    add_billing_files(parser)
     parser.set_defaults(run=run)
 
 

@@ -74,7 +74,13 @@ def open_shelf(url: str | None = None) -> Shelf:
         ) from None
     if engine.dialect.name == "sqlite":
         _sqlite_setup(engine)
-    _migrate(engine)
+    try:
+        _migrate(engine)
+    except sa.exc.OperationalError:  # no such folder or server, no permission
+        engine.dispose()
+        raise InputError(
+            "db", "a database that can be opened", Described("one that cannot be opened")
+        ) from None
     return Shelf(engine)
 
 
@@ -161,19 +167,9 @@ class Shelf:
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
             # lots locked in one order, so two dispenses never wait on each other
+            ids = {}
             for lot_id, count in sorted(vials.items()):
-                row = db.execute(
-                    sa.select(lots.c.id)
-                    .where(lots.c.site == site, lots.c.lot == lot_id)
-                    .with_for_update()
-                ).first()
-                if row is None:
-                    raise InputError("lot", "a lot on the shelf", Described(f"lot {lot_id}"))
-                left = db.execute(
-                    sa.select(sa.func.coalesce(sa.func.sum(movements.c.quantity), 0)).where(
-                        movements.c.lot_id == row.id
-                    )
-                ).scalar_one()
+                ids[lot_id], left = self._locked(db, lot_id, site)
                 if count > left:
                     raise StockChanged(
                         f"lot {lot_id} has {left} vial{'s' * (left != 1)} left, not {count}: "
@@ -193,9 +189,7 @@ class Shelf:
             for lot_id, count in vials.items():
                 db.execute(
                     movements.insert().values(
-                        lot_id=sa.select(lots.c.id)
-                        .where(lots.c.site == site, lots.c.lot == lot_id)
-                        .scalar_subquery(),
+                        lot_id=ids[lot_id],
                         kind="dispense",
                         quantity=-count,
                         user=user,

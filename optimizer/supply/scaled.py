@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
+from optimizer import exact
 from optimizer.inventory import Lot, with_count
 from optimizer.problem import Mode, Problem, expiry_ranks
 
@@ -121,8 +122,6 @@ class Scaled:
         large for the exact table, has no cap; nor have the doses not reached by
         ``deadline`` (a :func:`time.monotonic` instant)."""
         if self._caps is None:
-            from optimizer import exact  # the exact path; imported late: it imports problem
-
             caps: dict[int, int] = {}
             for d in range(len(self.doses)):
                 if deadline is not None and time.monotonic() > deadline:

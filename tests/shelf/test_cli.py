@@ -117,3 +117,9 @@ def test_void_from_the_command_line(db_url: str) -> None:
     assert code == 0 and f"Voided dispense {given}: 1 vial back on the shelf." in out
     code, _, err = run("shelf", "--db", db_url, "void", "12345", "--reason", "x", "--by", "rx1")
     assert code == 2 and "a dispense on record" in err
+
+
+def test_a_database_that_cannot_be_opened_is_exit_2(tmp_path: Path) -> None:
+    for url in (f"sqlite:///{tmp_path}", f"sqlite:///{tmp_path / 'no' / 'such' / 'x.db'}"):
+        code, _, err = run("shelf", "--db", url, "list")
+        assert code == 2 and "`db` must be a database that can be opened" in err
