@@ -30,7 +30,7 @@ from dosing.billing.claims import Setting
 from dosing.billing.codesets import BillingCode
 from dosing.errors import InputError
 from optimizer import Lot, Mode, Tolerance, lots_from_records, read_inventory_csv
-from optimizer.errors import FieldError
+from optimizer.errors import Described, FieldError
 from optimizer.numbers import as_fraction, format_amount
 from optimizer.select import MAX_RESOLUTION_PCT
 
@@ -268,15 +268,22 @@ class Order:
 
 
 def parse_order(
-    data: object, *, base_dir: Path | None = None, code_set: str | Path | None = None
+    data: object,
+    *,
+    base_dir: Path | None = None,
+    code_set: str | Path | None = None,
+    inventory: Sequence[Lot] | None = None,
 ) -> Order:
     """An :class:`Order` from the order JSON (a dict).  Unknown keys are refused.
 
     ``inventory_file`` is read only inside ``base_dir`` (the order file's folder;
     without one, only an inline ``inventory`` is accepted: :mod:`dosing.files`).
-    ``code_set`` (the CLI's ``--code-set``) overrides the order's.
+    ``code_set`` (the CLI's ``--code-set``) overrides the order's.  ``inventory``
+    (the shelf's stock) stands in for the order's own, which it must then not name.
     """
     data = checked_object(data, ORDER_KEYS, what="order")
+    if inventory is not None:
+        data = {**no_inventory(data, "the lots come from the shelf"), "inventory": []}
     if "code" not in data:
         raise InputError("code", "present", "nothing")
     try:
@@ -296,7 +303,7 @@ def parse_order(
             payer=_optional_text(data.get("payer"), "payer"),
             date_of_service=_date(data.get("date_of_service"), "date_of_service"),
             time_limit=_seconds(data.get("time_limit", DEFAULT_TIME_LIMIT), "time_limit"),
-            inventory=inventory_of(data, base_dir),
+            inventory=inventory_of(data, base_dir) if inventory is None else tuple(inventory),
             patient_id=_optional_text(data.get("patient_id"), "patient_id"),
             diagnosis_codes=_texts(data.get("diagnosis_codes"), "diagnosis_codes"),
             prior_authorization=_optional_text(
@@ -317,6 +324,14 @@ def parse_order(
         )
     except FieldError as exc:  # from the optimizer's checks: same shape, our type
         raise InputError(exc.field, exc.expected, exc.got) from None
+
+
+def no_inventory(data: Mapping[str, object], why: str) -> Mapping[str, object]:
+    """``data``, which must name no lots of its own (``why`` says why not)."""
+    for key in ("inventory", "inventory_file"):
+        if key in data:
+            raise InputError(key, f"absent: {why}", Described("an inventory"))
+    return data
 
 
 def checked_object(data: object, keys: Sequence[str], *, what: str) -> Mapping[str, object]:

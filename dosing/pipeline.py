@@ -200,8 +200,11 @@ def plan(
     engine: str = "auto",
     crosswalk: Crosswalk | None = None,
     mue: Mapping[str, Mue] | None = None,
+    inventory: Sequence[Lot] | None = None,
 ) -> Plan:
     """Plan one dose.  ``order`` is the order JSON as a dict, or an :class:`Order`.
+    ``inventory`` (the shelf's stock) stands in for the order's lots; an order
+    dict given with it names none.
 
     ``engine`` is passed to :func:`optimizer.select` (``auto``, ``exact`` or
     ``cpsat``); the answer is the same, only the speed differs.
@@ -218,7 +221,9 @@ def plan(
     the payer profile's MUEs.
     """
     if not isinstance(order, Order):
-        order = parse_order(order, base_dir=base_dir, code_set=code_set)
+        order = parse_order(order, base_dir=base_dir, code_set=code_set, inventory=inventory)
+    elif inventory is not None:
+        order = replace(order, inventory=tuple(inventory))
     prepared = prepare(
         order, code_set=code_set, today=today, base_dir=base_dir, crosswalk=crosswalk, mue=mue
     )

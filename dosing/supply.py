@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +27,7 @@ from pathlib import Path
 from dosing.billing.crosswalk import Crosswalk
 from dosing.billing.mue import Mue
 from dosing.errors import InputError
-from dosing.orders import Order, checked_object, inventory_of, parse_order
+from dosing.orders import Order, checked_object, inventory_of, no_inventory, parse_order
 from dosing.pipeline import Plan, Prepared, assemble, prepare
 from optimizer import Lot, Mode, SelectionResult, Status
 from optimizer.errors import Described, FieldError
@@ -119,12 +119,19 @@ def plan_supply(
     today: dt.date | None = None,
     crosswalk: Crosswalk | None = None,
     mue: Mapping[str, Mue] | None = None,
+    inventory: Sequence[Lot] | None = None,
 ) -> SupplyPlan:
     """Plan every dose of a supply request (a dict of the supply JSON);
-    ``crosswalk`` links the lots' NDCs to codes (:mod:`dosing.identity`)."""
+    ``crosswalk`` links the lots' NDCs to codes (:mod:`dosing.identity`).
+    ``inventory`` (the shelf's stock) stands in for the request's lots, which
+    it must then not name."""
     started = time.monotonic()
     request = checked_object(request, SUPPLY_KEYS, what="supply")
-    lots = inventory_of(request, base_dir)
+    if inventory is None:
+        lots = inventory_of(request, base_dir)
+    else:
+        lots = tuple(inventory)
+        no_inventory(request, "the lots come from the shelf")
     doses = request.get("doses")
     if not isinstance(doses, list) or not doses:
         raise InputError("doses", "a non-empty list of orders", doses)

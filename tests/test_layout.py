@@ -24,10 +24,10 @@ ALLOWED = {
     "dosing.billing": set(),
     "dosing.orders": {"dosing.billing"},
     "dosing.identity": {"dosing.billing"},
-    "dosing.shelf": {"dosing.billing"},
     "dosing.pipeline": {"dosing.billing", "dosing.orders", "dosing.identity"},
     "dosing.supply": {"dosing.billing", "dosing.orders", "dosing.identity", "dosing.pipeline"},
     "dosing.audit": {"dosing.billing", "dosing.orders", "dosing.pipeline"},
+    "dosing.shelf": {"dosing.billing", "dosing.orders", "dosing.pipeline", "dosing.supply"},
     "dosing.cli": {
         "dosing",
         "dosing.billing",

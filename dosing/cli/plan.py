@@ -10,8 +10,11 @@ from dosing.cli import batch
 from dosing.cli.inputs import code_set_arg, read_input, read_json
 from dosing.cli.products import add_billing_files
 from dosing.cli.report import Exit, Report, UsageError
+from dosing.cli.shelf import add_shelf_options, dispensed_note, from_shelf, shelf_arguments
 from dosing.cli.worksheet import worksheet
-from dosing.pipeline import plan
+from dosing.errors import InputError
+from dosing.pipeline import Plan, plan
+from dosing.shelf.dispensing import plan_order
 from optimizer.select import ENGINES
 
 __all__ = ["register"]
@@ -39,6 +42,7 @@ def register(commands: Any, code_set_help: str) -> None:
         default="auto",
         help="vial selection engine (same answers; for cross-checks and benchmarks)",
     )
+    add_shelf_options(parser, "order")
     parser.set_defaults(run=run)
 
 
@@ -47,6 +51,9 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         raise UsageError("give ORDER.json (or - for standard input), or --batch ORDERS.jsonl")
     if args.order is not None and args.batch is not None:
         raise UsageError("give either ORDER.json (or -) or --batch ORDERS.jsonl, not both")
+    shelf_arguments(args)
+    if args.batch is not None and args.shelf:
+        raise UsageError("--shelf plans one order at a time: give ORDER.json, not --batch")
     if args.batch is not None:
         batch.run(
             args.batch,
@@ -60,6 +67,34 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         )
         return
     text, base_dir = read_input(args.order, "order")
+    if args.shelf:
+        order = read_json(text, "order")
+        if not isinstance(order, dict):
+            raise InputError("order", "a JSON object", type(order).__name__)
+        done = from_shelf(
+            args,
+            lambda shelf, by: plan_order(
+                shelf,
+                order,
+                site=args.site,
+                user=by,
+                patient=args.patient,
+                code_set=args.code_set,
+                base_dir=base_dir,
+                engine=args.engine,
+                crosswalk=args.crosswalk,
+                mue=args.mue,
+            ),
+            report,
+        )
+        if done is not None:
+            assert isinstance(done.plan, Plan)
+            if args.json:
+                print(json.dumps(done.to_dict()), file=out)
+            else:
+                print(worksheet(done.plan) + dispensed_note(done), file=out, end="")
+            report.saw(Exit.OK if done.plan.ok else Exit.NEGATIVE)
+        return
     result = plan(
         read_json(text, "order"),
         code_set=args.code_set,

@@ -6,17 +6,21 @@ import argparse
 import csv
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from dosing.cli.report import Report
+from dosing.cli.report import Exit, Report, UsageError
 from dosing.errors import InputError
-from dosing.shelf.store import DB_ENV, Shelf, open_shelf
+from dosing.shelf.dispensing import Dispensed
+from dosing.shelf.gs1 import parse_element_string
+from dosing.shelf.receiving import lot_from_scan
+from dosing.shelf.store import DB_ENV, Shelf, StockChanged, open_shelf
 from optimizer import InventoryError, read_inventory_csv
 from optimizer.inventory import INVENTORY_COLUMNS
-from optimizer.numbers import counted, format_amount
+from optimizer.numbers import counted, format_amount, parse_number
 
-__all__ = ["register"]
+__all__ = ["add_shelf_options", "dispensed_note", "from_shelf", "register", "shelf_arguments"]
 
 #: Lots expiring within this many days are flagged by ``shelf list``.
 EXPIRING_DAYS = 30
@@ -35,8 +39,22 @@ def register(commands: Any) -> None:
     shelf.add_argument("--site", default="", help="the site (pharmacy) the lots belong to")
     actions = shelf.add_subparsers(dest="action", required=True)
 
-    receive = actions.add_parser("receive", help="record vials received (an inventory CSV)")
-    receive.add_argument("inventory", help="inventory CSV (README: ndc,lot,amount,count,...)")
+    receive = actions.add_parser(
+        "receive",
+        help="record vials received: an inventory CSV, or one scanned package",
+        description="Record vials received: every row of an inventory CSV, or one package "
+        "by the GS1 element string its barcode gives (GTIN, lot, expiry, serial) with the "
+        "label potency typed in. A serial received before is refused.",
+    )
+    receive.add_argument(
+        "inventory", nargs="?", help="inventory CSV (README: ndc,lot,amount,count,...)"
+    )
+    receive.add_argument("--scan", metavar="CODE", help="what the scanner typed: (01)...(17)...")
+    receive.add_argument("--amount", metavar="IU", help="the label potency per vial (with --scan)")
+    receive.add_argument("--count", type=int, default=1, help="vials in the package (default 1)")
+    receive.add_argument("--ndc", help="the package NDC, when the catalog does not know the GTIN")
+    receive.add_argument("--product", help="the product, when the catalog does not know the NDC")
+    receive.add_argument("--volume-ml", metavar="ML", help="reconstituted volume per vial")
     receive.add_argument("--by", required=True, metavar="NAME", help="who received them")
     receive.add_argument("--json", action="store_true", help="print JSON")
     receive.set_defaults(run=run_receive)
@@ -82,6 +100,8 @@ def register(commands: Any) -> None:
     log.add_argument("--lot", help="only this lot")
     log.add_argument("--patient", help="only this patient")
     log.add_argument("--user", help="only this user")
+    log.add_argument("--since", metavar="YYYY-MM-DD", help="from this day on (UTC)")
+    log.add_argument("--until", metavar="YYYY-MM-DD", help="up to and including this day (UTC)")
     log.add_argument("--json", action="store_true", help="JSON Lines, one movement a line")
     log.set_defaults(run=run_log)
 
@@ -95,7 +115,79 @@ def _open(args: argparse.Namespace) -> Shelf:
     return open_shelf(args.db)
 
 
+def add_shelf_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--shelf`` and its company, for ``plan`` and ``supply``."""
+    group = parser.add_argument_group("the shelf (the inventory ledger: factordose shelf)")
+    group.add_argument(
+        "--shelf", action="store_true", help=f"plan from the shelf's stock; the {what} names none"
+    )
+    group.add_argument(
+        "--db",
+        metavar="URL",
+        help=f"the shelf's database (else {DB_ENV}, else the user's data folder)",
+    )
+    group.add_argument("--site", help="the site whose stock is used (default the order's)")
+    group.add_argument(
+        "--dispense", action="store_true", help="record the plan as dispensed (with --by)"
+    )
+    group.add_argument("--by", metavar="NAME", help="who dispenses")
+    if what == "order":
+        group.add_argument("--patient", metavar="ID", help="for whom (default the order's)")
+
+
+def shelf_arguments(args: argparse.Namespace) -> None:
+    """Refuse the shelf options that make no sense together."""
+    if not args.shelf:
+        for name in ("dispense", "db", "site", "by", "patient"):
+            if getattr(args, name, None) not in (None, False):
+                raise UsageError(f"--{name} needs --shelf")
+    if args.dispense and not (args.by or "").strip():
+        raise UsageError("--dispense needs --by NAME (who dispenses)")
+    if args.by is not None and not args.dispense:
+        raise UsageError("--by is who dispenses: give it with --dispense")
+
+
+def from_shelf(
+    args: argparse.Namespace, plan: Callable[[Shelf, str | None], Dispensed], report: Report
+) -> Dispensed | None:
+    """Plan (and dispense) from the shelf; a race lost twice is exit 1, said on stderr."""
+    shelf = _open(args)
+    try:
+        return plan(shelf, args.by if args.dispense else None)
+    except StockChanged as exc:
+        print(f"factordose: {exc}", file=report.err)
+        report.saw(Exit.NEGATIVE)
+        return None
+    finally:
+        shelf.close()
+
+
+def dispensed_note(done: Dispensed) -> str:
+    """The lines under a worksheet that say what was recorded."""
+    lines = []
+    if done.changed:
+        lines.append(f"Planned again: {done.changed}.")
+    if done.dispense_ids:
+        whom = {p for p in done.patients if p}
+        lines.append(
+            f"Dispensed by {done.user}"
+            + (f" for patient {whom.pop()}" if len(whom) == 1 else "")
+            + f": {'dispenses' if len(done.dispense_ids) > 1 else 'dispense'} "
+            + ", ".join(str(i) for i in done.dispense_ids)
+            + "."
+        )
+    return "".join(f"{line}\n" for line in lines)
+
+
 def run_receive(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    if (args.inventory is None) == (args.scan is None):
+        raise UsageError("give an inventory CSV or --scan CODE, one of them")
+    if args.scan is not None:
+        _receive_scan(args, out)
+        return
+    for name in ("amount", "ndc", "product", "volume_ml"):
+        if getattr(args, name) is not None:
+            raise UsageError(f"--{name.replace('_', '-')} goes with --scan")
     try:
         lots = read_inventory_csv(Path(args.inventory))
     except InventoryError as exc:
@@ -109,6 +201,49 @@ def run_receive(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         print(json.dumps({"lots": len(lots), "vials": vials}), file=out)
     else:
         print(f"Received {counted(vials, 'vial')} in {counted(len(lots), 'lot')}.", file=out)
+
+
+def _receive_scan(args: argparse.Namespace, out: TextIO) -> None:
+    if args.amount is None:
+        raise UsageError("--scan needs --amount IU (the label potency is not in the barcode)")
+    scan = parse_element_string(args.scan)
+    lot = lot_from_scan(
+        scan,
+        amount=parse_number(args.amount, "amount", error=InputError),
+        count=args.count,
+        ndc=args.ndc,
+        product=args.product,
+        volume_ml=None
+        if args.volume_ml is None
+        else parse_number(args.volume_ml, "volume-ml", error=InputError),
+    )
+    shelf = _open(args)
+    try:
+        shelf.receive_package(lot, gtin=scan.gtin, serial=scan.serial, user=args.by, site=args.site)
+    finally:
+        shelf.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "lot": lot.lot,
+                    "ndc": lot.ndc,
+                    "product": lot.product,
+                    "amount": float(lot.amount),
+                    "expires": lot.expires.isoformat() if lot.expires else None,
+                    "serial": scan.serial,
+                    "vials": lot.count,
+                }
+            ),
+            file=out,
+        )
+    else:
+        print(
+            f"Received {counted(lot.count, 'vial')} of lot {lot.lot} "
+            f"({lot.product or 'product not in the catalog'}, NDC {lot.ndc}, "
+            f"{format_amount(lot.amount)} per vial, expires {lot.expires})",
+            file=out,
+        )
 
 
 def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
@@ -205,10 +340,32 @@ def run_void(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     print(f"Voided dispense {args.dispense}: {counted(back, 'vial')} back on the shelf.", file=out)
 
 
+def _day_start(text: str | None, field: str, *, after: bool = False) -> dt.datetime | None:
+    """The start (UTC) of the day ``text`` names, or of the next day with ``after``."""
+    if text is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(field, "a date YYYY-MM-DD", text) from None
+    if after:
+        if day == dt.date.max:
+            return None  # no end
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
 def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     shelf = _open(args)
     try:
-        moves = shelf.log(site=args.site, lot=args.lot, patient=args.patient, user=args.user)
+        moves = shelf.log(
+            site=args.site,
+            lot=args.lot,
+            patient=args.patient,
+            user=args.user,
+            since=_day_start(args.since, "since"),
+            until=_day_start(args.until, "until", after=True),
+        )
     finally:
         shelf.close()
     for move in moves:

@@ -9,8 +9,11 @@ from typing import Any, TextIO
 from dosing.cli.inputs import code_set_arg, read_input, read_json
 from dosing.cli.products import add_billing_files
 from dosing.cli.report import Exit, Report
+from dosing.cli.shelf import add_shelf_options, dispensed_note, from_shelf, shelf_arguments
 from dosing.cli.worksheet import supply_worksheet
-from dosing.supply import plan_supply
+from dosing.errors import InputError
+from dosing.shelf.dispensing import plan_doses
+from dosing.supply import SupplyPlan, plan_supply
 
 __all__ = ["register"]
 
@@ -26,11 +29,39 @@ def register(commands: Any, code_set_help: str) -> None:
     parser.add_argument("--json", action="store_true", help="print the supply JSON")
     parser.add_argument("--code-set", type=code_set_arg, help=code_set_help)
     add_billing_files(parser)
+    add_shelf_options(parser, "request")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    shelf_arguments(args)
     text, base_dir = read_input(args.request, "request")
+    if args.shelf:
+        request = read_json(text, "request")
+        if not isinstance(request, dict):
+            raise InputError("supply", "a JSON object", type(request).__name__)
+        done = from_shelf(
+            args,
+            lambda shelf, by: plan_doses(
+                shelf,
+                request,
+                site=args.site or "",
+                user=by,
+                base_dir=base_dir,
+                code_set=args.code_set,
+                crosswalk=args.crosswalk,
+                mue=args.mue,
+            ),
+            report,
+        )
+        if done is not None:
+            assert isinstance(done.plan, SupplyPlan)
+            if args.json:
+                print(json.dumps(done.to_dict()), file=out)
+            else:
+                print(supply_worksheet(done.plan) + dispensed_note(done), file=out, end="")
+            report.saw(Exit.OK if done.plan.ok else Exit.NEGATIVE)
+        return
     result = plan_supply(
         read_json(text, "request"),
         base_dir=base_dir,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["KINDS", "dispenses", "lots", "metadata", "movements"]
+__all__ = ["KINDS", "dispenses", "lots", "metadata", "movements", "serials"]
 
 #: What a movement records: vials in (receive, return) or out (dispense, waste),
 #: or a signed correction (adjust).
@@ -50,4 +50,14 @@ movements = sa.Table(
     sa.Column("dispense_id", sa.Integer, sa.ForeignKey("dispenses.id"), index=True),
     sa.Column("reason", sa.String(200)),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+serials = sa.Table(
+    "serials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("gtin", sa.String(14), nullable=False),
+    sa.Column("serial", sa.String(20), nullable=False),
+    sa.Column("movement_id", sa.Integer, sa.ForeignKey("movements.id"), nullable=False),
+    sa.UniqueConstraint("gtin", "serial", name="serials_gtin_serial"),
 )

@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -25,11 +26,20 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from dosing.errors import DosingError, InputError
-from dosing.shelf.schema import dispenses, lots, movements
+from dosing.shelf.schema import dispenses, lots, movements, serials
 from optimizer import Lot
 from optimizer.errors import Described
+from optimizer.numbers import counted
 
-__all__ = ["DB_ENV", "Recall", "Shelf", "StockChanged", "default_url", "open_shelf"]
+__all__ = [
+    "DB_ENV",
+    "Dispense",
+    "Recall",
+    "Shelf",
+    "StockChanged",
+    "default_url",
+    "open_shelf",
+]
 
 #: The environment variable naming the database when ``--db`` does not.
 DB_ENV = "FACTORDOSE_DB"
@@ -38,7 +48,22 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 class StockChanged(DosingError):
-    """A dispense asked for more vials of a lot than the ledger now holds."""
+    """A dispense asked for more vials than the ledger now holds; ``short`` maps
+    each lot short of them to (vials left, vials asked)."""
+
+    def __init__(self, message: str, short: Mapping[str, tuple[int, int]]) -> None:
+        super().__init__(message)
+        self.short = dict(short)
+
+
+@dataclass(frozen=True)
+class Dispense:
+    """One patient's vials for :meth:`Shelf.dispense_all`."""
+
+    vials: Mapping[str, int]  # lot id -> vials
+    patient: str | None = None
+    order: Mapping[str, object] | None = None
+    plan: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,42 +188,100 @@ class Shelf:
     ) -> int:
         """Take ``vials`` (lot id -> count) off the shelf in one transaction that
         reads the stock again first: :class:`StockChanged` names a lot short of
-        them (another dispense got there first), and nothing is recorded."""
+        them (another dispense got there first), and nothing is recorded.
+        Returns the dispense's id."""
+        return self.dispense_all([Dispense(vials, patient, order, plan)], user=user, site=site)[0]
+
+    def dispense_all(self, wanted: Sequence[Dispense], *, user: str, site: str = "") -> list[int]:
+        """Several dispenses (a supply's doses) in one transaction: all recorded,
+        or none when a lot is short (:class:`StockChanged`).  Returns their ids."""
+        if not user.strip():
+            raise InputError("by", "who dispenses (a name)", Described("nothing"))
+        total: dict[str, int] = {}
+        for one in wanted:
+            for lot, count in one.vials.items():
+                if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                    raise InputError(f"lot {lot}", "a whole number of vials >= 0", count)
+                total[lot] = total.get(lot, 0) + count
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
             # lots locked in one order, so two dispenses never wait on each other
-            ids = {}
-            for lot_id, count in sorted(vials.items()):
-                ids[lot_id], left = self._locked(db, lot_id, site)
+            ids, short = {}, {}
+            for lot, count in sorted(total.items()):
+                ids[lot], left = self._locked(db, lot, site)
                 if count > left:
-                    raise StockChanged(
-                        f"lot {lot_id} has {left} vial{'s' * (left != 1)} left, not {count}: "
-                        "plan again from the shelf"
+                    short[lot] = (left, count)
+            if short:
+                raise StockChanged(
+                    "; ".join(
+                        f"lot {lot} has {counted(left, 'vial')} left, not {count}"
+                        for lot, (left, count) in short.items()
                     )
-            dispense_id = db.execute(
-                dispenses.insert().values(
-                    site=site,
+                    + ": plan again from the shelf",
+                    short,
+                )
+            made = []
+            for one in wanted:
+                key = db.execute(
+                    dispenses.insert().values(
+                        site=site,
+                        user=user,
+                        patient=one.patient,
+                        at=now,
+                        order_json=_json(one.order),
+                        plan_json=_json(one.plan),
+                    )
+                ).inserted_primary_key
+                assert key is not None
+                made.append(int(key[0]))
+                for lot, count in one.vials.items():
+                    if count:
+                        db.execute(
+                            movements.insert().values(
+                                lot_id=ids[lot],
+                                kind="dispense",
+                                quantity=-count,
+                                user=user,
+                                patient=one.patient,
+                                dispense_id=made[-1],
+                                at=now,
+                            )
+                        )
+        return made
+
+    def receive_package(
+        self, lot: Lot, *, gtin: str, serial: str | None, user: str, site: str = ""
+    ) -> None:
+        """Record one scanned package (``lot.count`` vials); a GTIN and serial
+        already received (here or at another site) is refused and nothing is
+        recorded."""
+        with self.engine.begin() as db:
+            if serial is not None:
+                seen = db.execute(
+                    sa.select(serials.c.id).where(
+                        serials.c.gtin == gtin, serials.c.serial == serial
+                    )
+                ).first()
+                if seen is not None:
+                    raise InputError(
+                        "scan (21)",
+                        "a serial not received before",
+                        Described("one already on record: the same package scanned twice"),
+                    )
+            lot_id = self._lot_id(db, lot, site)
+            key = db.execute(
+                movements.insert().values(
+                    lot_id=lot_id,
+                    kind="receive",
+                    quantity=lot.count,
                     user=user,
-                    patient=patient,
-                    at=now,
-                    order_json=json.dumps(order) if order is not None else None,
-                    plan_json=json.dumps(plan) if plan is not None else None,
+                    at=dt.datetime.now(dt.UTC),
                 )
             ).inserted_primary_key
-            assert dispense_id is not None
-            for lot_id, count in vials.items():
-                db.execute(
-                    movements.insert().values(
-                        lot_id=ids[lot_id],
-                        kind="dispense",
-                        quantity=-count,
-                        user=user,
-                        patient=patient,
-                        dispense_id=dispense_id[0],
-                        at=now,
-                    )
-                )
-        return int(dispense_id[0])
+            assert key is not None
+            if serial is not None:
+                # the unique constraint decides between two scans of it at once
+                db.execute(serials.insert().values(gtin=gtin, serial=serial, movement_id=key[0]))
 
     def waste(self, lot: str, count: int, *, reason: str, user: str, site: str = "") -> None:
         """Take ``count`` vials of ``lot`` off the shelf as waste (expired, damaged)."""
@@ -210,7 +293,8 @@ class Shelf:
             lot_id, left = self._locked(db, lot, site)
             if count > left:
                 raise StockChanged(
-                    f"lot {lot} has {left} vial{'s' * (left != 1)} left, not {count} to waste"
+                    f"lot {lot} has {counted(left, 'vial')} left, not {count} to waste",
+                    {lot: (left, count)},
                 )
             db.execute(
                 movements.insert().values(
@@ -317,8 +401,11 @@ class Shelf:
         lot: str | None = None,
         patient: str | None = None,
         user: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
     ) -> list[dict[str, object]]:
-        """The movements, oldest first, filtered by lot, patient or user."""
+        """The movements, oldest first, filtered by lot, patient, user and time
+        (``since`` inclusive, ``until`` exclusive)."""
         query = (
             sa.select(
                 movements.c.id,
@@ -341,8 +428,12 @@ class Shelf:
             query = query.where(movements.c.patient == patient)
         if user is not None:
             query = query.where(movements.c.user == user)
+        if since is not None:
+            query = query.where(movements.c.at >= _utc(since))
+        if until is not None:
+            query = query.where(movements.c.at < _utc(until))
         with self.engine.connect() as db:
-            return [dict(row) for row in db.execute(query).mappings()]
+            return [{**row, "at": _utc(row["at"])} for row in db.execute(query).mappings()]
 
     def _locked(self, db: sa.Connection, lot: str, site: str) -> tuple[int, int]:
         """The lot's id and vials on hand, its row locked until the transaction ends."""
@@ -385,7 +476,7 @@ class Shelf:
         )
         with self.engine.connect() as db:
             return [
-                Recall(row.id, row.patient, row.at, int(row.vials), row.user)
+                Recall(row.id, row.patient, _utc(row.at), int(row.vials), row.user)
                 for row in db.execute(query)
             ]
 
@@ -414,6 +505,26 @@ class Shelf:
                 Described(f"another {differing[0]}"),
             )
         return int(found["id"])
+
+
+def _json(data: Mapping[str, object] | None) -> str | None:
+    """``data`` as JSON text; the order reader's exact decimals as JSON numbers."""
+    if data is None:
+        return None
+
+    def number(value: object) -> object:
+        if isinstance(value, Decimal | Fraction):
+            return int(value) if value == int(value) else float(value)
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    return json.dumps(data, default=number)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC; a naive one (SQLite keeps no zone) is UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
 
 
 def _lot_of(row: Mapping[str, Any]) -> Lot:
