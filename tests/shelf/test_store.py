@@ -3,8 +3,6 @@ dispense never over-draws, recall finds every patient."""
 
 from __future__ import annotations
 
-import multiprocessing
-import random
 from fractions import Fraction
 from pathlib import Path
 
@@ -91,52 +89,6 @@ def test_the_default_database_is_named_by_the_environment(
     named = f"sqlite:///{tmp_path / 'shelf.db'}"
     monkeypatch.setenv(DB_ENV, named)
     assert default_url() == named
-
-
-def _dispense_until_empty(db_url: str, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    shelf = open_shelf(db_url)
-    rng = random.Random(seed)
-    done: list[tuple[int, dict[str, int]]] = []
-    while True:
-        stock = {lot.lot: lot.count for lot in shelf.stock() if lot.count}
-        if not stock:
-            break
-        lot = rng.choice(sorted(stock))
-        want = {lot: rng.randint(1, 3)}
-        try:
-            done.append((shelf.dispense(want, user=f"rx{seed}"), want))
-        except StockChanged:
-            continue
-    out.put(done)
-
-
-def test_writers_in_parallel_never_over_draw(db_url: str) -> None:
-    # 4 processes dispense random vials from one shelf until it is empty:
-    # every vial received is dispensed exactly once, no lot goes below zero, and
-    # each dispense that returned is in the ledger whole
-    shelf = open_shelf(db_url)
-    shelf.receive([Lot(f"L{i}", Fraction(500), 25) for i in range(4)], user="rx")
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    workers = [
-        context.Process(target=_dispense_until_empty, args=(db_url, seed, out)) for seed in range(4)
-    ]
-    for worker in workers:
-        worker.start()
-    results = [out.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-    taken: dict[str, int] = {}
-    for done in results:
-        for _, want in done:
-            for lot, n in want.items():
-                taken[lot] = taken.get(lot, 0) + n
-    assert taken == {f"L{i}": 25 for i in range(4)}
-    assert all(lot.count == 0 for lot in shelf.stock())
-    dispensed = {d for done in results for d, _ in done}
-    with shelf.engine.connect() as db:
-        recorded = set(db.execute(sa.text("SELECT id FROM dispenses")).scalars())
-    assert recorded == dispensed
 
 
 def test_waste_return_and_the_log(db_url: str) -> None:
