@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-SUITE = ("units", "select", "plan", "accuracy", "checks", "supply", "limits")
+SUITE = ("units", "select", "plan", "accuracy", "checks", "supply", "limits", "shelf")
 HERE = Path(__file__).resolve().parent
 
 

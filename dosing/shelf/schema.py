@@ -23,6 +23,8 @@ lots = sa.Table(
     sa.Column("amount", sa.String(64), nullable=False),  # an exact fraction, "2125/2"
     sa.Column("expires", sa.Date),
     sa.Column("volume_ml", sa.String(32)),
+    # the sum of the lot's movements, kept by a trigger on movements (migration 0003)
+    sa.Column("on_hand", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("site", "lot", name="lots_site_lot"),
 )
 

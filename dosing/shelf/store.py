@@ -5,8 +5,10 @@
 its schema up to date with the migrations shipped in the package (Alembic)
 before anything else.  SQLite runs in WAL mode with a busy timeout, and every
 transaction that writes begins ``IMMEDIATE``, so two dispenses never read the
-same stock.  Stock is the sum of a lot's movements; no movement is ever updated
-or deleted (triggers refuse it in the database itself).
+same stock; on PostgreSQL a dispense locks its lots' rows (in one order).
+Stock is the sum of a lot's movements, which a trigger adds to the lot's
+``on_hand`` as each is written (a CHECK keeps it >= 0); no movement is ever
+updated or deleted (triggers refuse it in the database itself).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def _sqlite_setup(engine: sa.Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock first
 
 
-def _migrate(engine: sa.Engine) -> None:
+def _migrate(engine: sa.Engine, revision: str = "head") -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -134,7 +136,7 @@ def _migrate(engine: sa.Engine) -> None:
     )
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 class Shelf:
@@ -164,17 +166,11 @@ class Shelf:
         return total
 
     def stock(self, site: str = "") -> tuple[Lot, ...]:
-        """Every lot of ``site`` with its vials on hand (the sum of its movements)."""
-        on_hand = sa.func.coalesce(sa.func.sum(movements.c.quantity), 0)
-        query = (
-            sa.select(lots, on_hand.label("count"))
-            .select_from(lots.outerjoin(movements, movements.c.lot_id == lots.c.id))
-            .where(lots.c.site == site)
-            .group_by(lots.c.id)
-            .order_by(lots.c.id)
-        )
+        """Every lot of ``site`` with its vials on hand (the sum of its movements,
+        which the database keeps in ``lots.on_hand``)."""
+        query = sa.select(lots).where(lots.c.site == site).order_by(lots.c.id)
         with self.engine.connect() as db:
-            return tuple(_lot_of(dict(row)) for row in db.execute(query).mappings())
+            return tuple(_lot_of(row) for row in db.execute(query).mappings())
 
     def dispense(
         self,
@@ -438,16 +434,13 @@ class Shelf:
     def _locked(self, db: sa.Connection, lot: str, site: str) -> tuple[int, int]:
         """The lot's id and vials on hand, its row locked until the transaction ends."""
         row = db.execute(
-            sa.select(lots.c.id).where(lots.c.site == site, lots.c.lot == lot).with_for_update()
+            sa.select(lots.c.id, lots.c.on_hand)
+            .where(lots.c.site == site, lots.c.lot == lot)
+            .with_for_update()
         ).first()
         if row is None:
             raise InputError("lot", "a lot on the shelf", Described(f"lot {lot}"))
-        left = db.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(movements.c.quantity), 0)).where(
-                movements.c.lot_id == row.id
-            )
-        ).scalar_one()
-        return int(row.id), int(left)
+        return int(row.id), int(row.on_hand)
 
     def recall(self, lot: str, site: str = "") -> list[Recall]:
         """Every dispense of ``lot`` that reached a patient: patient, time, vials net of
@@ -531,7 +524,7 @@ def _lot_of(row: Mapping[str, Any]) -> Lot:
     return Lot(
         lot=row["lot"],
         amount=Fraction(row["amount"]),
-        count=max(int(row["count"]), 0),
+        count=int(row["on_hand"]),
         ndc=row["ndc"],
         expires=row["expires"],
         product=row["product"],

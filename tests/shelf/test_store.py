@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from dosing import InputError
-from dosing.shelf.store import DB_ENV, StockChanged, default_url, open_shelf
+from dosing.shelf.store import DB_ENV, StockChanged, _migrate, default_url, open_shelf
 from optimizer import Lot
 
 
@@ -63,6 +63,38 @@ def test_movements_are_append_only_in_the_database_itself(db_url: str, statement
     assert counts(shelf) == {"A1": 4, "B1": 2}
 
 
+def test_the_database_keeps_the_balance_and_refuses_it_below_zero(db_url: str) -> None:
+    shelf = open_shelf(db_url)
+    shelf.receive(lots(), user="rx")
+    insert = (
+        "INSERT INTO movements (lot_id, kind, quantity, user, at) "
+        "SELECT id, 'adjust', :n, 'dba', CURRENT_TIMESTAMP FROM lots WHERE lot = 'A1'"
+    ).replace(" user,", ' "user",')
+    with shelf.engine.begin() as db:  # a movement written by hand still counts
+        db.execute(sa.text(insert), {"n": -3})
+    assert counts(shelf)["A1"] == 1
+    with pytest.raises(sa.exc.IntegrityError), shelf.engine.begin() as db:
+        db.execute(sa.text(insert), {"n": -2})  # would leave -1: refused, rolled back
+    assert counts(shelf)["A1"] == 1
+
+
+def test_a_ledger_from_before_the_balance_is_brought_up_to_date(db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    _migrate(engine, "0002")  # the schema as it was before lots kept on_hand
+    with engine.begin() as db:
+        db.execute(sa.text("INSERT INTO lots (id, site, lot, amount) VALUES (1, '', 'A1', '500')"))
+        for n in (5, -2, 1):
+            db.execute(
+                sa.text(
+                    'INSERT INTO movements (lot_id, kind, quantity, "user", at) '
+                    "VALUES (1, 'adjust', :n, 'rx', CURRENT_TIMESTAMP)"
+                ),
+                {"n": n},
+            )
+    engine.dispose()
+    assert counts(open_shelf(db_url)) == {"A1": 4}
+
+
 def test_the_ledger_persists_and_migrations_run_once(db_url: str) -> None:
     shelf = open_shelf(db_url)
     shelf.receive(lots(), user="rx")
@@ -70,7 +102,7 @@ def test_the_ledger_persists_and_migrations_run_once(db_url: str) -> None:
     again = open_shelf(db_url)
     assert counts(again) == {"A1": 4, "B1": 2}
     with again.engine.connect() as db:
-        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     again.receive([Lot("A1", Fraction(1000), 2)], user="rx")  # more of a known lot
     assert counts(again)["A1"] == 6
 
