@@ -20,6 +20,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 def test_every_example_file_is_covered() -> None:
     assert {p.name for p in EXAMPLES.iterdir()} == {
         "order.json",
+        "shelf-order.json",
         "inventory.csv",
         "orders.jsonl",
         "supply.json",

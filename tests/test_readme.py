@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,10 +31,17 @@ def test_quick_start_has_two_commands_and_ci_runs_the_test_command() -> None:
     assert setup_and_test in ci.splitlines()
 
 
+SHELF_SECTION = README.split("## The shelf", 1)[1].split("\n## ", 1)[0]
+SHELF_BLOCK = SHELF_SECTION.split("```sh\n", 1)[1].split("```", 1)[0].strip().splitlines()
+
+
 def shell_commands() -> list[str]:
-    """Every command in the README's ``sh`` blocks, less the pip install before ``&&``."""
+    """Every command in the README's ``sh`` blocks, less the pip install before
+    ``&&`` (the shelf's, which runs in order on one database, aside)."""
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", README, re.DOTALL):
+        if block.strip().splitlines() == SHELF_BLOCK:
+            continue
         for line in block.strip().splitlines():
             command = line.split("&&", 1)[1] if line.startswith("pip install") else line
             if "factordose" in command and "pytest" not in command:
@@ -80,6 +90,53 @@ def test_every_factordose_command_in_the_readme_runs(command: str) -> None:
     assert needle in result.stdout, command
     if code != 2:
         assert result.stderr == "", command
+
+
+#: The shelf's commands, in the README's order on one new database: what each
+#: must exit with and print.
+SHELF_EXPECTED = [
+    ("export FACTORDOSE_DB=sqlite:///pharmacy.db", None, ""),
+    ("factordose shelf receive examples/inventory.csv --by ana", 0, "Received 22 vials in 7 lots."),
+    (
+        "factordose shelf receive --scan '(01)00309443053025(17)280500(10)ADV123(21)SN0001' "
+        "--amount 1043 --by ana",
+        0,
+        "Received 1 vial of lot ADV123 (Advate, NDC 00944305302",
+    ),
+    ("factordose shelf list", 0, "ADV123"),
+    (
+        "factordose plan examples/shelf-order.json --shelf --dispense --by ana",
+        0,
+        "Dispensed by ana for patient P-17: dispense 1.",
+    ),
+    ("factordose shelf recall JV3D08", 0, "dispense 1"),
+    ("factordose shelf return 1 --lot JV5M07 --by ana", 0, "Returned 1 vial of dispense 1."),
+    (
+        "factordose shelf waste JV1X99 --count 5 --reason expired --by ana",
+        0,
+        "Wasted 5 vials of lot JV1X99 (expired).",
+    ),
+    ("factordose shelf log --patient P-17", 0, "return   lot JV5M07"),
+    ("factordose shelf export", 0, "JV5M07,565,2,"),
+]
+
+
+def test_the_shelf_section_runs_from_receive_to_recall(tmp_path: Path) -> None:
+    assert [line for line, _, _ in SHELF_EXPECTED] == SHELF_BLOCK
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = dict(os.environ)
+    for line, code, needle in SHELF_EXPECTED:
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            env[name] = value
+            continue
+        runnable = line.replace("factordose ", f"{shlex.quote(sys.executable)} -m dosing ")
+        result = subprocess.run(
+            runnable, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert (result.returncode, result.stderr) == (code, ""), line
+        assert needle in result.stdout, (line, result.stdout)
+    assert (tmp_path / "pharmacy.db").exists()  # where the README said, nowhere else
 
 
 def test_the_worksheet_shown_is_what_the_main_command_prints() -> None:

@@ -81,6 +81,7 @@ def register(commands: Any) -> None:
     waste.add_argument("--count", type=int, required=True, help="vials wasted")
     waste.add_argument("--reason", required=True, help="expired, damaged, ...")
     waste.add_argument("--by", required=True, metavar="NAME", help="who wasted them")
+    waste.add_argument("--json", action="store_true", help="print JSON")
     waste.set_defaults(run=run_waste)
 
     back = actions.add_parser("return", help="put a dispense's unopened vials back")
@@ -88,12 +89,14 @@ def register(commands: Any) -> None:
     back.add_argument("--lot", help="only this lot's vials")
     back.add_argument("--count", type=int, help="only this many (with --lot)")
     back.add_argument("--by", required=True, metavar="NAME", help="who put them back")
+    back.add_argument("--json", action="store_true", help="print JSON")
     back.set_defaults(run=run_return)
 
     void = actions.add_parser("void", help="undo a dispense recorded in error")
     void.add_argument("dispense", type=int, help="the dispense id")
     void.add_argument("--reason", required=True, help="why")
     void.add_argument("--by", required=True, metavar="NAME", help="who voids it")
+    void.add_argument("--json", action="store_true", help="print JSON")
     void.set_defaults(run=run_void)
 
     log = actions.add_parser("log", help="the movements, oldest first")
@@ -317,7 +320,10 @@ def run_waste(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         shelf.waste(args.lot, args.count, reason=args.reason, user=args.by, site=args.site)
     finally:
         shelf.close()
-    print(f"Wasted {counted(args.count, 'vial')} of lot {args.lot} ({args.reason}).", file=out)
+    if args.json:
+        print(json.dumps({"lot": args.lot, "wasted": args.count, "reason": args.reason}), file=out)
+    else:
+        print(f"Wasted {counted(args.count, 'vial')} of lot {args.lot} ({args.reason}).", file=out)
 
 
 def run_return(args: argparse.Namespace, out: TextIO, report: Report) -> None:
@@ -328,7 +334,10 @@ def run_return(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         back = shelf.return_vials(args.dispense, user=args.by, lot=args.lot, count=args.count)
     finally:
         shelf.close()
-    print(f"Returned {counted(back, 'vial')} of dispense {args.dispense}.", file=out)
+    if args.json:
+        print(json.dumps({"dispense_id": args.dispense, "returned": back}), file=out)
+    else:
+        print(f"Returned {counted(back, 'vial')} of dispense {args.dispense}.", file=out)
 
 
 def run_void(args: argparse.Namespace, out: TextIO, report: Report) -> None:
@@ -337,7 +346,13 @@ def run_void(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         back = shelf.void(args.dispense, reason=args.reason, user=args.by)
     finally:
         shelf.close()
-    print(f"Voided dispense {args.dispense}: {counted(back, 'vial')} back on the shelf.", file=out)
+    if args.json:
+        print(json.dumps({"dispense_id": args.dispense, "back": back}), file=out)
+    else:
+        print(
+            f"Voided dispense {args.dispense}: {counted(back, 'vial')} back on the shelf.",
+            file=out,
+        )
 
 
 def _day_start(text: str | None, field: str, *, after: bool = False) -> dt.datetime | None:

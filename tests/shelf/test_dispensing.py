@@ -23,10 +23,15 @@ DAY = "2026-11-26"
 
 
 def order(**changes: object) -> dict[str, object]:
-    """The README's example order, its lots left to the shelf."""
-    data = json.loads((EXAMPLES / "order.json").read_text())
-    del data["inventory_file"]
-    return {**data, "patient_id": "P-17", **changes}
+    """The README's shelf example: its example order, the lots left to the shelf."""
+    data = json.loads((EXAMPLES / "shelf-order.json").read_text())
+    return {**data, **changes}
+
+
+def test_the_shelf_example_is_the_example_order_for_a_patient() -> None:
+    plain = json.loads((EXAMPLES / "order.json").read_text())
+    del plain["inventory_file"]
+    assert order() == {**plain, "patient_id": "P-17"}
 
 
 def stocked(url: str) -> Shelf:
