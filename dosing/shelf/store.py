@@ -170,7 +170,7 @@ class Shelf:
         which the database keeps in ``lots.on_hand``)."""
         query = sa.select(lots).where(lots.c.site == site).order_by(lots.c.id)
         with self.engine.connect() as db:
-            return tuple(_lot_of(row) for row in db.execute(query).mappings())
+            return tuple(_lot_of(dict(row)) for row in db.execute(query).mappings())
 
     def dispense(
         self,

@@ -123,3 +123,14 @@ def test_a_database_that_cannot_be_opened_is_exit_2(tmp_path: Path) -> None:
     for url in (f"sqlite:///{tmp_path}", f"sqlite:///{tmp_path / 'no' / 'such' / 'x.db'}"):
         code, _, err = run("shelf", "--db", url, "list")
         assert code == 2 and "`db` must be a database that can be opened" in err
+
+
+def test_the_log_by_day(db_url: str) -> None:
+    run("shelf", "--db", db_url, "receive", str(EXAMPLES / "inventory.csv"), "--by", "rx1")
+    every = run("shelf", "--db", db_url, "log", "--since", "2000-01-01", "--until", "9999-12-31")
+    assert every[0] == 0 and len(every[1].splitlines()) == 7
+    for window in (["--since", "2999-01-01"], ["--until", "2000-01-01"]):
+        code, out, _ = run("shelf", "--db", db_url, "log", *window)
+        assert code == 0 and out == ""
+    code, _, err = run("shelf", "--db", db_url, "log", "--since", "yesterday")
+    assert code == 2 and "`since` must be a date YYYY-MM-DD" in err
