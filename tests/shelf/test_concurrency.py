@@ -29,10 +29,10 @@ from optimizer import Lot
 from tests.paths import ROOT
 
 WORKERS = 8
-#: 8 lots of Jivi, 12 vials each, of several label potencies
+#: 8 lots of Jivi, 12 vials each, of label potencies near 250, 500, ... 3000 IU
 LOTS = [
     Lot(f"L{i}", Fraction(amount), 12, product="Jivi", expires=None)
-    for i, amount in enumerate((512, 538, 1012, 1057, 2011, 2089, 2960, 3012))
+    for i, amount in enumerate((262, 519, 771, 1012, 1530, 2011, 2480, 3012))
 ]
 
 
