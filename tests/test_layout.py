@@ -21,12 +21,14 @@ PACKAGES = ("dosing", "optimizer")
 #: them knows they exist.
 ALLOWED = {
     "dosing.files": set(),
+    "dosing.jsontext": set(),
     "dosing.billing": set(),
     "dosing.orders": {"dosing.billing"},
     "dosing.identity": {"dosing.billing"},
     "dosing.pipeline": {"dosing.billing", "dosing.orders", "dosing.identity"},
     "dosing.supply": {"dosing.billing", "dosing.orders", "dosing.identity", "dosing.pipeline"},
     "dosing.audit": {"dosing.billing", "dosing.orders", "dosing.pipeline"},
+    "dosing.batch": {"dosing.billing", "dosing.jsontext", "dosing.pipeline"},
     "dosing.shelf": {"dosing.billing", "dosing.orders", "dosing.pipeline", "dosing.supply"},
     "dosing.cli": {
         "dosing",
@@ -37,6 +39,8 @@ ALLOWED = {
         "dosing.supply",
         "dosing.audit",
         "dosing.shelf",
+        "dosing.jsontext",
+        "dosing.batch",
     },
 }
 

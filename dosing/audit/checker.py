@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 from dosing.audit.claimfile import (
     CLAIM_COLUMNS,
@@ -88,29 +89,34 @@ class Checker:
             why = at(path, f": {exc.strerror}")  # the path, its end kept when long
             raise InputError("claims", "a readable CSV file", why) from None
         with handle:
-            header, rows = read_claims(handle, str(path))
-            if len(set(header)) != len(header):
-                raise InputError(
-                    "claims header", "each column named once", Described("a column named twice")
-                )
-            for column in header:
-                meant = misspelled(column, CLAIM_COLUMNS)
-                if meant is not None:  # read as absent, a 340B or NDC column would be lost
-                    raise InputError(
-                        "claims header",
-                        f"column names spelled as in the README: `{meant}`, not a column "
-                        "like it (rename it, or remove it)",
-                        Described("a column spelled otherwise"),
-                    )
-            missing = [c for c in REQUIRED_CLAIM_COLUMNS if c not in header]
-            if missing:
+            yield from self.check_stream(handle, str(path))
+
+    def check_stream(self, handle: BinaryIO, name: str) -> Iterator[ClaimResult]:
+        """The results of the claims CSV read from ``handle`` (an upload), claim by
+        claim; ``name`` is how messages call it."""
+        header, rows = read_claims(handle, name)
+        if len(set(header)) != len(header):
+            raise InputError(
+                "claims header", "each column named once", Described("a column named twice")
+            )
+        for column in header:
+            meant = misspelled(column, CLAIM_COLUMNS)
+            if meant is not None:  # read as absent, a 340B or NDC column would be lost
                 raise InputError(
                     "claims header",
-                    "the columns " + ",".join(REQUIRED_CLAIM_COLUMNS) + " (see README)",
-                    Described(f"a header without {', '.join(missing)}"),
+                    f"column names spelled as in the README: `{meant}`, not a column "
+                    "like it (rename it, or remove it)",
+                    Described("a column spelled otherwise"),
                 )
-            for claim_id, group in itertools.groupby(rows, key=lambda row: row.claim_id):
-                yield self.check_claim(claim_id, group)
+        missing = [c for c in REQUIRED_CLAIM_COLUMNS if c not in header]
+        if missing:
+            raise InputError(
+                "claims header",
+                "the columns " + ",".join(REQUIRED_CLAIM_COLUMNS) + " (see README)",
+                Described(f"a header without {', '.join(missing)}"),
+            )
+        for claim_id, group in itertools.groupby(rows, key=lambda row: row.claim_id):
+            yield self.check_claim(claim_id, group)
 
     def check_claim(self, claim_id: str, raw_rows: Iterable[RawRow]) -> ClaimResult:
         findings: list[Finding] = []

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dosing.cli import batch, main
+import dosing.batch
+from dosing.cli import main
 
 GOOD = json.dumps(
     {
@@ -163,7 +164,7 @@ def test_blank_lines_at_the_end_are_ignored_and_crlf_is_read(tmp_path: Path) -> 
 def test_an_overlong_line_is_refused_and_the_next_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(batch, "MAX_LINE", 1000)
+    monkeypatch.setattr(dosing.batch, "MAX_LINE", 1000)  # where the lines are read
     long = json.dumps({**json.loads(GOOD), "patient_id": "x" * 5000})
     code, records = run_bytes(tmp_path, f"{long}\n{GOOD}\n".encode())
     assert code == 2
