@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from fractions import Fraction
 from typing import Any, TextIO
 
-from dosing.billing.codesets import BillingCode, load_code_set
-from dosing.billing.units import equivalent_units, resolve_code, units_for
+from dosing.billing.codesets import load_code_set
+from dosing.billing.units import equivalent_units, units_for
+from dosing.billing.views import codes_record, units_record
 from dosing.cli.inputs import code_set_arg
 from dosing.cli.report import Report
 from dosing.errors import InputError
-from optimizer.numbers import counted, format_amount, parse_number, to_json_number
+from optimizer.numbers import counted, format_amount, parse_number
 
 __all__ = ["register"]
 
@@ -33,31 +33,19 @@ def register(commands: Any, code_set_help: str) -> None:
 
 def run_units(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     table = load_code_set(args.code_set)
-    code = resolve_code(args.code, table)
     amount = parse_number(args.amount, "amount", error=InputError)
-    units = units_for(amount, code)
-    equivalents = equivalent_units(amount, code, code_set=table)
+    record = units_record(amount, args.code, table)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "code": code.code,
-                    "code_set": table.name,
-                    "amount": to_json_number(amount),
-                    "unit": unit_json(code),
-                    "units": units,
-                    "equivalent_units": equivalents,
-                }
-            ),
-            file=out,
-        )
+        print(json.dumps(record), file=out)
         return
+    code = table.lookup(str(record["code"]))
+    units = units_for(amount, code)
     print(
         f"{format_amount(amount)} {code.unit} under {code.code} "
         f"({code.unit_label} per unit, code set {table.name}): {counted(units, 'unit')}",
         file=out,
     )
-    for other, other_units in equivalents.items():
+    for other, other_units in equivalent_units(amount, code, code_set=table).items():
         other_code = table.lookup(other)
         print(
             f"  same amount under {other} ({other_code.unit_label} per unit): "
@@ -69,18 +57,7 @@ def run_units(args: argparse.Namespace, out: TextIO, report: Report) -> None:
 def run_codes(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     table = load_code_set(args.code_set)
     if args.json:
-        rows = [
-            {
-                "code": c.code,
-                "descriptor": c.descriptor,
-                "product": c.product,
-                "unit": unit_json(c),
-                "factor": c.factor,
-                "source": c.source,
-            }
-            for c in table
-        ]
-        print(json.dumps({"code_set": table.name, "codes": rows}), file=out)
+        print(json.dumps(codes_record(table)), file=out)
         return
     print(f"code set {table.name}: {len(table)} codes", file=out)
     width = max(len(c.descriptor) for c in table)
@@ -89,9 +66,3 @@ def run_codes(args: argparse.Namespace, out: TextIO, report: Report) -> None:
             f"{c.code}  {c.unit_label:>8} per unit  {c.descriptor:<{width}}  [{c.product}]",
             file=out,
         )
-
-
-def unit_json(code: BillingCode) -> dict[str, object]:
-    """``{"amount": 250, "of": "IU"}``: what one billing unit stands for."""
-    amount: Fraction = code.unit_amount
-    return {"amount": to_json_number(amount), "of": code.unit}
