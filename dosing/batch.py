@@ -13,7 +13,7 @@ service (``POST /api/plan/batch``) both read batches here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from enum import IntEnum
 from pathlib import Path
 from typing import BinaryIO
@@ -73,10 +73,12 @@ def answer(
     number: int,
     line: bytes | None,
     code_set: str | Path | None,
-    base_dir: Path,
+    base_dir: Path | None,
     engine: str,
     crosswalk: Crosswalk | None,
     mue: Mapping[str, Mue] | None,
+    *,
+    vet: Callable[[object], None] | None = None,
 ) -> tuple[Outcome, dict[str, object]]:
     """The plan JSON of one line (with its ``line`` number), or its error object."""
     try:
@@ -91,8 +93,11 @@ def answer(
             raise InputError(
                 "line", "UTF-8 text", Described(f"a byte that is not UTF-8 at column {column}")
             ) from None
+        order = read_json(text, f"line {number}")
+        if vet is not None:  # the caller's own refusals (the web's: no server files)
+            vet(order)
         result = plan(
-            read_json(text, f"line {number}"),
+            order,
             code_set=code_set,
             base_dir=base_dir,
             engine=engine,

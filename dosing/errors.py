@@ -13,6 +13,7 @@ __all__ = [
     "CodeSetError",
     "DosingError",
     "InputError",
+    "NotOnRecord",
     "UnknownCodeError",
 ]
 
@@ -33,6 +34,10 @@ class InputError(ValueError, DosingError):
         self.expected = expected
         self.got = got
         super().__init__(f"`{field_name(field)}` must be {expected} (got {show(got)})")
+
+
+class NotOnRecord(InputError, LookupError):
+    """A lot, dispense or user named by the caller is not on record (HTTP 404)."""
 
 
 class UnknownCodeError(LookupError, DosingError):

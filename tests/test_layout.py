@@ -41,6 +41,18 @@ ALLOWED = {
         "dosing.shelf",
         "dosing.jsontext",
         "dosing.batch",
+        "dosing.web",
+    },
+    "dosing.web": {
+        "dosing",
+        "dosing.billing",
+        "dosing.orders",
+        "dosing.pipeline",
+        "dosing.supply",
+        "dosing.audit",
+        "dosing.shelf",
+        "dosing.jsontext",
+        "dosing.batch",
     },
 }
 

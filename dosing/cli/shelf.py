@@ -16,6 +16,7 @@ from dosing.shelf.dispensing import Dispensed
 from dosing.shelf.gs1 import parse_element_string
 from dosing.shelf.receiving import lot_from_scan
 from dosing.shelf.store import DB_ENV, Shelf, StockChanged, open_shelf
+from dosing.shelf.views import move_record, recall_record, received_record, stock_records
 from optimizer import InventoryError, read_inventory_csv
 from optimizer.inventory import INVENTORY_COLUMNS
 from optimizer.numbers import counted, format_amount, parse_number
@@ -226,20 +227,7 @@ def _receive_scan(args: argparse.Namespace, out: TextIO) -> None:
     finally:
         shelf.close()
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "lot": lot.lot,
-                    "ndc": lot.ndc,
-                    "product": lot.product,
-                    "amount": float(lot.amount),
-                    "expires": lot.expires.isoformat() if lot.expires else None,
-                    "serial": scan.serial,
-                    "vials": lot.count,
-                }
-            ),
-            file=out,
-        )
+        print(json.dumps(received_record(lot, scan.serial)), file=out)
     else:
         print(
             f"Received {counted(lot.count, 'vial')} of lot {lot.lot} "
@@ -261,21 +249,8 @@ def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         today = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
     except ValueError:
         raise InputError("as-of", "a date YYYY-MM-DD", args.as_of) from None
-    soon = today + dt.timedelta(days=args.expiring_days)
-    lots.sort(key=lambda x: (x.product or "", x.expires or dt.date.max, x.lot))
-    rows = [
-        {
-            "product": lot.product,
-            "lot": lot.lot,
-            "ndc": lot.ndc,
-            "amount": float(lot.amount),
-            "count": lot.count,
-            "expires": lot.expires.isoformat() if lot.expires else None,
-            "expired": lot.expires is not None and lot.expires < today,
-            "expiring": lot.expires is not None and today <= lot.expires <= soon,
-        }
-        for lot in lots
-    ]
+    rows = stock_records(lots, today=today, expiring_days=args.expiring_days)
+    by_lot = {lot.lot: lot for lot in lots}
     if args.json:
         print(json.dumps(rows), file=out)
         return
@@ -283,7 +258,8 @@ def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         print("The shelf is empty.", file=out)
         return
     print(f"{'product':14} {'lot':14} {'amount':>10} {'vials':>6}  expires", file=out)
-    for row, lot in zip(rows, lots, strict=True):
+    for row in rows:
+        lot = by_lot[str(row["lot"])]
         flag = "  ! expired" if row["expired"] else "  ! expiring" if row["expiring"] else ""
         print(
             f"{(lot.product or '-'):14} {lot.lot:14} {format_amount(lot.amount):>10} "
@@ -387,7 +363,7 @@ def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         at = move["at"]
         assert isinstance(at, dt.datetime)
         if args.json:
-            print(json.dumps({**move, "at": at.isoformat()}), file=out)
+            print(json.dumps(move_record(move)), file=out)
         else:
             print(
                 f"{at:%Y-%m-%d %H:%M}  {move['kind']:<8} lot {move['lot']:<12} "
@@ -406,21 +382,7 @@ def run_recall(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     finally:
         shelf.close()
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "dispense_id": r.dispense_id,
-                        "patient": r.patient,
-                        "at": r.at.isoformat(),
-                        "vials": r.vials,
-                        "user": r.user,
-                    }
-                    for r in found
-                ]
-            ),
-            file=out,
-        )
+        print(json.dumps([recall_record(r) for r in found]), file=out)
         return
     if not found:
         print(f"No dispense of lot {args.lot} is on record.", file=out)

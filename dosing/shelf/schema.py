@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["KINDS", "dispenses", "lots", "metadata", "movements", "serials"]
+__all__ = [
+    "KINDS",
+    "dispenses",
+    "lots",
+    "metadata",
+    "movements",
+    "serials",
+    "sessions",
+    "tokens",
+    "users",
+]
 
 #: What a movement records: vials in (receive, return) or out (dispense, waste),
 #: or a signed correction (adjust).
@@ -62,4 +72,32 @@ serials = sa.Table(
     sa.Column("serial", sa.String(20), nullable=False),
     sa.Column("movement_id", sa.Integer, sa.ForeignKey("movements.id"), nullable=False),
     sa.UniqueConstraint("gtin", "serial", name="serials_gtin_serial"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("password", sa.String(256), nullable=False),  # scrypt$n$r$p$salt$hash
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),  # SHA-256 of the token
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),  # SHA-256 of the cookie
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
 )

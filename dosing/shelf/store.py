@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from dosing.errors import DosingError, InputError
+from dosing.errors import DosingError, InputError, NotOnRecord
 from dosing.shelf.schema import dispenses, lots, movements, serials
 from optimizer import Lot
 from optimizer.errors import Described
@@ -322,7 +322,7 @@ class Shelf:
                 .group_by(movements.c.lot_id, lots.c.lot)
             ).all()
             if not rows:
-                raise InputError("dispense", "a dispense on record", Described(str(dispense_id)))
+                raise NotOnRecord("dispense", "a dispense on record", Described(str(dispense_id)))
             patient = db.execute(
                 sa.select(dispenses.c.patient).where(dispenses.c.id == dispense_id)
             ).scalar()
@@ -368,7 +368,7 @@ class Shelf:
                 .group_by(movements.c.lot_id)
             ).all()
             if not rows:
-                raise InputError("dispense", "a dispense on record", Described(str(dispense_id)))
+                raise NotOnRecord("dispense", "a dispense on record", Described(str(dispense_id)))
             back = 0
             for row in rows:
                 if int(row.out) > 0:
@@ -439,7 +439,7 @@ class Shelf:
             .with_for_update()
         ).first()
         if row is None:
-            raise InputError("lot", "a lot on the shelf", Described(f"lot {lot}"))
+            raise NotOnRecord("lot", "a lot on the shelf", Described(f"lot {lot}"))
         return int(row.id), int(row.on_hand)
 
     def recall(self, lot: str, site: str = "") -> list[Recall]:

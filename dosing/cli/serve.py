@@ -1,0 +1,98 @@
+"""``factordose serve`` and ``factordose users``: the web service and who may use it."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import ipaddress
+import sys
+from typing import Any, TextIO
+
+from dosing.cli.report import Report, UsageError
+from dosing.errors import InputError
+from dosing.shelf.store import DB_ENV, open_shelf
+from optimizer.errors import Described
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="the pharmacist's pages and the JSON API",
+        description="Serve the pages (Plan, Shelf, Supply, Check) and the JSON API on the "
+        "shelf's database. Without users it listens on this machine only; "
+        "`factordose users add NAME` first to serve a network.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--db", metavar="URL", help=f"the shelf's database (else {DB_ENV})")
+    serve.set_defaults(run=run_serve)
+
+    users = commands.add_parser("users", help="who may use the web service")
+    users.add_argument("--db", metavar="URL", help=f"the shelf's database (else {DB_ENV})")
+    actions = users.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a user (asks for the password)")
+    add.add_argument("name")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    add.set_defaults(run=run_add)
+    token = actions.add_parser("token", help="a new API token for a user (shown once)")
+    token.add_argument("name")
+    token.set_defaults(run=run_token)
+
+
+def is_loopback_address(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run_serve(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    import uvicorn
+
+    from dosing.web import create_app
+
+    if not 0 < args.port < 65536:
+        raise InputError("port", "a port from 1 to 65535", args.port)
+    app = create_app(args.db)
+    if not is_loopback_address(args.host) and not app.state.accounts.any():
+        raise UsageError(
+            f"--host {args.host} would serve other machines, and there are no users: "
+            "add one first (factordose users add NAME), or serve on 127.0.0.1"
+        )
+    print(f"factordose: serving on http://{args.host}:{args.port} (Ctrl+C stops)", file=out)
+    out.flush()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+def run_add(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    from dosing.web.auth import Accounts
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise InputError("password", "the same password twice", Described("two"))
+    shelf = open_shelf(args.db)
+    try:
+        Accounts(shelf.engine).add(args.name, password)
+    finally:
+        shelf.close()
+    print(f"Added user {args.name}.", file=out)
+
+
+def run_token(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    from dosing.web.auth import Accounts
+
+    shelf = open_shelf(args.db)
+    try:
+        token = Accounts(shelf.engine).new_token(args.name)
+    finally:
+        shelf.close()
+    print(token, file=out)

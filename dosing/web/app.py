@@ -1,0 +1,196 @@
+"""The service: one FastAPI app for the pages and the JSON API, on the shelf's
+database.
+
+Every response carries the security headers (a CSP with no inline script,
+``nosniff``, ``frame-ancestors 'none'``); request bodies over
+:data:`MAX_BODY` are refused (413) before they are read whole.  Errors are
+JSON ``{"error": {"field", "expected", "got", "message"}}`` with the status
+that fits: 400 for a body that is not JSON, 422 for a value that is not
+acceptable, 404 for a lot or dispense not on record, 409 for a dispense that
+lost its vials to another, 401 and 403 for who may not.
+
+Who is who: with no users in the database the service serves loopback
+clients only and records the account it runs under as the user; once users
+exist (``factordose users add``), the pages ask for a sign-in and the API for
+a bearer token (``factordose users token``) or the signed-in session.  The
+user recorded on the shelf is always the one signed in, never a form field.
+State-changing API calls take ``application/json`` only (a cross-site form
+cannot send it without a preflight, which is never granted), and the pages'
+forms carry a CSRF token.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from dosing import __version__
+from dosing.errors import DosingError, NotOnRecord
+from dosing.shelf.store import StockChanged, open_shelf
+from dosing.web.access import BadBody, Denied, error_body
+from dosing.web.auth import Accounts
+from optimizer.errors import FieldError, OptimizerError
+
+__all__ = ["MAX_BODY", "create_app"]
+
+#: The largest request body read (a claims file of about 100,000 lines).
+MAX_BODY = 16 * 2**20
+HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+def create_app(url: str | None = None, *, max_body: int = MAX_BODY) -> FastAPI:
+    """The service on the shelf at ``url`` (``--db``; see :func:`open_shelf`)."""
+    from dosing.web.api import router as api_router
+    from dosing.web.pages import router as page_router
+
+    shelf = open_shelf(url)
+    app = FastAPI(
+        title="factordose",
+        version=__version__,
+        description="Clotting-factor dosing, dispensing and billing: the JSON API of "
+        "the factordose command line (docs/design.md).",
+        docs_url=None,  # the page at /api/docs is ours: no script from a CDN
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.shelf = shelf
+    app.state.accounts = Accounts(shelf.engine)
+    app.state.local_user = _local_user()
+    app.add_middleware(_Guard, max_body=max_body)
+    _errors(app)
+    app.include_router(api_router)
+    app.include_router(page_router)
+    static = resources.files("dosing.web").joinpath("static")
+    app.mount("/static", StaticFiles(directory=Path(str(static))), name="static")
+    app.router.on_shutdown.append(shelf.close)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    def answer(status: int, exc: Exception) -> JSONResponse:
+        field = getattr(exc, "field", "request")
+        expected = getattr(exc, "expected", "")
+        got = getattr(exc, "got", "")
+        return JSONResponse(error_body(field, expected, got, str(exc)), status_code=status)
+
+    @app.exception_handler(BadBody)
+    async def bad_body(request: Request, exc: BadBody) -> JSONResponse:
+        return answer(400, exc)
+
+    @app.exception_handler(NotOnRecord)
+    async def not_found(request: Request, exc: NotOnRecord) -> JSONResponse:
+        return answer(404, exc)
+
+    @app.exception_handler(StockChanged)
+    async def conflict(request: Request, exc: StockChanged) -> JSONResponse:
+        body = error_body("vials", "vials still on the shelf", "fewer", str(exc))
+        body["error"]["short"] = {  # type: ignore[index]
+            lot: {"left": left, "asked": asked} for lot, (left, asked) in exc.short.items()
+        }
+        return JSONResponse(body, status_code=409)
+
+    @app.exception_handler(DosingError)
+    async def invalid(request: Request, exc: DosingError) -> JSONResponse:
+        return answer(422, exc)
+
+    @app.exception_handler(OptimizerError)
+    async def invalid_lots(request: Request, exc: OptimizerError) -> JSONResponse:
+        return answer(422 if isinstance(exc, FieldError) else 500, exc)
+
+    @app.exception_handler(Denied)
+    async def denied(request: Request, exc: Denied) -> JSONResponse:
+        return JSONResponse(
+            error_body("authorization", "a user allowed to do this", "none", str(exc)),
+            status_code=exc.status,
+            headers={"www-authenticate": "Bearer"} if exc.status == 401 else None,
+        )
+
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class _Guard:
+    """Security headers on every response; request bodies past ``max_body``
+    refused with 413, by their Content-Length or as they stream in."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + HEADERS
+            await send(message)
+
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._too_large(send_with_headers)
+            return
+        seen = 0
+
+        async def counted() -> MutableMapping[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send_with_headers)
+        except _TooLarge:
+            await self._too_large(send_with_headers)
+
+    async def _too_large(self, send: Send) -> None:
+        body = json.dumps(
+            error_body(
+                "body",
+                f"at most {self.max_body:,} bytes",
+                "more",
+                f"the request body is over {self.max_body:,} bytes",
+            )
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _local_user() -> str:
+    try:
+        return f"local:{getpass.getuser()}"
+    except Exception:  # no name for this account (a container's uid): still one person
+        return "local"

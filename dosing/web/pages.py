@@ -1,0 +1,417 @@
+"""The pages: Plan, Shelf, Supply, Check and sign-in, rendered on the server.
+
+Every flow works with plain HTML forms (JavaScript only adds the Print
+button); every form posts its CSRF token back.  The user recorded on the
+shelf is the signed-in one (or, with no users, the account the service runs
+under), never a form field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import io
+import json
+from collections.abc import Mapping
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData, UploadFile
+
+from dosing.audit import Checker
+from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
+from dosing.billing.catalog import load_catalog
+from dosing.errors import DosingError, InputError
+from dosing.jsontext import read_json
+from dosing.shelf.dispensing import Dispensed, plan_doses, plan_order
+from dosing.shelf.gs1 import parse_element_string
+from dosing.shelf.receiving import lot_from_scan
+from dosing.shelf.store import StockChanged
+from dosing.shelf.views import stock_records
+from dosing.supply import plan_supply
+from dosing.web.access import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    accounts_of,
+    is_loopback,
+    new_csrf,
+    session_of,
+    shelf_of,
+)
+from dosing.web.api import refuse_server_files
+from optimizer.errors import OptimizerError
+from optimizer.numbers import format_amount, parse_number
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(str(resources.files("dosing.web") / "templates")))
+templates.env.filters["amount"] = lambda v: "-" if v is None else format_amount(Fraction(str(v)))
+DOSE_KINDS = {
+    "dose_per_kg": "IU/kg (or mcg/kg)",
+    "target_rise_pct": "% rise of the factor level",
+    "dose": "total dose",
+}
+MODES = ("auto", "whole_vials", "exact_dose")
+
+
+class _SignIn(Exception):
+    """The page needs a signed-in user."""
+
+
+class _Refused(Exception):
+    """A form without its CSRF token, or a client off this machine with no users."""
+
+
+def _who(request: Request) -> tuple[str, str]:
+    """(the user, the CSRF token forms must carry) or an exception."""
+    if not accounts_of(request).any():
+        if not is_loopback(request.client.host if request.client else None):
+            raise _Refused("this service has no users yet: it serves this machine only")
+        local: str = request.app.state.local_user
+        return local, request.cookies.get(CSRF_COOKIE) or new_csrf()
+    session = session_of(request)
+    if session is None:
+        raise _SignIn
+    return session.user, session.csrf
+
+
+async def _form(request: Request) -> tuple[str, FormData]:
+    """The signed-in user and the posted form, its CSRF token checked."""
+    user, csrf = _who(request)
+    form = await request.form()
+    sent = form.get("csrf")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, csrf):
+        raise _Refused("the form's CSRF token is missing or stale: reload the page")
+    return user, form
+
+
+def _page(request: Request, name: str, context: Mapping[str, Any], status: int = 200) -> Response:
+    try:
+        user, csrf = _who(request)
+    except _SignIn:
+        return RedirectResponse("/signin", status_code=303)
+    except _Refused as exc:
+        return HTMLResponse(str(exc), status_code=403)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"user": user, "csrf": csrf, "signed_in": session_of(request) is not None, **context},
+        status_code=status,
+    )
+    if not accounts_of(request).any():
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+    return response
+
+
+async def _handle(request: Request, name: str, work: Any, context: Mapping[str, Any]) -> Response:
+    """Run ``work(user, form)`` for a posted form and render ``name`` with what it
+    returns; an input error renders the page again with the message (422)."""
+    try:
+        user, form = await _form(request)
+    except _SignIn:
+        return RedirectResponse("/signin", status_code=303)
+    except _Refused as exc:
+        return HTMLResponse(str(exc), status_code=403)
+    fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+    try:
+        return _page(request, name, {**context, "form": fields, **await work(user, form)})
+    except StockChanged as exc:
+        return _page(request, name, {**context, "form": fields, "error": str(exc)}, 409)
+    except (DosingError, OptimizerError) as exc:
+        return _page(request, name, {**context, "form": fields, "error": str(exc)}, 422)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/plan", status_code=303)
+
+
+# -- sign-in -----------------------------------------------------------------
+
+
+@router.get("/signin")
+def signin_page(request: Request, error: str = "") -> Response:
+    csrf = request.cookies.get(CSRF_COOKIE) or new_csrf()
+    response = templates.TemplateResponse(
+        request, "signin.html", {"csrf": csrf, "error": error, "user": None}
+    )
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    form = await request.form()
+    sent, kept = form.get("csrf"), request.cookies.get(CSRF_COOKIE, "")
+    if not isinstance(sent, str) or not kept or not hmac.compare_digest(sent, kept):
+        return HTMLResponse("the form's CSRF token is missing or stale", status_code=403)
+    name, password = form.get("name"), form.get("password")
+    accounts = accounts_of(request)
+    if not (isinstance(name, str) and isinstance(password, str)) or not accounts.verify(
+        name, password
+    ):
+        return templates.TemplateResponse(
+            request,
+            "signin.html",
+            {"csrf": kept, "error": "That name and password do not match a user.", "user": None},
+            status_code=401,
+        )
+    cookie, _ = accounts.sign_in(name)
+    response = RedirectResponse("/plan", status_code=303)
+    response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    try:
+        await _form(request)
+    except (_SignIn, _Refused):
+        return RedirectResponse("/signin", status_code=303)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        accounts_of(request).sign_out(cookie)
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# -- plan ----------------------------------------------------------------------
+
+
+def _plan_context() -> dict[str, Any]:
+    return {
+        "products": sorted(load_catalog(), key=lambda p: p.name.lower()),
+        "code_sets": SHIPPED_CODE_SETS,
+        "payers": SHIPPED_PAYERS,
+        "dose_kinds": DOSE_KINDS,
+        "modes": MODES,
+        "today": dt.date.today().isoformat(),
+        "page": "plan",
+    }
+
+
+@router.get("/plan")
+def plan_page(request: Request) -> Response:
+    return _page(request, "plan.html", {**_plan_context(), "form": {}})
+
+
+def order_from_form(form: Mapping[str, Any]) -> dict[str, object]:
+    """The order JSON the Plan form describes (the lots come from the shelf)."""
+    catalog = load_catalog()
+    code_set = form.get("code_set") or "spec"
+    if code_set not in SHIPPED_CODE_SETS:
+        raise InputError("code_set", f"one of {', '.join(SHIPPED_CODE_SETS)}", code_set)
+    order: dict[str, object] = {"code_set": code_set}
+    product_name = (form.get("product") or "").strip()
+    code = (form.get("code") or "").strip().upper()
+    if product_name:
+        product = catalog.lookup(product_name)
+        order["product"] = product.name
+        if not code:
+            codes = product.codes.get(code_set, ())
+            if not codes:
+                raise InputError("code", f"a code for {product.name} in {code_set}", "none")
+            code = codes[0]
+    if not code:
+        raise InputError("product|code", "a product or a billing code", "neither")
+    order["code"] = code
+    for key in ("weight_kg", "tolerance_pct", "age_years"):
+        if (form.get(key) or "").strip():
+            order[key] = parse_number(form[key], key, error=InputError)
+    kind = form.get("dose_kind") or "dose_per_kg"
+    if kind not in DOSE_KINDS:
+        raise InputError("dose_kind", f"one of {', '.join(DOSE_KINDS)}", kind)
+    order[kind] = parse_number(form.get("dose_value") or "", kind, error=InputError)
+    mode = form.get("mode") or "auto"
+    if mode not in MODES:
+        raise InputError("mode", f"one of {', '.join(MODES)}", mode)
+    order["mode"] = mode
+    for key in ("payer", "patient_id", "date_of_service", "site"):
+        value = (form.get(key) or "").strip()
+        if value:
+            order[key] = value
+    return order
+
+
+@router.post("/plan")
+async def plan_post(request: Request) -> Response:
+    async def work(user: str, form: FormData) -> dict[str, Any]:
+        order = order_from_form(dict(form))
+        done = plan_order(shelf_of(request), order)
+        return {"result": _shown(done), "order_json": json.dumps(_jsonable(order))}
+
+    return await _handle(request, "plan.html", work, _plan_context())
+
+
+@router.post("/plan/dispense")
+async def dispense_post(request: Request) -> Response:
+    async def work(user: str, form: FormData) -> dict[str, Any]:
+        order = read_json(str(form.get("order_json") or ""), "order")
+        if not isinstance(order, dict):
+            raise InputError("order", "a JSON object", type(order).__name__)
+        refuse_server_files(order)
+        done = plan_order(shelf_of(request), order, user=user)
+        return {"result": _shown(done), "order_json": json.dumps(_jsonable(order))}
+
+    return await _handle(request, "plan.html", work, _plan_context())
+
+
+def _shown(done: Dispensed) -> dict[str, Any]:
+    data = done.to_dict()
+    plan = done.plan
+    data["drug"] = getattr(plan, "drug", "")
+    data["calculation"] = getattr(getattr(plan, "calculation", None), "how", "")
+    return data
+
+
+def _jsonable(data: Mapping[str, object]) -> dict[str, object]:
+    return {k: (str(v) if isinstance(v, Fraction) else v) for k, v in data.items()}
+
+
+# -- shelf ---------------------------------------------------------------------
+
+
+@router.get("/shelf")
+def shelf_page(request: Request, recall: str = "", site: str = "") -> Response:
+    return _page(request, "shelf.html", _shelf_context(request, recall.strip(), site))
+
+
+def _shelf_context(request: Request, recall: str, site: str) -> dict[str, Any]:
+    shelf = shelf_of(request)
+    return {
+        "page": "shelf",
+        "site": site,
+        "stock": stock_records(shelf.stock(site), today=dt.date.today(), expiring_days=30),
+        "recall": recall,
+        "recalled": shelf.recall(recall, site) if recall else None,
+        "form": {},
+    }
+
+
+@router.post("/shelf/receive")
+async def receive_post(request: Request) -> Response:
+    async def work(user: str, form: FormData) -> dict[str, Any]:
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        site = fields.get("site", "")
+        scan = parse_element_string(fields.get("scan", ""))
+        count = (fields.get("count") or "1").strip()
+        if not count.isdigit():
+            raise InputError("count", "a whole number of vials >= 1", count)
+        lot = lot_from_scan(
+            scan,
+            amount=parse_number(fields.get("amount", ""), "amount", error=InputError),
+            count=int(count),
+            ndc=fields.get("ndc", "").strip() or None,
+            product=fields.get("product", "").strip() or None,
+        )
+        shelf_of(request).receive_package(
+            lot, gtin=scan.gtin, serial=scan.serial, user=user, site=site
+        )
+        return {
+            **_shelf_context(request, "", site),
+            "received": lot,
+            "form": {},
+        }
+
+    try:
+        context = _shelf_context(request, "", "")
+    except DosingError:
+        context = {}
+    return await _handle(request, "shelf.html", work, context)
+
+
+# -- supply --------------------------------------------------------------------
+
+
+@router.get("/supply")
+def supply_page(request: Request) -> Response:
+    return _page(request, "supply.html", {"page": "supply", "form": {}})
+
+
+@router.post("/supply")
+async def supply_post(request: Request) -> Response:
+    async def work(user: str, form: FormData) -> dict[str, Any]:
+        text = str(form.get("request") or "")
+        upload = form.get("file")
+        if isinstance(upload, UploadFile) and upload.filename:
+            text = (await upload.read()).decode("utf-8", errors="replace")
+        supply = read_json(text, "supply")
+        refuse_server_files(supply)
+        if not isinstance(supply, dict):
+            raise InputError("supply", "a JSON object", type(supply).__name__)
+        if "inventory" in supply:
+            result = plan_supply(supply)
+        else:
+            result = plan_doses(shelf_of(request), supply).plan  # type: ignore[assignment]
+        return {"result": result.to_dict()}
+
+    return await _handle(request, "supply.html", work, {"page": "supply"})
+
+
+# -- check ---------------------------------------------------------------------
+
+
+@router.get("/check")
+def check_page(request: Request) -> Response:
+    return _page(request, "check.html", {"page": "check", "form": {}, "payers": SHIPPED_PAYERS})
+
+
+@router.post("/check")
+async def check_post(request: Request) -> Response:
+    async def work(user: str, form: FormData) -> dict[str, Any]:
+        upload = form.get("claims")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InputError("claims", "a claims CSV file", "none")
+        payer = str(form.get("payer") or "") or None
+        if payer is not None and payer not in SHIPPED_PAYERS:
+            raise InputError("payer", f"one of {', '.join(SHIPPED_PAYERS)}", payer)
+        checker = Checker(payer)
+        claims = list(checker.check_stream(io.BytesIO(await upload.read()), "claims"))
+        return {"claims": claims, "summary": checker.summary}
+
+    context = {"page": "check", "payers": SHIPPED_PAYERS}
+    return await _handle(request, "check.html", work, context)
+
+
+@router.post("/check/download")
+async def check_download(request: Request) -> Response:
+    try:
+        _, form = await _form(request)
+    except _SignIn:
+        return RedirectResponse("/signin", status_code=303)
+    except _Refused as exc:
+        return HTMLResponse(str(exc), status_code=403)
+    upload = form.get("claims")
+    if not isinstance(upload, UploadFile):
+        return HTMLResponse("choose a claims CSV file", status_code=422)
+    payer = str(form.get("payer") or "") or None
+    try:
+        if payer is not None and payer not in SHIPPED_PAYERS:
+            raise InputError("payer", f"one of {', '.join(SHIPPED_PAYERS)}", payer)
+        checker = Checker(payer)
+        lines = [
+            json.dumps(f.to_dict())
+            for result in checker.check_stream(io.BytesIO(await upload.read()), "claims")
+            for f in result.findings
+        ]
+    except DosingError as exc:
+        return HTMLResponse(str(exc), status_code=422)
+    lines.append(json.dumps(checker.summary.to_dict()))
+    return Response(
+        "\n".join(lines) + "\n",
+        media_type="application/x-ndjson",
+        headers={"content-disposition": 'attachment; filename="findings.jsonl"'},
+    )
+
+
+@router.get("/api/docs")
+def api_docs(request: Request) -> Response:
+    """The API described from its own OpenAPI document (no script from a CDN)."""
+    return _page(request, "apidocs.html", {"page": "api", "spec": request.app.openapi()})

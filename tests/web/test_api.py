@@ -1,0 +1,371 @@
+"""The JSON API through the ASGI app: the CLI's answers, every error status,
+no server files, and who may do what."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from dosing.cli import main
+from dosing.shelf import Shelf, open_shelf
+from dosing.web import create_app
+from dosing.web.auth import Accounts
+from optimizer import read_inventory_csv
+from tests.paths import EXAMPLES
+from tests.shelf.test_dispensing import Racing, rival_in_turn, take_all_of, take_everything
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue()
+
+
+def inline_inventory() -> list[dict[str, object]]:
+    """examples/inventory.csv as the order JSON's inline `inventory`."""
+    return [
+        {
+            "lot": lot.lot,
+            "amount": int(lot.amount),
+            "count": lot.count,
+            "expires": lot.expires.isoformat() if lot.expires else None,
+            "product": lot.product,
+        }
+        for lot in read_inventory_csv(EXAMPLES / "inventory.csv")
+    ]
+
+
+def example_order() -> dict[str, object]:
+    order = json.loads((EXAMPLES / "order.json").read_text())
+    del order["inventory_file"]
+    return {**order, "inventory": inline_inventory()}
+
+
+def untimed(data: object) -> object:
+    if isinstance(data, dict):
+        return {k: untimed(v) for k, v in data.items() if k != "seconds"}
+    if isinstance(data, list):
+        return [untimed(v) for v in data]
+    return data
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'shelf.db'}"
+
+
+@pytest.fixture
+def client(url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(url)) as test_client:
+        yield test_client
+
+
+def stocked(url: str) -> None:
+    shelf = open_shelf(url)
+    shelf.receive(read_inventory_csv(EXAMPLES / "inventory.csv"), user="receiving")
+    shelf.close()
+
+
+def test_plan_is_the_cli_plan_field_for_field(client: TestClient) -> None:
+    code, out = cli("plan", str(EXAMPLES / "order.json"), "--json")
+    response = client.post("/api/plan", json=example_order())
+    assert response.status_code == 200 and code == 0
+    assert response.json() == json.loads(out)
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_batch_streams_one_line_per_line(client: TestClient) -> None:
+    lines = (EXAMPLES / "orders.jsonl").read_text().splitlines()
+    inline = [
+        json.dumps(
+            {
+                **{k: v for k, v in json.loads(line).items() if k != "inventory_file"},
+                "inventory": inline_inventory(),
+            }
+        )  # fmt: skip
+        if line.startswith("{") and "inventory_file" in line
+        else line
+        for line in lines
+    ]
+    response = client.post(
+        "/api/plan/batch",
+        content="\n".join(inline) + "\n",
+        headers={"content-type": "application/x-ndjson"},
+    )
+    _, out = cli("plan", "--batch", str(EXAMPLES / "orders.jsonl"), "--json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    assert [json.loads(x) for x in response.text.splitlines()] == [
+        json.loads(x) for x in out.splitlines()
+    ]
+
+
+def test_supply_is_the_cli_supply(client: TestClient) -> None:
+    request = json.loads((EXAMPLES / "supply.json").read_text())
+    request["doses"] = request["doses"][:3]
+    response = client.post("/api/supply", json=request)
+    path = EXAMPLES.parent / "build" / "supply3.json"
+    path.parent.mkdir(exist_ok=True)
+    try:
+        path.write_text(json.dumps(request))
+        _, out = cli("supply", str(path), "--json")
+    finally:
+        path.unlink()
+    assert response.status_code == 200 and untimed(response.json()) == untimed(json.loads(out))
+
+
+@pytest.mark.parametrize("upload", ["body", "form"])
+def test_check_is_the_cli_check(client: TestClient, upload: str) -> None:
+    claims = (EXAMPLES / "claims.csv").read_bytes()
+    if upload == "body":
+        response = client.post("/api/check", content=claims, headers={"content-type": "text/csv"})
+    else:
+        response = client.post("/api/check", files={"claims": ("claims.csv", claims)})
+    _, out = cli("check", str(EXAMPLES / "claims.csv"), "--json")
+    assert response.status_code == 200
+    assert response.text.splitlines() == out.splitlines()
+
+
+def test_units_and_codes(client: TestClient) -> None:
+    _, out = cli("units", "--code", "J7212", "--amount", "3000", "--json")
+    response = client.get("/api/units", params={"code": "J7212", "amount": "3000"})
+    assert response.json() == json.loads(out)
+    _, out = cli("codes", "--code-set", "cms", "--json")
+    assert client.get("/api/codes", params={"code_set": "cms"}).json() == json.loads(out)
+
+
+def test_the_shelf_over_http(client: TestClient, url: str) -> None:
+    stocked(url)
+    order = {k: v for k, v in example_order().items() if k != "inventory"}
+    planned = client.post("/api/shelf/plan", json=order)
+    assert planned.status_code == 200 and planned.json()["dispense_ids"] == []
+    done = client.post("/api/shelf/dispense", json={"order": order, "patient": "P-17"}).json()
+    assert done["dispense_ids"] == [1] and done["status"] == "ok"
+    stock = {row["lot"]: row["count"] for row in client.get("/api/shelf/stock").json()}
+    assert stock["JV3D08"] == 1 and stock["JV5M07"] == 1
+    recall = client.get("/api/shelf/recall/JV3D08").json()
+    assert [(r["patient"], r["vials"], r["user"]) for r in recall] == [
+        ("P-17", 1, client.app.state.local_user)  # type: ignore[attr-defined]
+    ]
+    back = client.post("/api/shelf/dispenses/1/return", json={"lot": "JV5M07", "count": 1})
+    assert back.json() == {"dispense_id": 1, "returned": 1}
+    assert client.post("/api/shelf/dispenses/1/void", json={"reason": "wrong patient"}).json() == {
+        "dispense_id": 1,
+        "back": 1,
+    }
+    wasted = client.post(
+        "/api/shelf/waste", json={"lot": "JV1X99", "count": 5, "reason": "expired"}
+    )
+    assert wasted.status_code == 200
+    kinds = [m["kind"] for m in client.get("/api/shelf/log", params={"patient": "P-17"}).json()]
+    assert kinds == ["dispense", "dispense", "return"]
+    scanned = client.post(
+        "/api/shelf/receive",
+        json={"scan": "(01)00309443053025(17)280500(10)ADV1(21)S1", "amount": 1043},
+    )
+    assert scanned.status_code == 200 and scanned.json()["product"] == "Advate"
+    again = client.post(
+        "/api/shelf/receive",
+        json={"scan": "(01)00309443053025(17)280500(10)ADV1(21)S1", "amount": 1043},
+    )
+    assert again.status_code == 422 and again.json()["error"]["field"] == "scan (21)"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "field"),
+    [
+        ("post", "/api/plan", b"{not json", 400, "order"),
+        ("post", "/api/plan", b'{"code": "J7212", "code": "J7208"}', 400, "code"),
+        ("post", "/api/plan", b'{"code": "J7212", "weight_kg": 725, "dose_per_kg": 50, "inventory": []}', 422, "weight_kg"),
+        ("post", "/api/plan", b'{"code": "J7212", "inventory_file": "/etc/passwd"}', 422,
+         "inventory_file"),
+        ("post", "/api/plan", b'{"code": "J7212", "code_set": "/etc/passwd"}', 422, "code_set"),
+        ("post", "/api/plan", b'{"code": "J7212", "payer": "../x.toml"}', 422, "payer"),
+        ("post", "/api/supply", b'{"doses": [{"code": "J7212", "inventory_file": "a.csv"}]}',
+         422, "doses[0].inventory_file"),
+        ("get", "/api/units?code=J7212&amount=lots", None, 422, "amount"),
+        ("get", "/api/codes?code_set=/etc/passwd", None, 422, "code_set"),
+        ("post", "/api/shelf/dispenses/77/void", b'{"reason": "x"}', 404, "dispense"),
+        ("post", "/api/shelf/waste", b'{"lot": "NOPE", "count": 1, "reason": "x"}', 404, "lot"),
+        ("post", "/api/shelf/receive", b'{"scan": "(01)00309443053026"}', 422, "scan (01)"),
+    ],
+)  # fmt: skip
+def test_errors_name_the_field_with_the_status_that_fits(
+    client: TestClient, method: str, path: str, body: bytes | None, status: int, field: str
+) -> None:
+    kwargs = (
+        {} if body is None else {"content": body, "headers": {"content-type": "application/json"}}
+    )
+    response = getattr(client, method)(path, **kwargs)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["field"] == field and error["message"].startswith(f"`{field}")
+    assert "/etc/passwd" not in error["message"]
+
+
+def test_a_body_that_is_not_json_typed_is_refused(client: TestClient) -> None:
+    # a cross-site form can send text/plain without asking: state changes take JSON only
+    response = client.post(
+        "/api/shelf/waste", content=b'{"lot": "A"}', headers={"content-type": "text/plain"}
+    )
+    assert (
+        response.status_code == 400 and "application/json" in response.json()["error"]["expected"]
+    )
+
+
+def test_a_body_too_large_is_413(url: str) -> None:
+    with TestClient(create_app(url, max_body=1000)) as small:
+        response = small.post(
+            "/api/plan", content=b" " * 5000, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 413 and response.json()["error"]["field"] == "body"
+
+
+def test_security_headers_on_every_response(client: TestClient) -> None:
+    for response in (client.get("/plan"), client.get("/api/shelf/stock"), client.get("/nope")):
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_dispense_that_loses_twice_is_409(client: TestClient, url: str) -> None:
+    stocked(url)
+    client.app.state.shelf = Racing(  # type: ignore[attr-defined]
+        url, rival_in_turn(take_all_of("JV3D08"), take_everything), races=2
+    )
+    order = {k: v for k, v in example_order().items() if k != "inventory"}
+    response = client.post("/api/shelf/dispense", json={"order": order})
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert "another dispense took vials first" in error["message"]
+    assert error["short"] and all(v["asked"] > v["left"] for v in error["short"].values())
+
+
+def test_the_openapi_page_documents_every_endpoint(client: TestClient) -> None:
+    spec = client.get("/api/openapi.json").json()
+    paths = set(spec["paths"])
+    assert {"/api/plan", "/api/plan/batch", "/api/supply", "/api/check", "/api/units",
+            "/api/codes", "/api/shelf/stock", "/api/shelf/receive", "/api/shelf/dispense",
+            "/api/shelf/waste", "/api/shelf/log"} <= paths  # fmt: skip
+    page = client.get("/api/docs").text
+    assert all(path in page for path in paths)
+
+
+# -- who may do what -------------------------------------------------------------
+
+
+def with_user(url: str) -> str:
+    shelf = open_shelf(url)
+    accounts = Accounts(shelf.engine)
+    accounts.add("ana", "correct horse battery")
+    token = accounts.new_token("ana")
+    shelf.close()
+    return token
+
+
+def test_without_users_only_this_machine_is_served(url: str) -> None:
+    transport = httpx.ASGITransport(app=create_app(url), client=("10.1.2.3", 5555))
+
+    async def ask() -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://shelf") as far:
+            return await far.get("/api/shelf/stock")
+
+    import anyio
+
+    response = anyio.run(ask)
+    assert (
+        response.status_code == 403 and "this machine only" in response.json()["error"]["message"]
+    )
+
+
+def test_with_users_the_api_needs_a_token_and_records_its_user(url: str) -> None:
+    token = with_user(url)
+    stocked(url)
+    with TestClient(create_app(url)) as client:
+        assert client.get("/api/shelf/stock").status_code == 401
+        bad = client.get("/api/shelf/stock", headers={"authorization": "Bearer nope"})
+        assert bad.status_code == 401
+        auth = {"authorization": f"Bearer {token}"}
+        assert client.get("/api/shelf/stock", headers=auth).status_code == 200
+        order = {k: v for k, v in example_order().items() if k != "inventory"}
+        done = client.post("/api/shelf/dispense", json={"order": order}, headers=auth).json()
+        assert done["user"] if "user" in done else True
+        recall = client.get("/api/shelf/recall/JV3D08", headers=auth).json()
+        assert recall[0]["user"] == "ana"  # the token's user, never a field of the body
+
+
+def test_off_this_machine_a_token_is_required_and_enough(url: str) -> None:
+    token = with_user(url)
+    transport = httpx.ASGITransport(app=create_app(url), client=("10.1.2.3", 5555))
+
+    async def ask(headers: dict[str, str]) -> int:
+        async with httpx.AsyncClient(transport=transport, base_url="http://shelf") as far:
+            return (await far.get("/api/shelf/stock", headers=headers)).status_code
+
+    import anyio
+
+    assert anyio.run(ask, {}) == 401
+    assert anyio.run(ask, {"authorization": f"Bearer {token}"}) == 200
+
+
+def test_a_signed_in_session_needs_its_csrf_token_to_change_anything(url: str) -> None:
+    with_user(url)
+    stocked(url)
+    with TestClient(create_app(url)) as client:
+        page = client.get("/signin")
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        wrong = client.post("/signin", data={"csrf": csrf, "name": "ana", "password": "nope"})
+        assert wrong.status_code == 401
+        signed = client.post(
+            "/signin",
+            data={"csrf": csrf, "name": "ana", "password": "correct horse battery"},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303
+        cookie = signed.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert client.get("/api/shelf/stock").status_code == 200  # reading needs no token
+        body = {"lot": "JV1X99", "count": 1, "reason": "damaged"}
+        assert client.post("/api/shelf/waste", json=body).status_code == 403
+        session_csrf = client.get("/plan").text.split('name="csrf" value="', 1)[1].split('"')[0]
+        ok = client.post("/api/shelf/waste", json=body, headers={"x-csrf-token": session_csrf})
+        assert ok.status_code == 200
+        moves = client.get("/api/shelf/log", params={"lot": "JV1X99"}).json()
+        assert moves[-1]["user"] == "ana"
+
+
+def test_pages_need_a_sign_in_when_users_exist(url: str) -> None:
+    with_user(url)
+    with TestClient(create_app(url)) as client:
+        response = client.get("/shelf", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/signin"
+
+
+def test_a_form_without_its_csrf_token_is_refused(client: TestClient, url: str) -> None:
+    stocked(url)
+    response = client.post("/shelf/receive", data={"scan": "x", "amount": "1"})
+    assert response.status_code == 403 and "CSRF" in response.text
+
+
+def test_users_from_the_command_line(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert cli("users", "--db", url, "add", "bo", "--password-stdin") == (0, "Added user bo.\n")
+    code, token = cli("users", "--db", url, "token", "bo")
+    assert code == 0 and len(token.strip()) >= 40
+    shelf: Shelf = open_shelf(url)
+    assert Accounts(shelf.engine).token_user(token.strip()) == "bo"
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["users", "--db", url, "add", "cy", "--password-stdin"], out=out, err=err) == 2
+    assert "`password` must be at least 10 characters" in err.getvalue()
+
+
+def test_serve_refuses_a_network_address_without_users(url: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["serve", "--db", url, "--host", "0.0.0.0"], out=out, err=err) == 2
+    assert "there are no users" in err.getvalue()
