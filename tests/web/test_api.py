@@ -82,12 +82,7 @@ def test_plan_is_the_cli_plan_field_for_field(client: TestClient) -> None:
 def test_batch_streams_one_line_per_line(client: TestClient) -> None:
     lines = (EXAMPLES / "orders.jsonl").read_text().splitlines()
     inline = [
-        json.dumps(
-            {
-                **{k: v for k, v in json.loads(line).items() if k != "inventory_file"},
-                "inventory": inline_inventory(),
-            }
-        )  # fmt: skip
+        json.dumps({**_without_file(json.loads(line)), "inventory": inline_inventory()})
         if line.startswith("{") and "inventory_file" in line
         else line
         for line in lines
