@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from dosing.billing.catalog import load_catalog
 from dosing.cli.report import Exit, Report, UsageError
 from dosing.errors import InputError
 from dosing.shelf.dispensing import Dispensed
@@ -149,6 +150,8 @@ def shelf_arguments(args: argparse.Namespace) -> None:
         raise UsageError("--dispense needs --by NAME (who dispenses)")
     if args.by is not None and not args.dispense:
         raise UsageError("--by is who dispenses: give it with --dispense")
+    if getattr(args, "patient", None) is not None and not args.dispense:
+        raise UsageError("--patient is whom the dispense is for: give it with --dispense")
 
 
 def from_shelf(
@@ -229,10 +232,12 @@ def _receive_scan(args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
         print(json.dumps(received_record(lot, scan.serial)), file=out)
     else:
+        product = load_catalog().get(lot.product or "")
+        assert product is not None  # the shelf takes only drugs the catalog knows
         print(
             f"Received {counted(lot.count, 'vial')} of lot {lot.lot} "
-            f"({lot.product or 'product not in the catalog'}, NDC {lot.ndc}, "
-            f"{format_amount(lot.amount)} per vial, expires {lot.expires})",
+            f"({product.name}, NDC {lot.ndc}, {format_amount(lot.amount)} {product.unit} "
+            f"per vial, expires {lot.expires})",
             file=out,
         )
 
@@ -313,7 +318,12 @@ def run_return(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     if args.json:
         print(json.dumps({"dispense_id": args.dispense, "returned": back}), file=out)
     else:
-        print(f"Returned {counted(back, 'vial')} of dispense {args.dispense}.", file=out)
+        print(
+            f"Returned {counted(back, 'vial')} of dispense {args.dispense}. Its claim "
+            "lines billed the vials dispensed: if the claim is not yet sent, bill what "
+            "was given.",
+            file=out,
+        )
 
 
 def run_void(args: argparse.Namespace, out: TextIO, report: Report) -> None:
@@ -366,7 +376,7 @@ def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
             print(json.dumps(move_record(move)), file=out)
         else:
             print(
-                f"{at:%Y-%m-%d %H:%M}  {move['kind']:<8} lot {move['lot']:<12} "
+                f"{at:%Y-%m-%d %H:%M} UTC  {move['kind']:<8} lot {move['lot']:<12} "
                 f"{move['quantity']:>+5}  by {move['user']}"
                 + (f"  patient {move['patient']}" if move["patient"] else "")
                 + (f"  dispense {move['dispense_id']}" if move["dispense_id"] else "")
@@ -390,7 +400,7 @@ def run_recall(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     print(f"Lot {args.lot}: {counted(len(found), 'dispense')}", file=out)
     for r in found:
         print(
-            f"  dispense {r.dispense_id}  {r.at:%Y-%m-%d %H:%M}  patient {r.patient or '-'}  "
+            f"  dispense {r.dispense_id}  {r.at:%Y-%m-%d %H:%M} UTC  patient {r.patient or '-'}  "
             f"{counted(r.vials, 'vial')}  by {r.user}",
             file=out,
         )

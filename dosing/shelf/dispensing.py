@@ -65,7 +65,12 @@ def plan_order(
     ``patient`` (default the order's ``patient_id``).  ``options`` go to
     :func:`dosing.plan`."""
     where = _site(order.get("site"), site)
-    who = patient if patient is not None else _text(order.get("patient_id"))
+    ordered = _text(order.get("patient_id"))
+    if patient is not None and ordered is not None and patient != ordered:
+        raise InputError(
+            "patient", "the order's own patient_id (or none given)", Described("another")
+        )
+    who = patient if patient is not None else ordered
 
     def planned(lots: tuple[Lot, ...]) -> Plan:
         return plan(order, inventory=lots, **options)

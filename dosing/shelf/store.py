@@ -49,6 +49,70 @@ DB_ENV = "FACTORDOSE_DB"
 BUSY_TIMEOUT_MS = 10_000
 
 
+#: The most vials one movement records (a pharmacy's year of one lot, many times over).
+MAX_VIALS = 100_000
+#: Ids are 64-bit in the database; a larger number is no dispense on record.
+MAX_ID = 2**63 - 1
+
+
+def _text(value: object, field: str, limit: int, *, required: bool = True) -> str | None:
+    """A name, patient, reason or site as the ledger keeps it: printable (no
+    control or direction characters), at most ``limit`` characters; blank is
+    refused where ``required``, else read as none."""
+    if value is None or (isinstance(value, str) and not value.strip() and not required):
+        if required:
+            raise InputError(field, "text (who or why)", Described("nothing"))
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(field, "text (who or why)", Described("nothing"))
+    if not value.isprintable() or len(value) > limit:
+        raise InputError(
+            field, f"printable text of at most {limit} characters", Described("other text")
+        )
+    return value.strip()
+
+
+def _site(site: object) -> str:
+    if site == "":
+        return ""
+    return _text(site, "site", 64) or ""
+
+
+def _count(count: object, field: str = "count") -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_VIALS:
+        raise InputError(field, f"a whole number of vials from 1 to {MAX_VIALS:,}", count)
+    return count
+
+
+def _dispense_id(dispense_id: object) -> int:
+    if isinstance(dispense_id, bool) or not isinstance(dispense_id, int):
+        raise InputError("dispense", "a dispense id (a whole number)", dispense_id)
+    if not 1 <= dispense_id <= MAX_ID:
+        raise NotOnRecord("dispense", "a dispense on record", Described(str(dispense_id)[:30]))
+    return dispense_id
+
+
+def _identified(lot: Lot) -> None:
+    """A lot the ledger takes: a known drug by its product or NDC (the catalog),
+    a lot id of at most 64 characters and a count it can hold."""
+    from dosing.billing.catalog import load_catalog
+
+    if len(lot.lot) > 64:
+        raise InputError("lot", "a lot number of at most 64 characters", Described("longer"))
+    if lot.count > MAX_VIALS:
+        raise InputError(f"lot {lot.lot}: count", f"at most {MAX_VIALS:,} vials", lot.count)
+    identity = load_catalog().identify(lot)
+    if identity.product is None:
+        raise InputError(
+            f"lot {lot.lot}",
+            "a drug the catalog knows: its product named (factordose catalog lists them) "
+            "or an NDC the catalog lists",
+            Described("neither"),
+        )
+    if identity.conflict:
+        raise InputError(f"lot {lot.lot}", "one drug", Described(identity.conflict))
+
+
 class StockChanged(DosingError):
     """A dispense asked for more vials than the ledger now holds; ``short`` maps
     each lot short of them to (vials left, vials asked)."""
@@ -93,21 +157,39 @@ def default_url() -> str:
 
 def open_shelf(url: str | None = None) -> Shelf:
     """The shelf at ``url`` (see the module docstring), migrated to the newest schema."""
+    field = "db" if url is not None or not os.environ.get(DB_ENV) else DB_ENV
+    if url is not None and not url.strip():
+        raise InputError("db", "a database URL such as sqlite:///shelf.db", Described("nothing"))
     try:
         engine = sa.create_engine(url or default_url())
-    except (sa.exc.ArgumentError, ImportError) as exc:
+    except ImportError:
         raise InputError(
-            "db", "a database URL such as sqlite:///shelf.db", Described(type(exc).__name__)
+            field,
+            "a database whose driver is installed (PostgreSQL: pip install 'factordose[postgres]')",
+            Described("a driver missing"),
+        ) from None
+    except sa.exc.ArgumentError:
+        raise InputError(
+            field, "a database URL such as sqlite:///shelf.db", Described("another")
         ) from None
     if engine.dialect.name == "sqlite":
+        if engine.url.database in (None, "", ":memory:"):
+            raise InputError(
+                field,
+                "a database file (sqlite:///path/shelf.db): an in-memory one keeps nothing",
+                Described("an in-memory database"),
+            )
         _sqlite_setup(engine)
     try:
         _migrate(engine)
-    except sa.exc.OperationalError:  # no such folder or server, no permission
+    except sa.exc.DatabaseError as exc:  # no such folder or server, no permission, no database
         engine.dispose()
-        raise InputError(
-            "db", "a database that can be opened", Described("one that cannot be opened")
-        ) from None
+        what = (
+            "a file that is not a factordose database"
+            if "not a database" in str(exc.orig) or "malformed" in str(exc.orig)
+            else "one that cannot be opened"
+        )
+        raise InputError(field, "a database that can be opened", Described(what)) from None
     return Shelf(engine)
 
 
@@ -149,8 +231,12 @@ class Shelf:
         self.engine.dispose()
 
     def receive(self, received: Iterable[Lot], *, user: str, site: str = "") -> int:
-        """Record vials received; a lot seen before must match what is on file.
-        Returns the number of vials received."""
+        """Record vials received; each lot must be a drug the catalog knows, and a
+        lot seen before must match what is on file.  Returns the vials received."""
+        user, site = _text(user, "by", 64) or "", _site(site)
+        received = list(received)
+        for lot in received:
+            _identified(lot)
         total = 0
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
@@ -168,7 +254,7 @@ class Shelf:
     def stock(self, site: str = "") -> tuple[Lot, ...]:
         """Every lot of ``site`` with its vials on hand (the sum of its movements,
         which the database keeps in ``lots.on_hand``)."""
-        query = sa.select(lots).where(lots.c.site == site).order_by(lots.c.id)
+        query = sa.select(lots).where(lots.c.site == _site(site)).order_by(lots.c.id)
         with self.engine.connect() as db:
             return tuple(_lot_of(dict(row)) for row in db.execute(query).mappings())
 
@@ -191,13 +277,20 @@ class Shelf:
     def dispense_all(self, wanted: Sequence[Dispense], *, user: str, site: str = "") -> list[int]:
         """Several dispenses (a supply's doses) in one transaction: all recorded,
         or none when a lot is short (:class:`StockChanged`).  Returns their ids."""
-        if not user.strip():
-            raise InputError("by", "who dispenses (a name)", Described("nothing"))
+        user, site = _text(user, "by", 64) or "", _site(site)
+        wanted = [
+            Dispense(
+                one.vials, _text(one.patient, "patient", 64, required=False), one.order, one.plan
+            )
+            for one in wanted
+        ]
         total: dict[str, int] = {}
         for one in wanted:
             for lot, count in one.vials.items():
                 if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                     raise InputError(f"lot {lot}", "a whole number of vials >= 0", count)
+                if count > MAX_VIALS:
+                    raise InputError(f"lot {lot}", f"at most {MAX_VIALS:,} vials", count)
                 total[lot] = total.get(lot, 0) + count
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
@@ -251,6 +344,8 @@ class Shelf:
         """Record one scanned package (``lot.count`` vials); a GTIN and serial
         already received (here or at another site) is refused and nothing is
         recorded."""
+        user, site = _text(user, "by", 64) or "", _site(site)
+        _identified(lot)
         with self.engine.begin() as db:
             if serial is not None:
                 seen = db.execute(
@@ -281,10 +376,11 @@ class Shelf:
 
     def waste(self, lot: str, count: int, *, reason: str, user: str, site: str = "") -> None:
         """Take ``count`` vials of ``lot`` off the shelf as waste (expired, damaged)."""
-        if count < 1:
-            raise InputError("count", "a whole number of vials >= 1", count)
-        if not reason.strip():
+        count = _count(count)
+        if not isinstance(reason, str) or not reason.strip():
             raise InputError("reason", "why the vials are wasted", Described("nothing"))
+        reason = _text(reason, "reason", 200) or ""
+        user, site = _text(user, "by", 64) or "", _site(site)
         with self.engine.begin() as db:
             lot_id, left = self._locked(db, lot, site)
             if count > left:
@@ -309,6 +405,9 @@ class Shelf:
         """Put unopened vials of a dispense back on the shelf: all of them, or
         ``count`` of ``lot``; never more than the dispense took and has not yet
         returned.  Returns the vials put back."""
+        dispense_id, user = _dispense_id(dispense_id), _text(user, "by", 64) or ""
+        if count is not None:
+            count = _count(count)
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
             rows = db.execute(
@@ -331,10 +430,10 @@ class Shelf:
                 if lot is not None and row.lot != lot:
                     continue
                 want = int(row.out) if count is None else count
-                if want > int(row.out) or want < 0:
+                if want > int(row.out):
                     raise InputError(
                         "count",
-                        f"at most the {int(row.out)} vials of lot {row.lot} still out",
+                        f"at most the {counted(int(row.out), 'vial')} of lot {row.lot} still out",
                         want,
                     )
                 if want:
@@ -351,15 +450,21 @@ class Shelf:
                     )
                     back += want
             if lot is not None and not any(row.lot == lot for row in rows):
-                raise InputError("lot", f"a lot of dispense {dispense_id}", Described(lot))
+                raise InputError("lot", f"a lot of dispense {dispense_id}", Described("another"))
+            if not back:
+                raise InputError(
+                    "dispense", "a dispense with vials still out", Described("none left")
+                )
         return back
 
     def void(self, dispense_id: int, *, reason: str, user: str) -> int:
         """Undo a dispense recorded in error: every vial still out goes back on the
         shelf by an ``adjust`` movement with the reason (the dispense's own
         movements stay).  Returns the vials put back."""
-        if not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise InputError("reason", "why the dispense is voided", Described("nothing"))
+        reason = _text(reason, "reason", 200) or ""
+        dispense_id, user = _dispense_id(dispense_id), _text(user, "by", 64) or ""
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
             rows = db.execute(
@@ -369,6 +474,9 @@ class Shelf:
             ).all()
             if not rows:
                 raise NotOnRecord("dispense", "a dispense on record", Described(str(dispense_id)))
+            patient = db.execute(
+                sa.select(dispenses.c.patient).where(dispenses.c.id == dispense_id)
+            ).scalar()
             back = 0
             for row in rows:
                 if int(row.out) > 0:
@@ -378,6 +486,7 @@ class Shelf:
                             kind="adjust",
                             quantity=int(row.out),
                             user=user,
+                            patient=patient,
                             dispense_id=dispense_id,
                             reason=f"void: {reason.strip()}"[:200],
                             at=now,
@@ -401,7 +510,13 @@ class Shelf:
         until: dt.datetime | None = None,
     ) -> list[dict[str, object]]:
         """The movements, oldest first, filtered by lot, patient, user and time
-        (``since`` inclusive, ``until`` exclusive)."""
+        (``since`` inclusive, ``until`` exclusive).  A lot not on the shelf is
+        :class:`NotOnRecord` (a mistyped lot number, not an empty history)."""
+        site = _site(site)
+        if lot is not None:
+            self._known(lot, site)
+        if since is not None and until is not None and _utc(since) >= _utc(until):
+            raise InputError("since", "a time before `until`", Described("one after it"))
         query = (
             sa.select(
                 movements.c.id,
@@ -444,7 +559,10 @@ class Shelf:
 
     def recall(self, lot: str, site: str = "") -> list[Recall]:
         """Every dispense of ``lot`` that reached a patient: patient, time, vials net of
-        those returned unopened (or voided), who dispensed."""
+        those returned unopened (or voided), who dispensed.  A lot never on the
+        shelf is :class:`NotOnRecord`."""
+        site = _site(site)
+        self._known(lot, site)
         query = (
             sa.select(
                 dispenses.c.id,
@@ -472,6 +590,14 @@ class Shelf:
                 Recall(row.id, row.patient, _utc(row.at), int(row.vials), row.user)
                 for row in db.execute(query)
             ]
+
+    def _known(self, lot: str, site: str) -> None:
+        with self.engine.connect() as db:
+            found = db.execute(
+                sa.select(lots.c.id).where(lots.c.site == site, lots.c.lot == lot)
+            ).first()
+        if found is None:
+            raise NotOnRecord("lot", "a lot on the shelf (received here)", Described("another"))
 
     def _lot_id(self, db: sa.Connection, lot: Lot, site: str) -> int:
         found = (

@@ -39,8 +39,10 @@ def test_receive_list_export_and_recall(db_url: str) -> None:
     shelf.close()
     code, out, _ = run("shelf", "--db", db_url, "recall", "JV5K21")
     assert code == 0 and "patient P-1001  3 vials  by rx2" in out
-    code, out, _ = run("shelf", "--db", db_url, "recall", "NOPE")
-    assert code == 0 and "No dispense of lot NOPE" in out
+    code, out, _ = run("shelf", "--db", db_url, "recall", "JV1B02")
+    assert code == 0 and "No dispense of lot JV1B02" in out
+    code, _, err = run("shelf", "--db", db_url, "recall", "NOPE")  # mistyped: not "none"
+    assert code == 2 and "`lot` must be a lot on the shelf (received here)" in err
 
 
 def test_bad_input_is_exit_2(tmp_path: Path) -> None:

@@ -92,6 +92,10 @@ class Ledger(RuleBasedStateMachine):
     @rule(given=dispenses, lot=st.sampled_from(LOT_IDS), count=st.integers(0, 4))
     def return_some(self, given: int, lot: str, count: int) -> None:
         still = self.out[given]
+        if count == 0:
+            with pytest.raises(InputError, match="a whole number of vials from 1"):
+                self.shelf.return_vials(given, user="ana", lot=lot, count=count)
+            return
         if lot not in still:
             with pytest.raises(InputError, match="a lot of dispense"):
                 self.shelf.return_vials(given, user="ana", lot=lot, count=count)
@@ -107,6 +111,10 @@ class Ledger(RuleBasedStateMachine):
     @rule(given=dispenses)
     def return_all(self, given: int) -> None:
         back = sum(self.out[given].values())
+        if not back:
+            with pytest.raises(InputError, match="a dispense with vials still out"):
+                self.shelf.return_vials(given, user="bo")
+            return
         assert self.shelf.return_vials(given, user="bo") == back
         for lot, n in self.out[given].items():
             self.on_hand[lot] += n
@@ -153,6 +161,9 @@ class Ledger(RuleBasedStateMachine):
             ]
             found = [(r.dispense_id, r.patient, r.vials) for r in self.shelf.recall(lot)]
             assert found == expected
+        for lot in set(LOT_IDS) - set(self.on_hand):  # never received: not "no dispense"
+            with pytest.raises(InputError, match="a lot on the shelf"):
+                self.shelf.recall(lot)
 
 
 def test_the_ledger_is_the_model_on_sqlite() -> None:

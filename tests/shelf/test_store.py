@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from dosing import InputError
+from dosing.errors import NotOnRecord
 from dosing.shelf.store import DB_ENV, StockChanged, _migrate, default_url, open_shelf
 from optimizer import Lot
 
@@ -17,7 +18,7 @@ from optimizer import Lot
 def lots() -> list[Lot]:
     return [
         Lot("A1", Fraction(1000), 4, product="Jivi"),
-        Lot("B1", Fraction("1062.5"), 2, ndc="12345678901"),
+        Lot("B1", Fraction("1062.5"), 2, ndc="00026382125"),  # Kovaltry, by its NDC
     ]
 
 
@@ -38,7 +39,9 @@ def test_receive_dispense_and_recall(db_url: str) -> None:
         (first, "P1", 3, "rx1"),
         (second, "P2", 1, "rx2"),
     ]
-    assert shelf.recall("B1")[0].patient == "P1" and shelf.recall("Z9") == []
+    assert shelf.recall("B1")[0].patient == "P1"
+    with pytest.raises(NotOnRecord, match="a lot on the shelf"):
+        shelf.recall("Z9")  # never received: a mistyped lot, not an empty recall
 
 
 def test_a_dispense_never_over_draws_and_records_nothing_then(db_url: str) -> None:
@@ -103,7 +106,7 @@ def test_the_ledger_persists_and_migrations_run_once(db_url: str) -> None:
     assert counts(again) == {"A1": 4, "B1": 2}
     with again.engine.connect() as db:
         assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
-    again.receive([Lot("A1", Fraction(1000), 2)], user="rx")  # more of a known lot
+    again.receive([Lot("A1", Fraction(1000), 2, product="Jivi")], user="rx")  # more of it
     assert counts(again)["A1"] == 6
 
 
@@ -111,7 +114,7 @@ def test_a_known_lot_received_with_another_label_is_refused(db_url: str) -> None
     shelf = open_shelf(db_url)
     shelf.receive(lots(), user="rx")
     with pytest.raises(InputError, match="lot A1"):
-        shelf.receive([Lot("A1", Fraction(999), 1)], user="rx")
+        shelf.receive([Lot("A1", Fraction(999), 1, product="Jivi")], user="rx")
     assert counts(shelf)["A1"] == 4
 
 
