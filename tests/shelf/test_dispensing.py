@@ -200,6 +200,7 @@ def test_plan_and_supply_from_the_command_line(db_url: str, tmp_path: Path) -> N
     path.write_text(json.dumps(order()))
     code, out, _ = run("plan", str(path), "--shelf", "--db", db_url, "--json")
     assert code == 0 and json.loads(out)["dispense_ids"] == []
+    path.write_text(json.dumps({k: v for k, v in order().items() if k != "patient_id"}))
     code, out, _ = run(
         "plan",
         str(path),
