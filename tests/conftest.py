@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -25,3 +26,21 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# In CI (``FACTORDOSE_REQUIRE_SERVERS``, set by ``.ci/run``) nothing may be
+# skipped: a skipped test, or a module skipped at import, fails instead.
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("FACTORDOSE_REQUIRE_SERVERS"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where nothing may be: {report.longrepr}"
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.skipped and os.environ.get("FACTORDOSE_REQUIRE_SERVERS"):
+        report.outcome = "failed"

@@ -37,7 +37,7 @@ from dosing.errors import DosingError, NotOnRecord
 from dosing.shelf.store import StockChanged, open_shelf
 from dosing.web.access import BadBody, Denied, error_body
 from dosing.web.auth import Accounts
-from optimizer.errors import FieldError, OptimizerError
+from optimizer.errors import FieldError, OptimizerError, escape
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -113,6 +113,14 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(OptimizerError)
     async def invalid_lots(request: Request, exc: OptimizerError) -> JSONResponse:
         return answer(422 if isinstance(exc, FieldError) else 500, exc)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        why = escape(f"{type(exc).__name__}: {exc}")[:200]
+        return JSONResponse(
+            error_body("request", "", "", f"internal error, please report: {why}"),
+            status_code=500,
+        )
 
     @app.exception_handler(Denied)
     async def denied(request: Request, exc: Denied) -> JSONResponse:

@@ -9,10 +9,13 @@ under), never a form field.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import hmac
 import io
 import json
+import secrets
 from collections.abc import Mapping
+from decimal import Decimal
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -245,7 +248,7 @@ async def plan_post(request: Request) -> Response:
     async def work(user: str, form: FormData) -> dict[str, Any]:
         order = order_from_form(dict(form))
         done = plan_order(shelf_of(request), order)
-        return {"result": _shown(done), "order_json": json.dumps(_jsonable(order))}
+        return {"result": _shown(done), "order_json": _order_json(order)}
 
     return await _handle(request, "plan.html", work, _plan_context())
 
@@ -258,7 +261,7 @@ async def dispense_post(request: Request) -> Response:
             raise InputError("order", "a JSON object", type(order).__name__)
         refuse_server_files(order)
         done = plan_order(shelf_of(request), order, user=user)
-        return {"result": _shown(done), "order_json": json.dumps(_jsonable(order))}
+        return {"result": _shown(done), "order_json": _order_json(order)}
 
     return await _handle(request, "plan.html", work, _plan_context())
 
@@ -271,8 +274,29 @@ def _shown(done: Dispensed) -> dict[str, Any]:
     return data
 
 
-def _jsonable(data: Mapping[str, object]) -> dict[str, object]:
-    return {k: (str(v) if isinstance(v, Fraction) else v) for k, v in data.items()}
+def _order_json(order: Mapping[str, object]) -> str:
+    """The order as JSON text, its exact numbers written as exact decimals (a
+    number typed in a form is a decimal, so its fraction has one)."""
+    marks: dict[str, str] = {}
+    salt = secrets.token_hex(16)  # no text typed in the form can be a mark
+
+    def number(value: object) -> str:
+        if isinstance(value, Decimal):  # read back from this page's own JSON
+            text = format(value, "f")
+        elif isinstance(value, Fraction):
+            with decimal.localcontext() as exact:
+                exact.prec = 80  # form numbers have at most 30 significant digits
+                text = format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+        else:
+            raise TypeError(type(value).__name__)
+        mark = f"{salt}:{len(marks)}"
+        marks[json.dumps(mark)] = text
+        return mark
+
+    text = json.dumps(order, default=number)
+    for quoted, exact_text in marks.items():
+        text = text.replace(quoted, exact_text)
+    return text
 
 
 # -- shelf ---------------------------------------------------------------------
