@@ -41,6 +41,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.longrepr = f"skipped in CI, where nothing may be: {report.longrepr}"
 
 
+_SKIPPED_MODULES: list[str] = []
+
+
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.skipped and os.environ.get("FACTORDOSE_REQUIRE_SERVERS"):
+        _SKIPPED_MODULES.append(report.nodeid)
         report.outcome = "failed"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SKIPPED_MODULES:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
