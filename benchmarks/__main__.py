@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-SUITE = ("units", "select", "plan", "accuracy", "checks", "supply", "limits", "shelf")
+SUITE = ("units", "select", "plan", "accuracy", "checks", "supply", "limits", "shelf", "service")
 HERE = Path(__file__).resolve().parent
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import ipaddress
+import os
 import sys
 from typing import Any, TextIO
 
@@ -27,6 +28,9 @@ def register(commands: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--db", metavar="URL", help=f"the shelf's database (else {DB_ENV})")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default 1; one per core)"
+    )
     serve.set_defaults(run=run_serve)
 
     users = commands.add_parser("users", help="who may use the web service")
@@ -59,7 +63,9 @@ def run_serve(args: argparse.Namespace, out: TextIO, report: Report) -> None:
 
     if not 0 < args.port < 65536:
         raise InputError("port", "a port from 1 to 65535", args.port)
-    app = create_app(args.db)
+    if not 1 <= args.workers <= 64:
+        raise InputError("workers", "a number of processes from 1 to 64", args.workers)
+    app = create_app(args.db)  # the database opened and migrated once, here
     if not is_loopback_address(args.host) and not app.state.accounts.any():
         raise UsageError(
             f"--host {args.host} would serve other machines, and there are no users: "
@@ -67,7 +73,19 @@ def run_serve(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         )
     print(f"factordose: serving on http://{args.host}:{args.port} (Ctrl+C stops)", file=out)
     out.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        return
+    if args.db:  # each worker process opens the same database
+        os.environ[DB_ENV] = args.db
+    uvicorn.run(
+        "dosing.web.app:from_environment",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+    )
 
 
 def run_add(args: argparse.Namespace, out: TextIO, report: Report) -> None:

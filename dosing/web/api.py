@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from dosing.audit import Checker
 from dosing.batch import answer, lines
@@ -36,7 +36,20 @@ from optimizer.numbers import as_fraction, parse_number
 
 __all__ = ["refuse_server_files", "router"]
 
-router = APIRouter(prefix="/api", tags=["api"])
+
+class JSONText(Response):
+    """A JSON answer written by :func:`json.dumps` at once (the CLI's own
+    encoding, and no second pass through FastAPI's encoder)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content).encode()
+
+
+router = APIRouter(prefix="/api", tags=["api"], default_response_class=JSONText)
+
+
 User = Annotated[str, Depends(api_user)]
 JSON_LINES = "application/x-ndjson"
 
@@ -90,10 +103,10 @@ def refuse_server_files(data: object, where: str = "") -> None:
     "An infeasible order is a 200 with `status: infeasible`.",
     openapi_extra=_body("the order JSON, its lots inline (`inventory`)"),
 )
-async def api_plan(request: Request, user: User) -> dict[str, object]:
+async def api_plan(request: Request, user: User) -> JSONText:
     order = await json_body(request, "order")
     refuse_server_files(order)
-    return plan(order).to_dict()
+    return JSONText(plan(order).to_dict())
 
 
 @router.post(
@@ -123,10 +136,10 @@ async def api_batch(request: Request, user: User) -> StreamingResponse:
     "out, as `factordose supply --json` prints it.",
     openapi_extra=_body("the supply request JSON"),
 )
-async def api_supply(request: Request, user: User) -> dict[str, object]:
+async def api_supply(request: Request, user: User) -> JSONText:
     supply = await json_body(request, "supply")
     refuse_server_files(supply)
-    return plan_supply(supply).to_dict()
+    return JSONText(plan_supply(supply).to_dict())
 
 
 @router.post(
@@ -174,15 +187,15 @@ def api_units(
     code: Annotated[str, Query(max_length=16)],
     amount: Annotated[str, Query(max_length=64)],
     code_set: Annotated[str | None, Query()] = None,
-) -> dict[str, object]:
+) -> JSONText:
     _shipped_code_set(code_set)
-    return units_record(parse_number(amount, "amount", error=InputError), code, code_set)
+    return JSONText(units_record(parse_number(amount, "amount", error=InputError), code, code_set))
 
 
 @router.get("/codes", summary="The code table")
-def api_codes(user: User, code_set: Annotated[str | None, Query()] = None) -> dict[str, object]:
+def api_codes(user: User, code_set: Annotated[str | None, Query()] = None) -> JSONText:
     _shipped_code_set(code_set)
-    return codes_record(code_set)
+    return JSONText(codes_record(code_set))
 
 
 # -- the shelf ---------------------------------------------------------------
@@ -196,9 +209,9 @@ def api_stock(
     user: User,
     site: Site = "",
     expiring_days: Annotated[int, Query(ge=0, le=36500)] = 30,
-) -> list[dict[str, object]]:
+) -> JSONText:
     lots = shelf_of(request).stock(site)
-    return stock_records(lots, today=dt.date.today(), expiring_days=expiring_days)
+    return JSONText(stock_records(lots, today=dt.date.today(), expiring_days=expiring_days))
 
 
 @router.post(
@@ -209,7 +222,7 @@ def api_stock(
     "(inventory records); `site` optional.",
     openapi_extra=_body("a scan with its label potency, or lots"),
 )
-async def api_receive(request: Request, user: User) -> dict[str, object]:
+async def api_receive(request: Request, user: User) -> JSONText:
     data = _object(await json_body(request, "receive"), "receive")
     shelf, site = shelf_of(request), _site(data)
     if ("scan" in data) == ("lots" in data):
@@ -219,7 +232,8 @@ async def api_receive(request: Request, user: User) -> dict[str, object]:
             lots = lots_from_records(data["lots"], field="lots")
         except FieldError as exc:
             raise InputError(exc.field, exc.expected, exc.got) from None
-        return {"lots": len(lots), "vials": shelf.receive(lots, user=user, site=site)}
+        vials = shelf.receive(lots, user=user, site=site)
+        return JSONText({"lots": len(lots), "vials": vials})
     scan = parse_element_string(_text(data.get("scan"), "scan"))
     lot = lot_from_scan(
         scan,
@@ -232,7 +246,7 @@ async def api_receive(request: Request, user: User) -> dict[str, object]:
         else as_fraction(data["volume_ml"], "volume_ml", error=InputError),
     )
     shelf.receive_package(lot, gtin=scan.gtin, serial=scan.serial, user=user, site=site)
-    return received_record(lot, scan.serial)
+    return JSONText(received_record(lot, scan.serial))
 
 
 @router.post(
@@ -242,10 +256,10 @@ async def api_receive(request: Request, user: User) -> dict[str, object]:
     "plan JSON plus `dispense_ids` (empty) and `replanned` (null).",
     openapi_extra=_body("the order JSON, naming no inventory"),
 )
-async def api_shelf_plan(request: Request, user: User) -> dict[str, object]:
+async def api_shelf_plan(request: Request, user: User) -> JSONText:
     order = _object(await json_body(request, "order"), "order")
     refuse_server_files(order)
-    return plan_order(shelf_of(request), order).to_dict()
+    return JSONText(plan_order(shelf_of(request), order).to_dict())
 
 
 @router.post(
@@ -257,7 +271,7 @@ async def api_shelf_plan(request: Request, user: User) -> dict[str, object]:
     "twice; nothing is recorded then.",
     openapi_extra=_body("the order JSON and the patient"),
 )
-async def api_dispense(request: Request, user: User) -> dict[str, object]:
+async def api_dispense(request: Request, user: User) -> JSONText:
     data = _object(await json_body(request, "dispense"), "dispense")
     unknown = sorted(set(data) - {"order", "patient"})
     if unknown:
@@ -267,7 +281,7 @@ async def api_dispense(request: Request, user: User) -> dict[str, object]:
     done = plan_order(
         shelf_of(request), order, user=user, patient=_optional(data.get("patient"), "patient")
     )
-    return done.to_dict()
+    return JSONText(done.to_dict())
 
 
 @router.post(
@@ -275,7 +289,7 @@ async def api_dispense(request: Request, user: User) -> dict[str, object]:
     summary="Return unopened vials",
     openapi_extra=_body('`{}` for all of them, or `{"lot": "L1", "count": 1}`'),
 )
-async def api_return(dispense_id: int, request: Request, user: User) -> dict[str, object]:
+async def api_return(dispense_id: int, request: Request, user: User) -> JSONText:
     data = _object(await json_body(request, "return"), "return")
     count = data.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
@@ -283,7 +297,7 @@ async def api_return(dispense_id: int, request: Request, user: User) -> dict[str
     back = shelf_of(request).return_vials(
         dispense_id, user=user, lot=_optional(data.get("lot"), "lot"), count=count
     )
-    return {"dispense_id": dispense_id, "returned": back}
+    return JSONText({"dispense_id": dispense_id, "returned": back})
 
 
 @router.post(
@@ -291,12 +305,12 @@ async def api_return(dispense_id: int, request: Request, user: User) -> dict[str
     summary="Void a dispense recorded in error",
     openapi_extra=_body('`{"reason": "..."}`'),
 )
-async def api_void(dispense_id: int, request: Request, user: User) -> dict[str, object]:
+async def api_void(dispense_id: int, request: Request, user: User) -> JSONText:
     data = _object(await json_body(request, "void"), "void")
     back = shelf_of(request).void(
         dispense_id, reason=_text(data.get("reason"), "reason"), user=user
     )
-    return {"dispense_id": dispense_id, "back": back}
+    return JSONText({"dispense_id": dispense_id, "back": back})
 
 
 @router.post(
@@ -304,19 +318,19 @@ async def api_void(dispense_id: int, request: Request, user: User) -> dict[str, 
     summary="Waste vials",
     openapi_extra=_body('`{"lot": "L1", "count": 2, "reason": "expired"}`'),
 )
-async def api_waste(request: Request, user: User) -> dict[str, object]:
+async def api_waste(request: Request, user: User) -> JSONText:
     data = _object(await json_body(request, "waste"), "waste")
     lot, count = _text(data.get("lot"), "lot"), data.get("count")
     if isinstance(count, bool) or not isinstance(count, int):
         raise InputError("count", "a whole number of vials >= 1", count)
     reason = _text(data.get("reason"), "reason")
     shelf_of(request).waste(lot, count, reason=reason, user=user, site=_site(data))
-    return {"lot": lot, "wasted": count, "reason": reason}
+    return JSONText({"lot": lot, "wasted": count, "reason": reason})
 
 
 @router.get("/shelf/recall/{lot}", summary="Every dispense of a lot")
-def api_recall(lot: str, request: Request, user: User, site: Site = "") -> list[dict[str, object]]:
-    return [recall_record(r) for r in shelf_of(request).recall(lot, site)]
+def api_recall(lot: str, request: Request, user: User, site: Site = "") -> JSONText:
+    return JSONText([recall_record(r) for r in shelf_of(request).recall(lot, site)])
 
 
 @router.get("/shelf/log", summary="The movements, oldest first")
@@ -329,7 +343,7 @@ def api_log(
     by: Annotated[str | None, Query(alias="user", max_length=64)] = None,
     since: Annotated[dt.date | None, Query()] = None,
     until: Annotated[dt.date | None, Query()] = None,
-) -> list[dict[str, object]]:
+) -> JSONText:
     shelf: Shelf = shelf_of(request)
     moves = shelf.log(
         site=site,
@@ -341,7 +355,7 @@ def api_log(
         if until is None or until == dt.date.max
         else dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC),
     )
-    return [move_record(m) for m in moves]
+    return JSONText([move_record(m) for m in moves])
 
 
 def _shipped_code_set(code_set: str | None) -> None:

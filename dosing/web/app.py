@@ -2,7 +2,8 @@
 database.
 
 Every response carries the security headers (a CSP with no inline script,
-``nosniff``, ``frame-ancestors 'none'``); request bodies over
+``nosniff``, ``frame-ancestors 'none'``) and a ``Server-Timing`` header with
+the time the service took to answer; request bodies over
 :data:`MAX_BODY` are refused (413) before they are read whole.  Errors are
 JSON ``{"error": {"field", "expected", "got", "message"}}`` with the status
 that fits: 400 for a body that is not JSON, 422 for a value that is not
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
 from pathlib import Path
@@ -39,7 +41,7 @@ from dosing.web.access import BadBody, Denied, error_body
 from dosing.web.auth import Accounts
 from optimizer.errors import FieldError, OptimizerError, escape
 
-__all__ = ["MAX_BODY", "create_app"]
+__all__ = ["MAX_BODY", "create_app", "from_environment"]
 
 #: The largest request body read (a claims file of about 100,000 lines).
 MAX_BODY = 16 * 2**20
@@ -81,6 +83,12 @@ def create_app(url: str | None = None, *, max_body: int = MAX_BODY) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(str(static))), name="static")
     app.router.on_shutdown.append(shelf.close)
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app on the database ``FACTORDOSE_DB`` names: what each of
+    ``factordose serve --workers N``'s processes builds."""
+    return create_app()
 
 
 def _errors(app: FastAPI) -> None:
@@ -148,10 +156,14 @@ class _Guard:
             await self.app(scope, receive, send)
             return
 
+        started = time.perf_counter()
+
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
+                # how long the service took to answer (the Server-Timing header)
+                took = f"app;dur={(time.perf_counter() - started) * 1e3:.3f}".encode()
                 message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + HEADERS
+                message["headers"] = [*message["headers"], *HEADERS, (b"server-timing", took)]
             await send(message)
 
         declared = dict(scope.get("headers", [])).get(b"content-length")

@@ -42,11 +42,16 @@ class Accounts:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._some = False  # users are never removed: once there are some, there are
 
     def any(self) -> bool:
-        """Whether any user exists (then the service asks everyone who they are)."""
-        with self.engine.connect() as db:
-            return db.execute(sa.select(users.c.id).limit(1)).first() is not None
+        """Whether any user exists (then the service asks everyone who they are).
+        Asked of the database until the answer is yes (a user added by
+        ``factordose users add`` counts from the next request on)."""
+        if not self._some:
+            with self.engine.connect() as db:
+                self._some = db.execute(sa.select(users.c.id).limit(1)).first() is not None
+        return self._some
 
     def add(self, name: str, password: str) -> None:
         if not _NAME.match(name):
