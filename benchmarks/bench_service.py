@@ -85,17 +85,10 @@ def _serve(folder: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    database = f"sqlite:///{folder / 'service.db'}"
+    command = ["serve", "--port", str(port), "--db", database, "--workers", str(workers)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dosing",
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            f"sqlite:///{folder / 'service.db'}",
-        ],  # fmt: skip
+        [sys.executable, "-m", "dosing", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
