@@ -21,6 +21,7 @@ def test_every_example_file_is_covered() -> None:
     assert {p.name for p in EXAMPLES.iterdir()} == {
         "order.json",
         "shelf-order.json",
+        "api-order.json",
         "inventory.csv",
         "orders.jsonl",
         "supply.json",

@@ -167,7 +167,13 @@ async def signin(request: Request) -> Response:
         )
     cookie, _ = accounts.sign_in(name)
     response = RedirectResponse("/plan", status_code=303)
-    response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="strict")
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",  # behind a TLS proxy, never sent in clear
+    )
     return response
 
 

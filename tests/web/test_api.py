@@ -71,9 +71,17 @@ def stocked(url: str) -> None:
     shelf.close()
 
 
+def test_the_api_example_is_the_example_order_with_its_lots_inline() -> None:
+    assert json.loads((EXAMPLES / "api-order.json").read_text()) == example_order()
+
+
 def test_plan_is_the_cli_plan_field_for_field(client: TestClient) -> None:
     code, out = cli("plan", str(EXAMPLES / "order.json"), "--json")
-    response = client.post("/api/plan", json=example_order())
+    response = client.post(
+        "/api/plan",
+        content=(EXAMPLES / "api-order.json").read_bytes(),  # the README's curl example
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 200 and code == 0
     assert response.json() == json.loads(out)
     assert response.headers["content-type"] == "application/json"
