@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def run(quick: bool, out_dir: Path) -> dict[str, object]:
     each = 40 if quick else 400
     movements = 20_000 if quick else 1_000_000
     rng = random.Random(3)
-    lots = [with_count(lot, 100_000) for lot in shelf(rng, 8, 1)]
+    lots = [replace(with_count(lot, 100_000), product="Jivi") for lot in shelf(rng, 8, 1)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rates = {}
