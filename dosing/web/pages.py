@@ -310,7 +310,11 @@ def _order_json(order: Mapping[str, object]) -> str:
 
 @router.get("/shelf")
 def shelf_page(request: Request, recall: str = "", site: str = "") -> Response:
-    return _page(request, "shelf.html", _shelf_context(request, recall.strip(), site))
+    try:
+        return _page(request, "shelf.html", _shelf_context(request, recall.strip(), site))
+    except DosingError as exc:  # a lot never received, a bad site: said on the page
+        context = {**_shelf_context(request, "", ""), "recall": recall, "error": str(exc)}
+        return _page(request, "shelf.html", context, 404 if "on the shelf" in str(exc) else 422)
 
 
 def _shelf_context(request: Request, recall: str, site: str) -> dict[str, Any]:

@@ -1,0 +1,120 @@
+"""The pages through the ASGI app: every form's answer, its errors on the page,
+and the Check page's download (the browser tests drive the main flows)."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dosing.cli import main
+from dosing.shelf import open_shelf
+from dosing.web import create_app
+from optimizer import read_inventory_csv
+from tests.paths import EXAMPLES
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    url = f"sqlite:///{tmp_path / 'shelf.db'}"
+    shelf = open_shelf(url)
+    shelf.receive(read_inventory_csv(EXAMPLES / "inventory.csv"), user="receiving")
+    shelf.close()
+    with TestClient(create_app(url)) as test_client:
+        yield test_client
+
+
+def csrf(client: TestClient, page: str = "/plan") -> str:
+    return client.get(page).text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+PLAN_FORM = {
+    "product": "Jivi",
+    "code": "J7212",
+    "weight_kg": "72.5",
+    "dose_kind": "dose_per_kg",
+    "dose_value": "50",
+    "tolerance_pct": "5",
+    "mode": "auto",
+    "date_of_service": "2026-11-26",
+    "patient_id": "P-17",
+}
+
+
+def test_the_plan_page_plans_as_the_cli_and_dispenses_what_it_showed(client: TestClient) -> None:
+    page = client.post("/plan", data={"csrf": csrf(client), **PLAN_FORM})
+    assert page.status_code == 200
+    shown = re.findall(r"<td>(JV\w+)</td>", page.text)
+    assert shown == ["JV5M07", "JV3D08"]  # the README's worked example
+    order = json.loads(html.unescape(re.search(r'name="order_json" value="([^"]*)"', page.text)[1]))
+    assert order["weight_kg"] == 72.5 and order["product"] == "Jivi"  # exact decimals kept
+    done = client.post(
+        "/plan/dispense", data={"csrf": csrf(client), "order_json": json.dumps(order)}
+    )
+    assert "dispense 1" in done.text and 'id="dispense"' not in done.text  # no second button
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"weight_kg": "725"}, "`weight_kg` must be between 0.5 and 300 kg"),
+        ({"dose_value": "fifty"}, "`dose_per_kg` must be a number"),
+        ({"product": "Nope", "code": ""}, "`product` must be a product of the catalog"),
+        ({"code_set": "/etc/passwd"}, "`code_set` must be one of"),
+        ({"dose_kind": "evil"}, "`dose_kind` must be one of"),
+    ],
+)
+def test_a_bad_plan_form_is_shown_again_with_the_field_named(
+    client: TestClient, change: dict[str, str], message: str
+) -> None:
+    page = client.post("/plan", data={"csrf": csrf(client), **PLAN_FORM, **change})
+    assert page.status_code == 422
+    assert message in html.unescape(page.text)
+    assert 'value="P-17"' in page.text  # what was typed is kept
+
+
+def test_the_supply_page_plans_a_pasted_request_by_patient_and_dose(client: TestClient) -> None:
+    request = (EXAMPLES / "supply.json").read_text()
+    page = client.post("/supply", data={"csrf": csrf(client, "/supply"), "request": request})
+    assert page.status_code == 200 and "13 of 13 doses met" in page.text
+    assert page.text.count("<td>P-1001</td>") >= 1
+    without_lots = json.loads(request)
+    del without_lots["inventory"]
+    without_lots["doses"] = without_lots["doses"][:1]
+    from_shelf = client.post(
+        "/supply", data={"csrf": csrf(client, "/supply"), "request": json.dumps(without_lots)}
+    )
+    assert "1 of 1 doses met" in from_shelf.text  # planned from the shelf's stock
+    bad = client.post("/supply", data={"csrf": csrf(client, "/supply"), "request": "{"})
+    assert bad.status_code == 422 and "`supply` must be valid JSON" in html.unescape(bad.text)
+
+
+def test_the_check_page_and_its_download(client: TestClient) -> None:
+    claims = (EXAMPLES / "claims.csv").read_bytes()
+    token = csrf(client, "/check")
+    page = client.post("/check", data={"csrf": token}, files={"claims": ("claims.csv", claims)})
+    out = io.StringIO()
+    main(["check", str(EXAMPLES / "claims.csv"), "--json"], out=out, err=io.StringIO())
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert page.text.count('<li class="') == len(records) - 1  # every finding shown
+    assert f"{records[-1]['errors']} errors" in page.text
+    download = client.post(
+        "/check/download", data={"csrf": token}, files={"claims": ("claims.csv", claims)}
+    )
+    assert download.headers["content-disposition"].startswith("attachment")
+    assert download.text == out.getvalue()  # the same JSON Lines as check --json
+
+
+def test_the_shelf_page_marks_expired_lots_and_finds_a_recall(client: TestClient) -> None:
+    page = client.get("/shelf")
+    assert re.search(r'<tr class="expired" data-lot="JV1X99">', page.text)
+    assert "No dispense of lot JV5K21" in client.get("/shelf", params={"recall": "JV5K21"}).text
+    missing = client.get("/shelf", params={"recall": "NOPE"})
+    assert missing.status_code == 404 and "a lot on the shelf" in html.unescape(missing.text)
+    assert 'id="stock"' in missing.text  # the page, not a JSON error
