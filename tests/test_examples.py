@@ -22,6 +22,7 @@ def test_every_example_file_is_covered() -> None:
         "order.json",
         "shelf-order.json",
         "api-order.json",
+        "pk-regimen.json",
         "inventory.csv",
         "orders.jsonl",
         "supply.json",

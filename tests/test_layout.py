@@ -30,6 +30,7 @@ ALLOWED = {
     "dosing.audit": {"dosing.billing", "dosing.orders", "dosing.pipeline"},
     "dosing.batch": {"dosing.billing", "dosing.jsontext", "dosing.pipeline"},
     "dosing.shelf": {"dosing.billing", "dosing.orders", "dosing.pipeline", "dosing.supply"},
+    "dosing.pk": {"dosing.orders", "dosing.pipeline"},
     "dosing.cli": {
         "dosing",
         "dosing.billing",
@@ -42,6 +43,7 @@ ALLOWED = {
         "dosing.jsontext",
         "dosing.batch",
         "dosing.web",
+        "dosing.pk",
     },
     "dosing.web": {
         "dosing",

@@ -74,6 +74,7 @@ EXPECTED = {
     # the example claims hold errors on purpose: exit 1, each reported
     "factordose check examples/claims.csv": (1, "claim CLM-3 (patient P-1003"),
     "factordose check examples/claims.csv --json --payer medicare": (1, '"type": "summary"'),
+    "factordose pk regimen examples/pk-regimen.json": (0, "predicted trough 3.04 IU/dL"),
 }
 
 

@@ -1,0 +1,120 @@
+"""``factordose pk predict|fit|regimen``: factor levels from a population PK model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from dosing.cli.inputs import read_input, read_json
+from dosing.cli.report import Report
+from dosing.errors import InputError
+from dosing.pk.requests import run as run_request
+from optimizer.errors import Described
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "pk",
+        help="predicted factor levels, a patient's own PK from measured levels, a regimen",
+        description="PK-guided dosing from a population model (decision support for a "
+        "clinician). Request and result JSON: docs/design.md 'PK requests'.",
+    )
+    parser.add_argument("action", choices=("predict", "fit", "regimen"))
+    parser.add_argument("request", help="request JSON file, or - for standard input")
+    parser.add_argument("--json", action="store_true", help="print the result JSON")
+    parser.add_argument("--plot", metavar="FILE.png|svg", help="draw the curve (matplotlib)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    text, _ = read_input(args.request, "request")
+    request = read_json(text, "request")
+    if args.plot is not None and Path(args.plot).suffix.lower() not in (".png", ".svg"):
+        raise InputError("plot", "a file name ending .png or .svg", Described("another"))
+    result = run_request(args.action, request)
+    if args.plot is not None:
+        from dosing.pk.plot import draw
+
+        draw(result, request, Path(args.plot))
+    if args.json:
+        print(json.dumps(result), file=out)
+        return
+    print(_text(args.action, result), file=out, end="")
+
+
+def _text(action: str, result: dict[str, Any]) -> str:
+    lines = [result["decision_support"], f"Model: {result['model']['name']}"]
+    covariates = ", ".join(f"{k} {v:g}" for k, v in result["covariates"].items())
+    params = ", ".join(f"{k} {v:g}" for k, v in result["parameters"].items())
+    who = (
+        "this patient (fitted to the measured levels)"
+        if result["individual"]
+        else "a typical patient"
+    )
+    lines.append(f"Parameters for {who}: {params} ({covariates})")
+    lines.append(f"Terminal half-life: {result['terminal_half_life_h']:.1f} h")
+    if "steady_state" in result:
+        lines += _regimen_lines("At steady state", result["steady_state"])
+    if result.get("troughs"):
+        lines.append(
+            "Troughs: "
+            + ", ".join(
+                f"{t['level']:.2f} IU/dL before the dose at {t['before_dose_at_h']:g} h"
+                for t in result["troughs"]
+            )
+        )
+    if "regimen" in result:
+        lines += _regimen_lines("The regimen", result["regimen"])
+    if "options" in result:
+        lines.append(
+            f"Least factor per week for a trough of at least {result['target_trough']:g} IU/dL:"
+        )
+        for option in result["options"]:
+            extra = ""
+            if "trough_90pct" in option:
+                low, high = option["trough_90pct"]
+                extra = (
+                    f"; trough 90% interval {low:.1f}-{high:.1f} IU/dL, "
+                    f"P(trough >= target) {option['probability_trough_at_least_target']:.0%}"
+                )
+            lines.append(
+                f"  {option['schedule']:<18} {option['amount']:>9,.0f} IU a dose, "
+                f"{option['per_week']:>9,.0f} IU a week{extra}"
+            )
+    if "vials" in result:
+        vials = result["vials"]
+        plan = vials["plan"]
+        if plan["status"] == "ok":
+            pulled = ", ".join(
+                f"{v['count']} x {v['lot']} ({v['amount']:g})" for v in plan["vials"]
+            )
+            lines.append(
+                f"Vials for {vials['schedule']}: {pulled} = {plan['dispensed']:,.0f} IU, "
+                f"predicted trough {vials['trough']:.2f} IU/dL"
+            )
+            for alt in vials["alternatives"]:
+                lines.append(
+                    f"  or {alt['dispensed']:,.0f} IU in {alt['vials']} vials: "
+                    f"trough {alt['trough']:.2f} IU/dL"
+                )
+        else:
+            lines.append(f"Vials for {vials['schedule']}: none ({plan.get('reason', '')})")
+    lines += [f"! {w}" for w in result["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+def _regimen_lines(title: str, summary: dict[str, Any]) -> list[str]:
+    above = ", ".join(f">= {k}: {v:g} h" for k, v in summary["hours_above_per_week"].items())
+    line = (
+        f"{title}: {summary['amount']:,.0f} IU every {summary['period_h']:g} h window, "
+        f"peak {summary['peak']:.1f}, trough {summary['trough']:.2f} IU/dL; hours a week {above}"
+    )
+    out = [line]
+    if "trough_90pct" in summary:
+        low, high = summary["trough_90pct"]
+        out.append(f"  trough 90% interval {low:.2f}-{high:.2f} IU/dL")
+    return out

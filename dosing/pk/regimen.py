@@ -1,0 +1,75 @@
+"""PK-aware dosing: the regimen with the least factor per week that keeps the
+steady-state trough at or above a target, for the patient's own (or the
+typical) parameters.
+
+Levels are linear in the dose, so for each candidate schedule (every N hours,
+or on given weekdays) the least dose meeting the target comes in closed form:
+``amount = (target - baseline) / trough_per_unit``.  The schedules are then
+compared by dose per week.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dosing.pk.curves import Disposition, Regimen, steady_state
+
+__all__ = ["WEEKDAYS", "Option", "best_regimen", "trough"]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: How far before a dose the trough is read (h): the level just before it.
+_JUST_BEFORE = 1e-9
+
+
+def trough(model: Disposition, regimen: Regimen, baseline: float = 0.0) -> float:
+    """The lowest level just before any dose of the period, at steady state."""
+    times = np.mod(np.array(regimen.offsets) - _JUST_BEFORE, regimen.period)
+    return float(np.min(steady_state(model, regimen, times, baseline)))
+
+
+@dataclass(frozen=True)
+class Option:
+    """One schedule with the least dose meeting the target."""
+
+    label: str
+    regimen: Regimen
+    trough: float
+
+    @property
+    def per_week(self) -> float:
+        return self.regimen.per_week
+
+
+def schedule(
+    every_h: float | None = None, weekdays: Sequence[str] = (), duration: float = 0.0
+) -> tuple[str, float, tuple[float, ...]]:
+    """(label, period, offsets) of 'every N hours' or 'on these weekdays'."""
+    if weekdays:
+        days = sorted({WEEKDAYS.index(d) for d in weekdays})
+        return ("on " + ", ".join(WEEKDAYS[d].capitalize() for d in days), 168.0,
+                tuple(24.0 * d for d in days))  # fmt: skip
+    assert every_h is not None
+    return (f"every {every_h:g} h", float(every_h), (0.0,))
+
+
+def best_regimen(
+    model: Disposition,
+    target: float,
+    schedules: Sequence[tuple[str, float, tuple[float, ...]]],
+    *,
+    baseline: float = 0.0,
+    duration: float = 0.0,
+) -> list[Option]:
+    """Every schedule with the least dose whose steady-state trough is at least
+    ``target``, the least dose per week first."""
+    options = []
+    for label, period, offsets in schedules:
+        unit = Regimen(1.0, period, offsets, duration)
+        per_unit = trough(model, unit, 0.0)
+        amount = max(target - baseline, 0.0) / per_unit
+        regimen = Regimen(amount, period, offsets, duration)
+        options.append(Option(label, regimen, trough(model, regimen, baseline)))
+    return sorted(options, key=lambda o: (o.per_week, o.regimen.period))

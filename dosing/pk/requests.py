@@ -1,0 +1,391 @@
+"""``factordose pk predict|fit|regimen``: the request JSON in, the result JSON out
+(docs/design.md "PK requests").
+
+Every result names its model and says it is decision support for a clinician;
+covariates outside the model's population, and values assumed because the
+request did not give them, are warnings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from dosing.errors import InputError
+from dosing.orders import checked_object
+from dosing.pk.curves import Disposition, Dose, Regimen, level, steady_state
+from dosing.pk.fit import Fit, Level, fit
+from dosing.pk.models import PopulationModel, load_model
+from dosing.pk.regimen import WEEKDAYS, best_regimen, schedule, trough
+from optimizer.errors import Described
+from optimizer.numbers import as_fraction
+
+__all__ = ["DECISION_SUPPORT", "run"]
+
+DECISION_SUPPORT = (
+    "Decision support for a clinician: predicted factor levels from a population PK "
+    "model, not a prescription."
+)
+THRESHOLDS = (1, 3, 5, 15)  # IU/dL, for time above
+GRID_H = 0.01  # resolution of time above a threshold
+KEYS = (
+    "model",
+    "patient",
+    "doses",
+    "times_h",
+    "levels",
+    "regimen",
+    "target",
+    "schedules",
+    "code",
+    "inventory",
+    "date_of_service",
+    "over_pct",
+)
+#: How far above the least dose meeting the target the vials may go, by default.
+DEFAULT_OVER_PCT = 25
+PATIENT_KEYS = (
+    "weight_kg",
+    "height_cm",
+    "sex",
+    "age_years",
+    "lean_body_weight_kg",
+    "vwf_iu_dl",
+)
+
+
+def run(kind: str, data: object) -> dict[str, Any]:
+    """The result of a ``predict``, ``fit`` or ``regimen`` request."""
+    request = checked_object(data, KEYS, what="pk request")
+    model = load_model(_text(request.get("model"), "model"))
+    warnings: list[str] = []
+    covariates = _covariates(model, request.get("patient"), warnings)
+    doses = _doses(request.get("doses", []))
+    result: dict[str, Any] = {
+        "decision_support": DECISION_SUPPORT,
+        "model": {"id": model.id, "name": model.name, "citation": model.citation},
+        "covariates": covariates,
+    }
+    individual: Fit | None = None
+    if kind in ("fit", "regimen") and "levels" in request:
+        if not doses:
+            raise InputError("doses", "the doses the levels were measured after", "none")
+        individual = fit(model, covariates, doses, _levels(request["levels"]))
+        if not individual.converged:
+            warnings.append("the fit did not converge: the estimate may be off")
+    elif kind == "fit":
+        raise InputError("levels", "1 to 6 measured levels", "none")
+    parameters = individual.parameters if individual else model.parameters(covariates)
+    disposition = model.disposition(parameters)
+    result["parameters"] = {k: round(v, 6) for k, v in parameters.items()}
+    result["individual"] = individual is not None
+    result["terminal_half_life_h"] = round(disposition.terminal_half_life, 3)
+    if kind == "predict":
+        result.update(_predict(model, disposition, doses, request, warnings))
+    elif kind == "fit":
+        assert individual is not None
+        result["eta"] = [round(float(e), 6) for e in individual.eta]
+        if request.get("regimen") is not None:
+            result["regimen"] = _uncertain(
+                model, covariates, individual, _regimen(request["regimen"]), request
+            )
+    else:
+        result.update(_regimens(model, covariates, disposition, individual, request))
+    result["warnings"] = warnings
+    return result
+
+
+def _predict(
+    model: PopulationModel,
+    disposition: Disposition,
+    doses: Sequence[Dose],
+    request: Mapping[str, Any],
+    warnings: list[str],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if request.get("regimen") is not None:
+        regimen = _regimen(request["regimen"])
+        out["steady_state"] = _summary(model, disposition, regimen)
+    if doses:
+        times = request.get("times_h")
+        if times is None:
+            end = max(d.time for d in doses) + 168
+            times = [float(t) for t in np.arange(0, end + 1e-9, 1.0)]
+        at = [_number(t, f"times_h[{i}]") for i, t in enumerate(times)]
+        values = level(disposition, doses, at, model.baseline)
+        out["levels"] = [
+            {"time_h": t, "level": round(float(v), 4)} for t, v in zip(at, values, strict=True)
+        ]
+        starts = sorted(d.time for d in doses)
+        out["troughs"] = [
+            {
+                "before_dose_at_h": t,
+                "level": round(float(level(disposition, doses, [t - 1e-9], model.baseline)[0]), 4),
+            }
+            for t in starts[1:]
+        ]
+        out["peak"] = round(float(np.max(values)), 4) if len(values) else None
+    if "steady_state" not in out and not doses:
+        raise InputError("doses|regimen", "a dose history or a regimen", "neither")
+    return out
+
+
+def _summary(model: PopulationModel, disposition: Disposition, regimen: Regimen) -> dict[str, Any]:
+    grid = np.arange(0, regimen.period, GRID_H)
+    values = steady_state(disposition, regimen, grid, model.baseline)
+    weeks = regimen.period / 168
+    return {
+        "amount": round(regimen.amount, 3),
+        "period_h": regimen.period,
+        "offsets_h": list(regimen.offsets),
+        "per_week": round(regimen.per_week, 3),
+        "peak": round(float(np.max(values)), 4),
+        "trough": round(trough(disposition, regimen, model.baseline), 4),
+        "hours_above_per_week": {
+            str(t): round(float(np.sum(values >= t)) * GRID_H / weeks, 2) for t in THRESHOLDS
+        },
+    }
+
+
+def _uncertain(
+    model: PopulationModel,
+    covariates: Mapping[str, float],
+    individual: Fit,
+    regimen: Regimen,
+    request: Mapping[str, Any],
+) -> dict[str, Any]:
+    summary = _summary(model, model.disposition(individual.parameters), regimen)
+    troughs = np.array(
+        [
+            trough(model.disposition(model.parameters(covariates, eta)), regimen, model.baseline)
+            for eta in individual.draws()
+        ]
+    )
+    low, high = np.percentile(troughs, [5, 95])
+    summary["trough_90pct"] = [round(float(low), 4), round(float(high), 4)]
+    target = _target(request.get("target"))
+    if target is not None:
+        summary["probability_trough_at_least_target"] = round(float(np.mean(troughs >= target)), 3)
+    return summary
+
+
+def _regimens(
+    model: PopulationModel,
+    covariates: Mapping[str, float],
+    disposition: Disposition,
+    individual: Fit | None,
+    request: Mapping[str, Any],
+) -> dict[str, Any]:
+    target = _target(request.get("target"))
+    if target is None:
+        raise InputError("target", '{"trough_iu_dl": T}', "none")
+    raw = request.get("schedules") or [{"every_h": h} for h in (24, 48, 72)] + [
+        {"weekdays": ["mon", "thu"]},
+        {"weekdays": ["mon", "wed", "fri"]},
+        {"every_h": 120},
+        {"every_h": 168},
+    ]
+    if not isinstance(raw, list) or len(raw) > 20:
+        raise InputError("schedules", "a list of at most 20 schedules", Described("another"))
+    schedules = [_schedule(s, f"schedules[{i}]") for i, s in enumerate(raw)]
+    options = best_regimen(disposition, target, schedules, baseline=model.baseline)
+    listed = []
+    for option in options:
+        entry = {"schedule": option.label, **_summary(model, disposition, option.regimen)}
+        if individual is not None:
+            entry.update(_uncertain(model, covariates, individual, option.regimen, request))
+            entry["schedule"] = option.label
+        listed.append(entry)
+    result: dict[str, Any] = {"target_trough": target, "options": listed}
+    if request.get("inventory") is not None:
+        result["vials"] = _vials(model, disposition, options[0], request)
+    return result
+
+
+def _vials(
+    model: PopulationModel, disposition: Disposition, best: Any, request: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The best option's dose in vials (never below it: the target needs all of
+    it), and the predicted trough of each selection the optimizer offers."""
+    from dosing.pipeline import plan
+
+    over = _number(request.get("over_pct", DEFAULT_OVER_PCT), "over_pct", positive=True)
+    order = {
+        "code": _text(request.get("code"), "code"),
+        "product": model.product,
+        "dose": round(best.regimen.amount, 6),
+        "tolerance": {"under_pct": 0, "over_pct": over},
+        "mode": "whole_vials",
+        "inventory": request["inventory"],
+    }
+    if request.get("date_of_service") is not None:
+        order["date_of_service"] = request["date_of_service"]
+    planned: dict[str, Any] = plan(order).to_dict()
+    regimen = best.regimen
+
+    def predicted(amount: float) -> float:
+        dosed = Regimen(amount, regimen.period, regimen.offsets, regimen.duration)
+        return round(trough(disposition, dosed, model.baseline), 4)
+
+    out: dict[str, Any] = {"schedule": best.label, "plan": planned}
+    if planned["status"] == "ok":
+        out["trough"] = predicted(float(planned["dispensed"]))
+        out["alternatives"] = [
+            {**a, "trough": predicted(float(a["dispensed"]))} for a in planned["alternatives"]
+        ]
+    return out
+
+
+def _covariates(model: PopulationModel, patient: object, warnings: list[str]) -> dict[str, float]:
+    given = checked_object(patient or {}, PATIENT_KEYS, what="patient")
+    values: dict[str, float] = {}
+    for name, covariate in model.covariates.items():
+        if name in given:
+            values[name] = _number(given[name], f"patient.{name}")
+        elif name == "lean_body_weight_kg" and {"weight_kg", "height_cm"} <= set(given):
+            values[name] = _james(given, model, warnings)
+        elif covariate.typical is not None:
+            values[name] = covariate.typical
+            warnings.append(
+                f"{name} not given: the typical {covariate.typical:g} assumed ({covariate.source})"
+            )
+        else:
+            raise InputError(f"patient.{name}", "a value (the model needs it)", "none")
+        low, high = covariate.range
+        if not low <= values[name] <= high:
+            warnings.append(
+                f"{name} {values[name]:g} is outside the model's population ({low:g}-{high:g})"
+            )
+    for key, bounds in (("weight_kg", "weight_kg"), ("age_years", "age_years")):
+        if key in given and bounds in model.population:
+            low, high = model.population[bounds]
+            value = _number(given[key], f"patient.{key}")
+            if not low <= value <= high:
+                warnings.append(
+                    f"{key} {value:g} is outside the model's population ({low:g}-{high:g})"
+                )
+    return values
+
+
+def _james(given: Mapping[str, Any], model: PopulationModel, warnings: list[str]) -> float:
+    """Lean body weight by James (1976): 1.1 W - 128 (W/H)^2 for men, 1.07 W -
+    148 (W/H)^2 for women (W kg, H cm)."""
+    weight = _number(given["weight_kg"], "patient.weight_kg")
+    height = _number(given["height_cm"], "patient.height_cm")
+    sex = given.get("sex", "male")
+    if sex not in ("male", "female"):
+        raise InputError("patient.sex", "male or female", Described("another"))
+    a, b = (1.1, 128) if sex == "male" else (1.07, 148)
+    lean = a * weight - b * (weight / height) ** 2
+    bmi = weight / (height / 100) ** 2
+    if lean <= 0 or bmi > 40:
+        raise InputError(
+            "patient.lean_body_weight_kg",
+            "given: the James formula fails at this body mass index",
+            Described(f"BMI {bmi:.0f}"),
+        )
+    if model.lean_body_weight_formula is None:
+        warnings.append(
+            f"lean body weight {lean:.1f} kg by the James (1976) formula: the paper does "
+            "not name its formula; give lean_body_weight_kg to use another"
+        )
+    return lean
+
+
+def _doses(raw: object) -> list[Dose]:
+    if not isinstance(raw, list) or len(raw) > 1000:
+        raise InputError("doses", "a list of at most 1,000 doses", Described("another"))
+    doses = []
+    for i, d in enumerate(raw):
+        item = checked_object(d, ("time_h", "amount", "infusion_min"), what=f"doses[{i}]")
+        doses.append(
+            Dose(
+                _number(item.get("time_h", 0), f"doses[{i}].time_h", low=-1e6),
+                _number(item.get("amount"), f"doses[{i}].amount", positive=True),
+                _number(item.get("infusion_min", 0), f"doses[{i}].infusion_min") / 60,
+            )
+        )
+    return doses
+
+
+def _levels(raw: object) -> list[Level]:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 6:
+        raise InputError("levels", "1 to 6 measured levels", Described("another count"))
+    out = []
+    for i, x in enumerate(raw):
+        item = checked_object(x, ("time_h", "value", "below"), what=f"levels[{i}]")
+        if ("value" in item) == ("below" in item):
+            raise InputError(
+                f"levels[{i}]", "a value or a `below` limit, one of them", "both or neither"
+            )
+        time = _number(item.get("time_h"), f"levels[{i}].time_h", low=-1e6)
+        if "value" in item:
+            out.append(Level(time, value=_number(item["value"], f"levels[{i}].value")))
+        else:
+            out.append(
+                Level(time, below=_number(item["below"], f"levels[{i}].below", positive=True))
+            )
+    return out
+
+
+def _regimen(raw: object) -> Regimen:
+    item = checked_object(raw, ("amount", "every_h", "weekdays", "infusion_min"), what="regimen")
+    label, period, offsets = _schedule(
+        {k: v for k, v in item.items() if k != "amount" and k != "infusion_min"}, "regimen"
+    )
+    del label
+    try:
+        return Regimen(
+            _number(item.get("amount"), "regimen.amount", positive=True),
+            period,
+            offsets,
+            _number(item.get("infusion_min", 0), "regimen.infusion_min") / 60,
+        )
+    except ValueError as exc:
+        raise InputError(
+            "regimen", "a regimen whose infusions end before the next dose", Described(str(exc))
+        ) from None
+
+
+def _schedule(raw: object, field: str) -> tuple[str, float, tuple[float, ...]]:
+    item = checked_object(raw, ("every_h", "weekdays"), what=field)
+    if ("every_h" in item) == ("weekdays" in item):
+        raise InputError(field, "every_h or weekdays, one of them", "both or neither")
+    if "weekdays" in item:
+        days = item["weekdays"]
+        if not isinstance(days, list) or not days or any(d not in WEEKDAYS for d in days):
+            raise InputError(
+                f"{field}.weekdays", f"days among {', '.join(WEEKDAYS)}", Described("another")
+            )
+        return schedule(weekdays=days)
+    every = _number(item["every_h"], f"{field}.every_h", positive=True)
+    if not 6 <= every <= 24 * 14:
+        raise InputError(f"{field}.every_h", "6 to 336 hours", every)
+    return schedule(every_h=every)
+
+
+def _target(raw: object) -> float | None:
+    if raw is None:
+        return None
+    item = checked_object(raw, ("trough_iu_dl",), what="target")
+    return _number(item.get("trough_iu_dl"), "target.trough_iu_dl", positive=True)
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(field, "text", value)
+    return value
+
+
+def _number(value: object, field: str, *, positive: bool = False, low: float = 0.0) -> float:
+    number = float(as_fraction(value, field, error=InputError))
+    if positive and not number > 0:
+        raise InputError(field, "a number > 0", value)
+    if not positive and number < low:
+        raise InputError(field, f"a number >= {low:g}", value)
+    if not math.isfinite(number):
+        raise InputError(field, "a finite number", value)
+    return number

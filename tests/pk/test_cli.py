@@ -1,0 +1,99 @@
+"""``factordose pk``: the README's worked example, and bad requests as one line, exit 2."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from dosing.cli import main
+from tests.paths import EXAMPLES
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def example() -> dict[str, object]:
+    return json.loads((EXAMPLES / "pk-regimen.json").read_text())
+
+
+def test_the_worked_example_as_the_readme_tells_it() -> None:
+    code, out, _ = run("pk", "regimen", str(EXAMPLES / "pk-regimen.json"), "--json")
+    result = json.loads(out)
+    assert code == 0 and result["individual"]
+    assert result["parameters"]["CL"] == pytest.approx(1.236, abs=0.001)
+    assert result["terminal_half_life_h"] == pytest.approx(17.2, abs=0.05)
+    best = result["options"][0]
+    assert best["schedule"] == "every 72 h" and best["amount"] == pytest.approx(1580, abs=1)
+    assert best["trough"] == pytest.approx(3.0, abs=1e-3)  # the least dose meets it exactly
+    low, high = best["trough_90pct"]
+    assert low < 3 < high
+    vials = result["vials"]
+    assert vials["plan"]["dispensed"] == 1599 and vials["trough"] == pytest.approx(3.04, abs=0.005)
+    assert all(a["dispensed"] >= best["amount"] for a in vials["plan"]["alternatives"])
+    assert result["decision_support"].startswith("Decision support for a clinician")
+    assert any("James (1976)" in w for w in result["warnings"])
+
+
+def test_predict_a_regimen_at_steady_state() -> None:
+    request = {"model": "Jivi", "patient": {"lean_body_weight_kg": 49.1, "vwf_iu_dl": 110},
+               "regimen": {"amount": 2620, "every_h": 72}}  # fmt: skip
+    result = json.loads(run_json("predict", request))
+    steady = result["steady_state"]
+    # one compartment, bolus: trough = D/V e^{-k tau} / (1 - e^{-k tau}), k = 1.09/26.2
+    k = 1.09 / 26.2
+    expected = 2620 / 26.2 * 2.718281828459045 ** (-k * 72) / (1 - 2.718281828459045 ** (-k * 72))
+    assert steady["trough"] == pytest.approx(expected, abs=1e-4)  # printed to 4 decimals
+    assert steady["hours_above_per_week"]["1"] == 168.0
+
+
+def run_json(action: str, request: dict[str, object], tmp: Path | None = None) -> str:
+    path = Path(__file__).parent / "_request.json"
+    path.write_text(json.dumps(request))
+    try:
+        code, out, err = run("pk", action, str(path), "--json")
+    finally:
+        path.unlink()
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model": "Advate"}, "`model` must be a shipped model"),
+        ({"patient": {"weight_kg": 70}}, "`patient.lean_body_weight_kg` must be a value"),
+        (
+            {"patient": {"lean_body_weight_kg": -3}},
+            "`patient.lean_body_weight_kg` must be a number >= 0",
+        ),
+        ({"levels": []}, "`levels` must be 1 to 6 measured levels"),
+        (
+            {"levels": [{"time_h": 4, "value": 9, "below": 1}]},
+            "`levels[0]` must be a value or a `below` limit",
+        ),
+        ({"schedules": [{"every_h": 2}]}, "`schedules[0].every_h` must be 6 to 336 hours"),
+        ({"schedules": [{"weekdays": ["funday"]}]}, "`schedules[0].weekdays` must be days among"),
+        ({"target": {"trough_iu_dl": 0}}, "`target.trough_iu_dl` must be a number > 0"),
+        ({"extra": 1}, "`extra` must be a known pk request key"),
+        ({"patient": {"weight_kg": 200, "height_cm": 150}}, "James formula fails"),
+    ],
+)
+def test_bad_requests_are_one_line_and_exit_2(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps({**example(), **change}))
+    code, _, err = run("pk", "regimen", str(path))
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_plot_needs_a_png_or_svg_name(tmp_path: Path) -> None:
+    code, _, err = run(
+        "pk", "regimen", str(EXAMPLES / "pk-regimen.json"), "--plot", str(tmp_path / "x.pdf")
+    )
+    assert code == 2 and "`plot` must be a file name ending .png or .svg" in err
