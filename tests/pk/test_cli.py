@@ -97,3 +97,17 @@ def test_plot_needs_a_png_or_svg_name(tmp_path: Path) -> None:
         "pk", "regimen", str(EXAMPLES / "pk-regimen.json"), "--plot", str(tmp_path / "x.pdf")
     )
     assert code == 2 and "`plot` must be a file name ending .png or .svg" in err
+
+
+def test_plot_draws_the_curve_or_says_what_it_needs(tmp_path: Path) -> None:
+    """With matplotlib (the `plot` extra) a PNG is drawn; without it, one line says
+    how to install it and nothing else is printed."""
+    import importlib.util
+
+    target = tmp_path / "curve.png"
+    code, out, err = run("pk", "regimen", str(EXAMPLES / "pk-regimen.json"), "--plot", str(target))
+    if importlib.util.find_spec("matplotlib") is None:
+        assert code == 2 and "pip install 'factordose[plot]'" in err and out == ""
+        assert not target.exists()
+    else:
+        assert code == 0 and target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
