@@ -18,7 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-SUITE = ("units", "select", "plan", "accuracy", "checks", "supply", "limits", "shelf", "service")
+SUITE = (
+    "units",
+    "select",
+    "plan",
+    "accuracy",
+    "checks",
+    "supply",
+    "limits",
+    "shelf",
+    "service",
+    "pk",
+)
 HERE = Path(__file__).resolve().parent
 
 
