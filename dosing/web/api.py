@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from dosing.audit import Checker
 from dosing.batch import answer, lines
@@ -106,7 +107,7 @@ def refuse_server_files(data: object, where: str = "") -> None:
 async def api_plan(request: Request, user: User) -> JSONText:
     order = await json_body(request, "order")
     refuse_server_files(order)
-    return JSONText(plan(order).to_dict())
+    return JSONText((await run_in_threadpool(plan, order)).to_dict())
 
 
 @router.post(
@@ -139,7 +140,7 @@ async def api_batch(request: Request, user: User) -> StreamingResponse:
 async def api_supply(request: Request, user: User) -> JSONText:
     supply = await json_body(request, "supply")
     refuse_server_files(supply)
-    return JSONText(plan_supply(supply).to_dict())
+    return JSONText((await run_in_threadpool(plan_supply, supply)).to_dict())
 
 
 @router.post(
@@ -168,7 +169,8 @@ async def api_check(
         raw = await request.body()
     checker = Checker(payer)
     results = checker.check_stream(io.BytesIO(raw), "claims")
-    first = next(results, None)  # a bad header is a 422 before anything is sent
+    # a bad header is a 422 before anything is sent; the checking runs off the event loop
+    first = await run_in_threadpool(next, results, None)
 
     def findings() -> Iterator[bytes]:
         result = first
@@ -232,7 +234,7 @@ async def api_receive(request: Request, user: User) -> JSONText:
             lots = lots_from_records(data["lots"], field="lots")
         except FieldError as exc:
             raise InputError(exc.field, exc.expected, exc.got) from None
-        vials = shelf.receive(lots, user=user, site=site)
+        vials = await run_in_threadpool(shelf.receive, lots, user=user, site=site)
         return JSONText({"lots": len(lots), "vials": vials})
     scan = parse_element_string(_text(data.get("scan"), "scan"))
     lot = lot_from_scan(
@@ -245,7 +247,9 @@ async def api_receive(request: Request, user: User) -> JSONText:
         if data.get("volume_ml") is None
         else as_fraction(data["volume_ml"], "volume_ml", error=InputError),
     )
-    shelf.receive_package(lot, gtin=scan.gtin, serial=scan.serial, user=user, site=site)
+    await run_in_threadpool(
+        shelf.receive_package, lot, gtin=scan.gtin, serial=scan.serial, user=user, site=site
+    )
     return JSONText(received_record(lot, scan.serial))
 
 
@@ -259,7 +263,7 @@ async def api_receive(request: Request, user: User) -> JSONText:
 async def api_shelf_plan(request: Request, user: User) -> JSONText:
     order = _object(await json_body(request, "order"), "order")
     refuse_server_files(order)
-    return JSONText(plan_order(shelf_of(request), order).to_dict())
+    return JSONText((await run_in_threadpool(plan_order, shelf_of(request), order)).to_dict())
 
 
 @router.post(
@@ -278,8 +282,12 @@ async def api_dispense(request: Request, user: User) -> JSONText:
         raise InputError(unknown[0], "one of the keys order, patient", Described("another"))
     order = _object(data.get("order"), "order")
     refuse_server_files(order)
-    done = plan_order(
-        shelf_of(request), order, user=user, patient=_optional(data.get("patient"), "patient")
+    done = await run_in_threadpool(
+        plan_order,
+        shelf_of(request),
+        order,
+        user=user,
+        patient=_optional(data.get("patient"), "patient"),
     )
     return JSONText(done.to_dict())
 
@@ -294,8 +302,12 @@ async def api_return(dispense_id: int, request: Request, user: User) -> JSONText
     count = data.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
         raise InputError("count", "a whole number of vials", count)
-    back = shelf_of(request).return_vials(
-        dispense_id, user=user, lot=_optional(data.get("lot"), "lot"), count=count
+    back = await run_in_threadpool(
+        shelf_of(request).return_vials,
+        dispense_id,
+        user=user,
+        lot=_optional(data.get("lot"), "lot"),
+        count=count,
     )
     return JSONText({"dispense_id": dispense_id, "returned": back})
 
@@ -307,8 +319,8 @@ async def api_return(dispense_id: int, request: Request, user: User) -> JSONText
 )
 async def api_void(dispense_id: int, request: Request, user: User) -> JSONText:
     data = _object(await json_body(request, "void"), "void")
-    back = shelf_of(request).void(
-        dispense_id, reason=_text(data.get("reason"), "reason"), user=user
+    back = await run_in_threadpool(
+        shelf_of(request).void, dispense_id, reason=_text(data.get("reason"), "reason"), user=user
     )
     return JSONText({"dispense_id": dispense_id, "back": back})
 
@@ -324,7 +336,9 @@ async def api_waste(request: Request, user: User) -> JSONText:
     if isinstance(count, bool) or not isinstance(count, int):
         raise InputError("count", "a whole number of vials >= 1", count)
     reason = _text(data.get("reason"), "reason")
-    shelf_of(request).waste(lot, count, reason=reason, user=user, site=_site(data))
+    await run_in_threadpool(
+        shelf_of(request).waste, lot, count, reason=reason, user=user, site=_site(data)
+    )
     return JSONText({"lot": lot, "wasted": count, "reason": reason})
 
 

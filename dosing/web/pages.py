@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from dosing.audit import Checker
@@ -253,7 +254,7 @@ def order_from_form(form: Mapping[str, Any]) -> dict[str, object]:
 async def plan_post(request: Request) -> Response:
     async def work(user: str, form: FormData) -> dict[str, Any]:
         order = order_from_form(dict(form))
-        done = plan_order(shelf_of(request), order)
+        done = await run_in_threadpool(plan_order, shelf_of(request), order)
         return {"result": _shown(done), "order_json": _order_json(order)}
 
     return await _handle(request, "plan.html", work, _plan_context())
@@ -266,7 +267,7 @@ async def dispense_post(request: Request) -> Response:
         if not isinstance(order, dict):
             raise InputError("order", "a JSON object", type(order).__name__)
         refuse_server_files(order)
-        done = plan_order(shelf_of(request), order, user=user)
+        done = await run_in_threadpool(plan_order, shelf_of(request), order, user=user)
         return {"result": _shown(done), "order_json": _order_json(order)}
 
     return await _handle(request, "plan.html", work, _plan_context())
@@ -381,9 +382,9 @@ async def supply_post(request: Request) -> Response:
         if not isinstance(supply, dict):
             raise InputError("supply", "a JSON object", type(supply).__name__)
         if "inventory" in supply:
-            result = plan_supply(supply)
+            result = await run_in_threadpool(plan_supply, supply)
         else:
-            result = plan_doses(shelf_of(request), supply).plan  # type: ignore[assignment]
+            result = (await run_in_threadpool(plan_doses, shelf_of(request), supply)).plan  # type: ignore[assignment]
         return {"result": result.to_dict()}
 
     return await _handle(request, "supply.html", work, {"page": "supply"})
@@ -407,7 +408,10 @@ async def check_post(request: Request) -> Response:
         if payer is not None and payer not in SHIPPED_PAYERS:
             raise InputError("payer", f"one of {', '.join(SHIPPED_PAYERS)}", payer)
         checker = Checker(payer)
-        claims = list(checker.check_stream(io.BytesIO(await upload.read()), "claims"))
+        raw = await upload.read()
+        claims = await run_in_threadpool(
+            lambda: list(checker.check_stream(io.BytesIO(raw), "claims"))
+        )
         return {"claims": claims, "summary": checker.summary}
 
     context = {"page": "check", "payers": SHIPPED_PAYERS}
