@@ -480,6 +480,8 @@ def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] =
                 f"the volume of lot {vials[-1].lot}'s vials is not known (no catalog volume, no "
                 "volume_ml): draw the amount by its share of the vial's volume",
             )
+    if not 0 <= administered <= dispensed:  # a bug, never a claim: refuse to bill it
+        raise AssertionError("administered must lie between 0 and what was dispensed")
     sources = _sources(vials, dispensed - administered, volumes)
     billed = administered if order.setting is Setting.ADMINISTERED else dispensed
     lines = claim_lines(
@@ -526,13 +528,17 @@ def _draw(
     order: Order,
 ) -> Draw | None:
     """The volume to draw from the last vial for an exact dose, rounded half up to
-    the syringe step (at least one step, at most the vial), and what it holds."""
+    the syringe step (at least one step, at most the vial), and what it holds.
+    A vial holding less than one step is given whole: never more than it holds."""
     if vial_ml is None:
         return None
     need = administered - (dispensed - last.amount)  # from the opened vial
     step = order.draw_step_ml
+    most = int(vial_ml / step)  # whole steps the vial holds
+    if most == 0:
+        return Draw(last.lot, vial_ml, vial_ml, last.amount, step)
     steps = need * vial_ml / last.amount / step
-    whole = max(1, min(int(steps + Fraction(1, 2)), int(vial_ml / step)))
+    whole = max(1, min(int(steps + Fraction(1, 2)), most))
     volume = whole * step
     return Draw(last.lot, volume, vial_ml, last.amount * volume / vial_ml, step)
 

@@ -225,3 +225,29 @@ def test_a_payer_profile_sets_its_own_default_resolution(tmp_path: Path) -> None
     planned = plan(order, base_dir=tmp_path)
     assert planned.dispensed == 3505  # the profile's 0: closest first, 7 vials
     assert plan({**order, "resolution_pct": 1}, base_dir=tmp_path).dispensed == 3475  # the order's
+
+
+@pytest.mark.parametrize("volume_ml", ["0.001", "0.05", "0.1", "0.15", "1e-15"])
+def test_a_vial_smaller_than_a_syringe_step_is_never_drawn_past_its_content(volume_ml: str) -> None:
+    # found by a new user's trial: a 0.001 mL vial with the 0.1 mL step billed 50,500
+    # units for 1,000 IU dispensed
+    order = {
+        "code": "J7208",
+        "dose": 777,
+        "mode": "exact_dose",
+        "date_of_service": "2026-11-26",
+        "inventory": [
+            {
+                "lot": "A",
+                "amount": 500,
+                "count": 4,
+                "product": "Jivi",
+                "volume_ml": float(volume_ml),
+            }
+        ],
+    }
+    result = plan(order)
+    assert result.ok and result.administered is not None and result.dispensed is not None
+    assert 0 <= result.administered <= result.dispensed
+    assert result.draw is not None and result.draw.volume_ml <= result.draw.vial_ml
+    assert sum(line.units for line in result.claim_lines) == result.dispensed  # J7208: 1 IU a unit
