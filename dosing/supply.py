@@ -27,7 +27,14 @@ from pathlib import Path
 from dosing.billing.crosswalk import Crosswalk
 from dosing.billing.mue import Mue
 from dosing.errors import InputError
-from dosing.orders import Order, checked_object, inventory_of, no_inventory, parse_order
+from dosing.orders import (
+    MAX_TIME_LIMIT,
+    Order,
+    checked_object,
+    inventory_of,
+    no_inventory,
+    parse_order,
+)
 from dosing.pipeline import Plan, Prepared, assemble, prepare
 from optimizer import Lot, Mode, SelectionResult, Status
 from optimizer.errors import Described, FieldError
@@ -155,6 +162,10 @@ def plan_supply(
                 ),
             )
     time_limit = _positive(request.get("time_limit", DEFAULT_TIME_LIMIT), "time_limit")
+    if time_limit > MAX_TIME_LIMIT:
+        raise InputError(
+            "time_limit", f"a number of seconds > 0 and at most {MAX_TIME_LIMIT}", time_limit
+        )
     workers = request.get("workers", 2)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
         raise InputError("workers", "a whole number of solver workers from 1 to 64", workers)

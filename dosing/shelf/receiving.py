@@ -4,7 +4,10 @@ The barcode gives the GTIN, lot, expiry and serial (:mod:`dosing.shelf.gs1`);
 the label potency is typed in.  The GTIN's ten NDC digits fit three 11-digit
 NDCs; the one the catalog lists is taken, or the ``ndc`` given with the scan,
 which must be one of the three.  A lot without its lot number or expiry in the
-barcode is refused: a vial on the shelf must be traceable and dated.
+barcode is refused: a vial on the shelf must be traceable and dated; so is one
+without its serial, since the serial is what stops a package being received
+twice (and a scanner that dropped its GS separators runs the serial into the
+lot, where only its absence shows).
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ def lot_from_scan(
         raise InputError("scan (10)", "a lot number, AI (10)", Described("a scan without one"))
     if scan.expires is None:
         raise InputError("scan (17)", "an expiry date, AI (17)", Described("a scan without one"))
+    if scan.serial is None:  # also what a scan that lost its GS separators looks like
+        raise InputError(
+            "scan (21)",
+            "a serial number, AI (21): scan the package again (a scan that lost its "
+            "separators runs the serial into the lot)",
+            Described("a scan without one"),
+        )
     candidates = scan.ndc_candidates
     if ndc is not None:
         ndc = normalize_ndc(ndc, field="ndc")

@@ -384,9 +384,8 @@ class Shelf:
         with self.engine.begin() as db:
             lot_id, left = self._locked(db, lot, site)
             if count > left:
-                raise StockChanged(
-                    f"lot {lot} has {counted(left, 'vial')} left, not {count} to waste",
-                    {lot: (left, count)},
+                raise InputError(
+                    "count", f"at most the {counted(left, 'vial')} of lot {lot} on hand", count
                 )
             db.execute(
                 movements.insert().values(

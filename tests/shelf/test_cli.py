@@ -105,7 +105,7 @@ def test_waste_return_and_log_from_the_command_line(db_url: str) -> None:
         "--by",
         "rx1",
     )
-    assert code == 2 and "has 3 vials left, not 9 to waste" in err
+    assert code == 2 and "`count` must be at most the 3 vials of lot JV5K21 on hand" in err
 
 
 def test_void_from_the_command_line(db_url: str) -> None:

@@ -23,7 +23,7 @@ from fractions import Fraction
 
 import sqlalchemy as sa
 
-from dosing import plan
+from dosing import InputError, plan
 from dosing.shelf import Shelf, StockChanged, open_shelf, plan_order
 from optimizer import Lot
 from tests.paths import ROOT
@@ -74,9 +74,9 @@ def _pharmacist(url: str, seed: int, out: multiprocessing.Queue) -> None:  # typ
                 continue
             result = plan_order(shelf, _order(rng), user=f"rx{seed}")
         except StockChanged:
-            continue  # lost twice, or the vial to waste went first: nothing recorded
-        except Exception as exc:  # a return of a vial already returned: none recorded
-            if "still out" not in str(exc):
+            continue  # lost twice: nothing recorded
+        except InputError as exc:  # the vial to waste went first; a vial already returned
+            if "on hand" not in str(exc) and "still out" not in str(exc):
                 raise
             continue
         if not result.dispense_ids:

@@ -103,7 +103,7 @@ def test_names_counts_and_windows_are_checked(db: str, argv: list[str], field: s
 
 def test_a_huge_scan_count_is_refused(db: str) -> None:
     code, _, err = run(
-        "shelf", "--db", db, "receive", "--scan", "(01)00309443053025(17)280500(10)A1",
+        "shelf", "--db", db, "receive", "--scan", "(01)00309443053025(17)280500(10)A1(21)S1",
         "--amount", "1000", "--count", str(10**20), "--by", "rx",
     )  # fmt: skip
     assert code == 2 and "`lot A1: count` must be at most 100,000 vials" in err

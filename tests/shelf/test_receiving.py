@@ -37,7 +37,7 @@ def test_a_catalog_gtin_gives_the_ndc_and_the_product() -> None:
 
 
 def test_an_unknown_gtin_needs_one_of_its_ndcs() -> None:
-    scan = parse_element_string(f"(01){UNKNOWN_GTIN}(17)280131(10)X1")
+    scan = parse_element_string(f"(01){UNKNOWN_GTIN}(17)280131(10)X1(21)S1")
     with pytest.raises(InputError, match="one of 01234-5678-90, 12345-0678-90, 12345-6789-00"):
         lot_from_scan(scan, amount=Fraction(500))
     with pytest.raises(InputError, match="`ndc` must be the NDC in the scanned GTIN"):
@@ -52,6 +52,8 @@ def test_an_unknown_gtin_needs_one_of_its_ndcs() -> None:
     [
         (f"(01){ADVATE_GTIN}(17)280500", "`scan (10)` must be a lot number"),
         (f"(01){ADVATE_GTIN}(10)A1", "`scan (17)` must be an expiry date"),
+        # a scanner that dropped the GS after the lot: the serial runs into it
+        (f"01{ADVATE_GTIN}1728050010ADV12421SN0002", "`scan (21)` must be a serial number"),
     ],
 )
 def test_a_package_must_be_traceable_and_dated(code: str, message: str) -> None:
@@ -60,7 +62,7 @@ def test_a_package_must_be_traceable_and_dated(code: str, message: str) -> None:
 
 
 def test_the_catalog_and_a_named_product_must_agree() -> None:
-    scan = parse_element_string(f"(01){ADVATE_GTIN}(17)280500(10)A1")
+    scan = parse_element_string(f"(01){ADVATE_GTIN}(17)280500(10)A1(21)S1")
     with pytest.raises(InputError, match="`product` must be Advate, the drug of NDC"):
         lot_from_scan(scan, amount=Fraction(1000), product="Jivi")
     with pytest.raises(InputError, match="`count` must be a whole number of vials >= 1"):
