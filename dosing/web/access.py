@@ -27,6 +27,7 @@ __all__ = [
     "error_body",
     "is_loopback",
     "json_body",
+    "loopback_host",
     "new_csrf",
     "session_of",
     "shelf_of",
@@ -55,6 +56,16 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def loopback_host(request: Request) -> bool:
+    """Whether the request names this machine as its host: a page elsewhere that
+    rebinds its own name to 127.0.0.1 (DNS rebinding) sends its own name here."""
+    host = request.headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    return name.lower() in ("localhost", "127.0.0.1", "[::1]") or (
+        is_loopback(name) if name else False
+    )
+
+
 def shelf_of(request: Request) -> Shelf:
     shelf: Shelf = request.app.state.shelf
     return shelf
@@ -76,7 +87,7 @@ def api_user(request: Request) -> str:
     accounts = accounts_of(request)
     client = request.client.host if request.client else None
     if not accounts.any():
-        if not is_loopback(client):
+        if not is_loopback(client) or not loopback_host(request):
             raise Denied(403, "this service has no users yet: it serves this machine only")
         local: str = request.app.state.local_user
         return local

@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dosing import __version__
-from dosing.errors import DosingError, NotOnRecord
+from dosing.errors import DosingError, NotOnRecord, UnknownCodeError
 from dosing.shelf.store import StockChanged, open_shelf
 from dosing.web.access import BadBody, Denied, error_body
 from dosing.web.auth import Accounts
@@ -121,6 +123,35 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(OptimizerError)
     async def invalid_lots(request: Request, exc: OptimizerError) -> JSONResponse:
         return answer(422 if isinstance(exc, FieldError) else 500, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ("request",))[1:]) or "request"
+        expected = str(first.get("msg", "a valid value")).removeprefix("Input should be ")
+        got = "another"
+        if first.get("type") == "missing":
+            expected, got = "present", "nothing"
+        return JSONResponse(
+            error_body(where, expected, got, f"`{where}` must be {expected} (got {got})"),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        what = {404: "a page or endpoint of this service", 405: "a method this path takes"}
+        expected = what.get(exc.status_code, "a request this service answers")
+        return JSONResponse(
+            error_body("path", expected, "another", f"{exc.status_code}: {exc.detail}"),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(UnknownCodeError)
+    async def unknown_code(request: Request, exc: UnknownCodeError) -> JSONResponse:
+        return JSONResponse(
+            error_body("code", "a code of the code set", exc.code, str(exc)), status_code=422
+        )
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> JSONResponse:

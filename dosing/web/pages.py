@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -43,6 +43,7 @@ from dosing.web.access import (
     SESSION_COOKIE,
     accounts_of,
     is_loopback,
+    loopback_host,
     new_csrf,
     session_of,
     shelf_of,
@@ -75,7 +76,8 @@ class _Refused(Exception):
 def _who(request: Request) -> tuple[str, str]:
     """(the user, the CSRF token forms must carry) or an exception."""
     if not accounts_of(request).any():
-        if not is_loopback(request.client.host if request.client else None):
+        client = request.client.host if request.client else None
+        if not is_loopback(client) or not loopback_host(request):
             raise _Refused("this service has no users yet: it serves this machine only")
         local: str = request.app.state.local_user
         return local, request.cookies.get(CSRF_COOKIE) or new_csrf()
@@ -101,7 +103,7 @@ def _page(request: Request, name: str, context: Mapping[str, Any], status: int =
     except _SignIn:
         return RedirectResponse("/signin", status_code=303)
     except _Refused as exc:
-        return HTMLResponse(str(exc), status_code=403)
+        return PlainTextResponse(str(exc), status_code=403)
     response = templates.TemplateResponse(
         request,
         name,
@@ -121,7 +123,7 @@ async def _handle(request: Request, name: str, work: Any, context: Mapping[str, 
     except _SignIn:
         return RedirectResponse("/signin", status_code=303)
     except _Refused as exc:
-        return HTMLResponse(str(exc), status_code=403)
+        return PlainTextResponse(str(exc), status_code=403)
     fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
     try:
         return _page(request, name, {**context, "form": fields, **await work(user, form)})
@@ -425,10 +427,10 @@ async def check_download(request: Request) -> Response:
     except _SignIn:
         return RedirectResponse("/signin", status_code=303)
     except _Refused as exc:
-        return HTMLResponse(str(exc), status_code=403)
+        return PlainTextResponse(str(exc), status_code=403)
     upload = form.get("claims")
     if not isinstance(upload, UploadFile):
-        return HTMLResponse("choose a claims CSV file", status_code=422)
+        return PlainTextResponse("choose a claims CSV file", status_code=422)
     payer = str(form.get("payer") or "") or None
     try:
         if payer is not None and payer not in SHIPPED_PAYERS:
@@ -439,8 +441,8 @@ async def check_download(request: Request) -> Response:
             for result in checker.check_stream(io.BytesIO(await upload.read()), "claims")
             for f in result.findings
         ]
-    except DosingError as exc:
-        return HTMLResponse(str(exc), status_code=422)
+    except DosingError as exc:  # plain text: nothing in it is read as markup
+        return PlainTextResponse(str(exc), status_code=422)
     lines.append(json.dumps(checker.summary.to_dict()))
     return Response(
         "\n".join(lines) + "\n",

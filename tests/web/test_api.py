@@ -61,7 +61,7 @@ def url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def client(url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(url)) as test_client:
+    with TestClient(create_app(url), base_url="http://localhost") as test_client:
         yield test_client
 
 
@@ -227,7 +227,7 @@ def test_a_body_that_is_not_json_typed_is_refused(client: TestClient) -> None:
 
 
 def test_a_body_too_large_is_413(url: str) -> None:
-    with TestClient(create_app(url, max_body=1000)) as small:
+    with TestClient(create_app(url, max_body=1000), base_url="http://localhost") as small:
         response = small.post(
             "/api/plan", content=b" " * 5000, headers={"content-type": "application/json"}
         )
@@ -294,7 +294,7 @@ def test_without_users_only_this_machine_is_served(url: str) -> None:
 def test_with_users_the_api_needs_a_token_and_records_its_user(url: str) -> None:
     token = with_user(url)
     stocked(url)
-    with TestClient(create_app(url)) as client:
+    with TestClient(create_app(url), base_url="http://localhost") as client:
         assert client.get("/api/shelf/stock").status_code == 401
         bad = client.get("/api/shelf/stock", headers={"authorization": "Bearer nope"})
         assert bad.status_code == 401
@@ -324,7 +324,7 @@ def test_off_this_machine_a_token_is_required_and_enough(url: str) -> None:
 def test_a_signed_in_session_needs_its_csrf_token_to_change_anything(url: str) -> None:
     with_user(url)
     stocked(url)
-    with TestClient(create_app(url)) as client:
+    with TestClient(create_app(url), base_url="http://localhost") as client:
         page = client.get("/signin")
         csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
         wrong = client.post("/signin", data={"csrf": csrf, "name": "ana", "password": "nope"})
@@ -349,7 +349,7 @@ def test_a_signed_in_session_needs_its_csrf_token_to_change_anything(url: str) -
 
 def test_pages_need_a_sign_in_when_users_exist(url: str) -> None:
     with_user(url)
-    with TestClient(create_app(url)) as client:
+    with TestClient(create_app(url), base_url="http://localhost") as client:
         response = client.get("/shelf", follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/signin"
 
@@ -377,3 +377,34 @@ def test_serve_refuses_a_network_address_without_users(url: str) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert main(["serve", "--db", url, "--host", "0.0.0.0"], out=out, err=err) == 2
     assert "there are no users" in err.getvalue()
+
+
+def test_without_users_a_page_rebinding_its_name_to_this_machine_is_refused(url: str) -> None:
+    # DNS rebinding: a page at evil.example that resolves to 127.0.0.1 sends its own Host
+    with TestClient(create_app(url), base_url="http://evil.example") as far:
+        response = far.post("/api/shelf/waste", json={"lot": "A", "count": 1, "reason": "x"})
+        assert response.status_code == 403
+        assert far.get("/plan").status_code == 403
+    with TestClient(create_app(url), base_url="http://127.0.0.1:8000") as near:
+        assert near.get("/api/shelf/stock").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "field"),
+    [
+        ("post", "/api/shelf/dispenses/abc/return", 422, "dispense_id"),
+        ("get", "/api/units?code=J7212", 422, "amount"),
+        ("get", "/api/units?code=ZZZ&amount=5", 422, "code"),
+        ("get", "/api/shelf/stock?expiring_days=-5", 422, "expiring_days"),
+        ("get", "/api/shelf/log?since=yesterday", 422, "since"),
+        ("get", "/api/nope", 404, "path"),
+        ("put", "/api/plan", 405, "path"),
+    ],
+)
+def test_every_error_has_the_documented_shape(
+    client: TestClient, method: str, path: str, status: int, field: str
+) -> None:
+    response = getattr(client, method)(path, **({"json": {}} if method == "post" else {}))
+    assert response.status_code == status
+    assert set(response.json()["error"]) >= {"field", "expected", "got", "message"}
+    assert response.json()["error"]["field"] == field

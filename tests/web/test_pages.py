@@ -26,7 +26,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     shelf = open_shelf(url)
     shelf.receive(read_inventory_csv(EXAMPLES / "inventory.csv"), user="receiving")
     shelf.close()
-    with TestClient(create_app(url)) as test_client:
+    with TestClient(create_app(url), base_url="http://localhost") as test_client:
         yield test_client
 
 
@@ -118,3 +118,13 @@ def test_the_shelf_page_marks_expired_lots_and_finds_a_recall(client: TestClient
     missing = client.get("/shelf", params={"recall": "NOPE"})
     assert missing.status_code == 404 and "a lot on the shelf" in html.unescape(missing.text)
     assert 'id="stock"' in missing.text  # the page, not a JSON error
+
+
+def test_a_download_error_is_plain_text_never_markup(client: TestClient) -> None:
+    claims = (EXAMPLES / "claims.csv").read_bytes()
+    response = client.post(
+        "/check/download",
+        data={"csrf": csrf(client, "/check"), "payer": "<h1>pwn</h1>"},
+        files={"claims": ("claims.csv", claims)},
+    )
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/plain")
