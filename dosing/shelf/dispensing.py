@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from dosing.errors import InputError
+from dosing.errors import DosingError, InputError
 from dosing.pipeline import Plan, plan
 from dosing.shelf.store import Dispense, Shelf, StockChanged
 from dosing.supply import SupplyPlan, plan_supply
@@ -24,7 +24,18 @@ from optimizer import Lot
 from optimizer.errors import Described
 from optimizer.numbers import counted
 
-__all__ = ["Dispensed", "plan_doses", "plan_order"]
+__all__ = ["AlreadyDispensed", "Dispensed", "plan_doses", "plan_order"]
+
+
+class AlreadyDispensed(DosingError):
+    """The request's key was dispensed before (a double click, a retry): its
+    dispense id and the plan JSON it recorded; nothing new is recorded."""
+
+    def __init__(self, dispense_id: int, plan: Mapping[str, object] | None) -> None:
+        super().__init__(f"already dispensed as dispense {dispense_id}: nothing new recorded")
+        self.dispense_id = dispense_id
+        self.plan = dict(plan or {})
+
 
 P = TypeVar("P", Plan, SupplyPlan)
 
@@ -58,12 +69,18 @@ def plan_order(
     site: str | None = None,
     user: str | None = None,
     patient: str | None = None,
+    key: str | None = None,
     **options: Any,
 ) -> Dispensed:
     """Plan ``order`` (the order JSON, naming no inventory) from the stock at its
     ``site`` (or ``site``; the two must agree), and with ``user`` dispense it for
     ``patient`` (default the order's ``patient_id``).  ``options`` go to
-    :func:`dosing.plan`."""
+    :func:`dosing.plan`.  ``key`` names the request: dispensed once under it,
+    the same key again is :class:`AlreadyDispensed`, and nothing is recorded."""
+    if key is not None and user is not None:
+        seen = shelf.already(key)
+        if seen is not None:
+            raise AlreadyDispensed(*seen)
     where = _site(order.get("site"), site)
     ordered = _text(order.get("patient_id"))
     if patient is not None and ordered is not None and patient != ordered:
@@ -77,7 +94,7 @@ def plan_order(
 
     def wanted(result: Plan) -> list[Dispense]:
         vials = {v.lot: v.count for v in result.vials}
-        return [Dispense(vials, who, dict(order), result.to_dict())]
+        return [Dispense(vials, who, dict(order), result.to_dict(), key)]
 
     return _dispensing(shelf, where, user, planned, wanted, lambda p: p.ok)
 

@@ -48,6 +48,8 @@ dispenses = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("order_json", sa.Text),
     sa.Column("plan_json", sa.Text),
+    # the caller's key for the request: the same key twice records one dispense (0005)
+    sa.Column("request_key", sa.String(64), unique=True),
 )
 
 movements = sa.Table(

@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 from importlib import resources
@@ -130,6 +130,8 @@ class Dispense:
     patient: str | None = None
     order: Mapping[str, object] | None = None
     plan: Mapping[str, object] | None = None
+    #: the caller's key for this request: sent again, the dispense is not repeated
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,8 +281,10 @@ class Shelf:
         or none when a lot is short (:class:`StockChanged`).  Returns their ids."""
         user, site = _text(user, "by", 64) or "", _site(site)
         wanted = [
-            Dispense(
-                one.vials, _text(one.patient, "patient", 64, required=False), one.order, one.plan
+            replace(
+                one,
+                patient=_text(one.patient, "patient", 64, required=False),
+                key=_text(one.key, "key", 64, required=False),
             )
             for one in wanted
         ]
@@ -293,7 +297,27 @@ class Shelf:
                     raise InputError(f"lot {lot}", f"at most {MAX_VIALS:,} vials", count)
                 total[lot] = total.get(lot, 0) + count
         now = dt.datetime.now(dt.UTC)
+        try:
+            return self._record(wanted, total, user, site, now)
+        except sa.exc.IntegrityError:  # the same key committed by another request meanwhile
+            with self.engine.connect() as db:
+                done = self._keyed(db, wanted)
+            if done is None:
+                raise
+            return done
+
+    def _record(
+        self,
+        wanted: Sequence[Dispense],
+        total: Mapping[str, int],
+        user: str,
+        site: str,
+        now: dt.datetime,
+    ) -> list[int]:
         with self.engine.begin() as db:
+            done = self._keyed(db, wanted)
+            if done is not None:  # the same request again: what it recorded, nothing more
+                return done
             # lots locked in one order, so two dispenses never wait on each other
             ids, short = {}, {}
             for lot, count in sorted(total.items()):
@@ -319,6 +343,7 @@ class Shelf:
                         at=now,
                         order_json=_json(one.order),
                         plan_json=_json(one.plan),
+                        request_key=one.key,
                     )
                 ).inserted_primary_key
                 assert key is not None
@@ -337,6 +362,37 @@ class Shelf:
                             )
                         )
         return made
+
+    def already(self, key: str) -> tuple[int, dict[str, object] | None] | None:
+        """The dispense recorded under request ``key`` and its plan JSON, if any."""
+        with self.engine.connect() as db:
+            found = db.execute(
+                sa.select(dispenses.c.id, dispenses.c.plan_json).where(
+                    dispenses.c.request_key == key
+                )
+            ).first()
+        if found is None:
+            return None
+        return int(found.id), None if found.plan_json is None else json.loads(found.plan_json)
+
+    def _keyed(self, db: sa.Connection, wanted: Sequence[Dispense]) -> list[int] | None:
+        """The ids already recorded under the dispenses' keys, when every one has
+        been (a repeat); None when none has; a mix is refused."""
+        keys = [one.key for one in wanted]
+        if all(k is None for k in keys):
+            return None
+        found = dict(
+            db.execute(
+                sa.select(dispenses.c.request_key, dispenses.c.id).where(
+                    dispenses.c.request_key.in_([k for k in keys if k is not None])
+                )
+            ).all()
+        )
+        if not found:
+            return None
+        if any(k is None or k not in found for k in keys):
+            raise InputError("key", "request keys all new or all repeated", Described("a mix"))
+        return [int(found[k]) for k in keys]
 
     def receive_package(
         self, lot: Lot, *, gtin: str, serial: str | None, user: str, site: str = ""

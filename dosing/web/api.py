@@ -24,7 +24,7 @@ from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.billing.views import codes_record, units_record
 from dosing.errors import InputError
 from dosing.pipeline import plan
-from dosing.shelf.dispensing import plan_order
+from dosing.shelf.dispensing import AlreadyDispensed, plan_order
 from dosing.shelf.gs1 import parse_element_string
 from dosing.shelf.receiving import lot_from_scan
 from dosing.shelf.store import Shelf
@@ -272,7 +272,8 @@ async def api_shelf_plan(request: Request, user: User) -> JSONText:
     description='`{"order": {...}, "patient": "P-1"}`: planned from the stock and, when '
     "`ok`, recorded as dispensed by the caller in one transaction that reads the stock "
     "again (planned once more if another dispense got there first). 409 when it lost "
-    "twice; nothing is recorded then.",
+    "twice; nothing is recorded then. An `Idempotency-Key` header makes a retry safe: "
+    "the same key again answers the recorded dispense with `repeated: true`.",
     openapi_extra=_body("the order JSON and the patient"),
 )
 async def api_dispense(request: Request, user: User) -> JSONText:
@@ -282,13 +283,19 @@ async def api_dispense(request: Request, user: User) -> JSONText:
         raise InputError(unknown[0], "one of the keys order, patient", Described("another"))
     order = _object(data.get("order"), "order")
     refuse_server_files(order)
-    done = await run_in_threadpool(
-        plan_order,
-        shelf_of(request),
-        order,
-        user=user,
-        patient=_optional(data.get("patient"), "patient"),
-    )
+    key = request.headers.get("idempotency-key") or None
+    try:
+        done = await run_in_threadpool(
+            plan_order,
+            shelf_of(request),
+            order,
+            user=user,
+            patient=_optional(data.get("patient"), "patient"),
+            key=key,
+        )
+    except AlreadyDispensed as seen:  # a retry of a dispense that was recorded
+        repeat = {"dispense_ids": [seen.dispense_id], "replanned": None, "repeated": True}
+        return JSONText({**seen.plan, **repeat})
     return JSONText(done.to_dict())
 
 

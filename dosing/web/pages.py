@@ -32,7 +32,7 @@ from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.billing.catalog import load_catalog
 from dosing.errors import DosingError, InputError
 from dosing.jsontext import read_json
-from dosing.shelf.dispensing import Dispensed, plan_doses, plan_order
+from dosing.shelf.dispensing import AlreadyDispensed, Dispensed, plan_doses, plan_order
 from dosing.shelf.gs1 import parse_element_string
 from dosing.shelf.receiving import lot_from_scan
 from dosing.shelf.store import StockChanged
@@ -257,7 +257,9 @@ async def plan_post(request: Request) -> Response:
     async def work(user: str, form: FormData) -> dict[str, Any]:
         order = order_from_form(dict(form))
         done = await run_in_threadpool(plan_order, shelf_of(request), order)
-        return {"result": _shown(done), "order_json": _order_json(order)}
+        # the Dispense form's key: pressed twice (or reloaded), it dispenses once
+        key = secrets.token_urlsafe(24)
+        return {"result": _shown(done), "order_json": _order_json(order), "dispense_key": key}
 
     return await _handle(request, "plan.html", work, _plan_context())
 
@@ -269,7 +271,12 @@ async def dispense_post(request: Request) -> Response:
         if not isinstance(order, dict):
             raise InputError("order", "a JSON object", type(order).__name__)
         refuse_server_files(order)
-        done = await run_in_threadpool(plan_order, shelf_of(request), order, user=user)
+        key = str(form.get("dispense_key") or "") or None
+        try:
+            done = await run_in_threadpool(plan_order, shelf_of(request), order, user=user, key=key)
+        except AlreadyDispensed as seen:
+            shown = {**seen.plan, "dispense_ids": [seen.dispense_id], "replanned": None}
+            return {"result": shown, "order_json": _order_json(order), "repeated": str(seen)}
         return {"result": _shown(done), "order_json": _order_json(order)}
 
     return await _handle(request, "plan.html", work, _plan_context())

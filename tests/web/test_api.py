@@ -408,3 +408,17 @@ def test_every_error_has_the_documented_shape(
     assert response.status_code == status
     assert set(response.json()["error"]) >= {"field", "expected", "got", "message"}
     assert response.json()["error"]["field"] == field
+
+
+def test_a_retried_dispense_with_its_idempotency_key_is_recorded_once(
+    client: TestClient, url: str
+) -> None:
+    stocked(url)
+    order = {k: v for k, v in example_order().items() if k != "inventory"}
+    key = {"idempotency-key": "retry-7f3a"}
+    first = client.post("/api/shelf/dispense", json={"order": order}, headers=key).json()
+    again = client.post("/api/shelf/dispense", json={"order": order}, headers=key).json()
+    assert first["dispense_ids"] == again["dispense_ids"] == [1] and again["repeated"] is True
+    assert again["vials"] == first["vials"]  # the plan that was recorded, not a new one
+    moves = client.get("/api/shelf/log").json()
+    assert sum(1 for m in moves if m["kind"] == "dispense") == 2  # two lots, one dispense

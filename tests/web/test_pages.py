@@ -128,3 +128,18 @@ def test_a_download_error_is_plain_text_never_markup(client: TestClient) -> None
         files={"claims": ("claims.csv", claims)},
     )
     assert response.status_code == 422 and response.headers["content-type"].startswith("text/plain")
+
+
+def test_pressing_dispense_twice_dispenses_once(client: TestClient) -> None:
+    page = client.post("/plan", data={"csrf": csrf(client), **PLAN_FORM})
+    form = {
+        "csrf": csrf(client),
+        "order_json": html.unescape(re.search(r'name="order_json" value="([^"]*)"', page.text)[1]),
+        "dispense_key": re.search(r'name="dispense_key" value="([^"]*)"', page.text)[1],
+    }
+    first = client.post("/plan/dispense", data=form)
+    second = client.post("/plan/dispense", data=form)  # a double click, a reload
+    assert "dispense 1" in first.text and "dispense 1" in second.text
+    assert "already dispensed as dispense 1" in second.text
+    log = client.get("/shelf", params={"recall": "JV3D08"}).text
+    assert log.count("<td>P-17</td>") == 1
