@@ -45,6 +45,17 @@ def register(commands: Any) -> None:
     token = actions.add_parser("token", help="a new API token for a user (shown once)")
     token.add_argument("name")
     token.set_defaults(run=run_token)
+    revoke = actions.add_parser("revoke", help="end every token and session of a user")
+    revoke.add_argument("name")
+    revoke.set_defaults(run=run_revoke)
+    password = actions.add_parser("password", help="a new password (ends the user's sessions)")
+    password.add_argument("name")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    password.set_defaults(run=run_password)
+    listing = actions.add_parser("list", help="the users")
+    listing.set_defaults(run=run_list)
 
 
 def is_loopback_address(host: str) -> bool:
@@ -88,15 +99,19 @@ def run_serve(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     )
 
 
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != password:
+        raise InputError("password", "the same password twice", Described("two"))
+    return password
+
+
 def run_add(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     from dosing.web.auth import Accounts
 
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("again: ") != password:
-            raise InputError("password", "the same password twice", Described("two"))
+    password = _password(args)
     shelf = open_shelf(args.db)
     try:
         Accounts(shelf.engine).add(args.name, password)
@@ -114,3 +129,39 @@ def run_token(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     finally:
         shelf.close()
     print(token, file=out)
+
+
+def run_revoke(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    from dosing.web.auth import Accounts
+
+    shelf = open_shelf(args.db)
+    try:
+        ended = Accounts(shelf.engine).revoke(args.name)
+    finally:
+        shelf.close()
+    print(f"Ended {args.name}'s sessions and {ended} token(s).", file=out)
+
+
+def run_password(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    from dosing.web.auth import Accounts
+
+    password = _password(args)
+    shelf = open_shelf(args.db)
+    try:
+        Accounts(shelf.engine).set_password(args.name, password)
+    finally:
+        shelf.close()
+    print(f"New password for {args.name}; their sessions ended.", file=out)
+
+
+def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    from dosing.web.auth import Accounts
+
+    shelf = open_shelf(args.db)
+    try:
+        names = Accounts(shelf.engine).names()
+    finally:
+        shelf.close()
+    print(
+        "\n".join(names) if names else "No users: the service serves this machine only.", file=out
+    )

@@ -24,7 +24,7 @@ from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.billing.views import codes_record, units_record
 from dosing.errors import InputError
 from dosing.pipeline import plan
-from dosing.shelf.dispensing import AlreadyDispensed, plan_order
+from dosing.shelf.dispensing import AlreadyDispensed, plan_doses, plan_order
 from dosing.shelf.gs1 import parse_element_string
 from dosing.shelf.receiving import lot_from_scan
 from dosing.shelf.store import Shelf
@@ -133,13 +133,16 @@ async def api_batch(request: Request, user: User) -> StreamingResponse:
 @router.post(
     "/supply",
     summary="Plan a supply",
-    description="A supply request in (doses and one inline `inventory`); the supply JSON "
-    "out, as `factordose supply --json` prints it.",
+    description="A supply request in (doses and one inline `inventory`, or none to plan "
+    "from the shelf's stock); the supply JSON out, as `factordose supply --json` prints it.",
     openapi_extra=_body("the supply request JSON"),
 )
 async def api_supply(request: Request, user: User) -> JSONText:
     supply = await json_body(request, "supply")
     refuse_server_files(supply)
+    if isinstance(supply, dict) and "inventory" not in supply:  # from the shelf's stock
+        planned = await run_in_threadpool(plan_doses, shelf_of(request), supply)
+        return JSONText(planned.plan.to_dict())
     return JSONText((await run_in_threadpool(plan_supply, supply)).to_dict())
 
 

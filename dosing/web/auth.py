@@ -98,6 +98,29 @@ class Accounts:
         with self.engine.connect() as db:
             return db.execute(query).scalar()
 
+    def names(self) -> list[str]:
+        with self.engine.connect() as db:
+            return list(db.execute(sa.select(users.c.name).order_by(users.c.name)).scalars())
+
+    def revoke(self, name: str) -> int:
+        """End every token and session of ``name``; returns how many tokens ended."""
+        with self.engine.begin() as db:
+            user_id = self._id(db, name)
+            ended = db.execute(tokens.delete().where(tokens.c.user_id == user_id)).rowcount
+            db.execute(sessions.delete().where(sessions.c.user_id == user_id))
+        return int(ended)
+
+    def set_password(self, name: str, password: str) -> None:
+        """A new password; every session of ``name`` ends (tokens stay)."""
+        if len(password) < MIN_PASSWORD:
+            raise InputError(
+                "password", f"at least {MIN_PASSWORD} characters", Described("a shorter one")
+            )
+        with self.engine.begin() as db:
+            user_id = self._id(db, name)
+            db.execute(users.update().where(users.c.id == user_id).values(password=_hash(password)))
+            db.execute(sessions.delete().where(sessions.c.user_id == user_id))
+
     def sign_in(self, name: str) -> tuple[str, Session]:
         """A new session for ``name``: (the cookie's value, the session)."""
         cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)

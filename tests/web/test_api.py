@@ -422,3 +422,33 @@ def test_a_retried_dispense_with_its_idempotency_key_is_recorded_once(
     assert again["vials"] == first["vials"]  # the plan that was recorded, not a new one
     moves = client.get("/api/shelf/log").json()
     assert sum(1 for m in moves if m["kind"] == "dispense") == 2  # two lots, one dispense
+
+
+def test_tokens_can_be_revoked_and_passwords_changed(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = with_user(url)
+    auth = {"authorization": f"Bearer {token}"}
+    with TestClient(create_app(url), base_url="http://localhost") as client:
+        assert client.get("/api/shelf/stock", headers=auth).status_code == 200
+        assert cli("users", "--db", url, "revoke", "ana") == (
+            0,
+            "Ended ana's sessions and 1 token(s).\n",
+        )
+        assert client.get("/api/shelf/stock", headers=auth).status_code == 401
+    monkeypatch.setattr("sys.stdin", io.StringIO("another long password\n"))
+    assert cli("users", "--db", url, "password", "ana", "--password-stdin")[0] == 0
+    shelf = open_shelf(url)
+    accounts = Accounts(shelf.engine)
+    assert accounts.verify("ana", "another long password")
+    assert not accounts.verify("ana", "correct horse battery")
+    assert cli("users", "--db", url, "list") == (0, "ana\n")
+
+
+def test_a_supply_without_lots_plans_from_the_shelf(client: TestClient, url: str) -> None:
+    stocked(url)
+    request = json.loads((EXAMPLES / "supply.json").read_text())
+    del request["inventory"]
+    request["doses"] = request["doses"][:1]
+    response = client.post("/api/supply", json=request)
+    assert response.status_code == 200 and response.json()["summary"]["met"] == 1
