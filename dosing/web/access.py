@@ -59,11 +59,14 @@ def is_loopback(host: str | None) -> bool:
 def loopback_host(request: Request) -> bool:
     """Whether the request names this machine as its host: a page elsewhere that
     rebinds its own name to 127.0.0.1 (DNS rebinding) sends its own name here."""
-    host = request.headers.get("host", "")
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-    return name.lower() in ("localhost", "127.0.0.1", "[::1]") or (
-        is_loopback(name) if name else False
-    )
+    host = request.headers.get("host", "").lower()
+    name = host.split("]")[0].lstrip("[") if host.startswith("[") else host.rsplit(":", 1)[0]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def shelf_of(request: Request) -> Shelf:
