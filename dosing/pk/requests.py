@@ -23,7 +23,7 @@ from dosing.pk.regimen import WEEKDAYS, best_regimen, schedule, trough
 from optimizer.errors import Described
 from optimizer.numbers import as_fraction
 
-__all__ = ["DECISION_SUPPORT", "run"]
+__all__ = ["DECISION_SUPPORT", "covariates_of", "run"]
 
 DECISION_SUPPORT = (
     "Decision support for a clinician: predicted factor levels from a population PK "
@@ -62,7 +62,7 @@ def run(kind: str, data: object) -> dict[str, Any]:
     request = checked_object(data, KEYS, what="pk request")
     model = load_model(_text(request.get("model"), "model"))
     warnings: list[str] = []
-    covariates = _covariates(model, request.get("patient"), warnings)
+    covariates = covariates_of(model, request.get("patient"), warnings)
     doses = _doses(request.get("doses", []))
     result: dict[str, Any] = {
         "decision_support": DECISION_SUPPORT,
@@ -239,7 +239,8 @@ def _vials(
     return out
 
 
-def _covariates(model: PopulationModel, patient: object, warnings: list[str]) -> dict[str, float]:
+def covariates_of(model: PopulationModel, patient: object, warnings: list[str]) -> dict[str, float]:
+    """The model's covariates from a request's ``patient`` (see the module docstring)."""
     given = checked_object(patient or {}, PATIENT_KEYS, what="patient")
     values: dict[str, float] = {}
     for name, covariate in model.covariates.items():

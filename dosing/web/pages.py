@@ -32,6 +32,7 @@ from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.billing.catalog import load_catalog
 from dosing.errors import DosingError, InputError
 from dosing.jsontext import read_json
+from dosing.pk.panel import panel
 from dosing.shelf.dispensing import AlreadyDispensed, Dispensed, plan_doses, plan_order
 from dosing.shelf.gs1 import parse_element_string
 from dosing.shelf.receiving import lot_from_scan
@@ -259,7 +260,13 @@ async def plan_post(request: Request) -> Response:
         done = await run_in_threadpool(plan_order, shelf_of(request), order)
         # the Dispense form's key: pressed twice (or reloaded), it dispenses once
         key = secrets.token_urlsafe(24)
-        return {"result": _shown(done), "order_json": _order_json(order), "dispense_key": key}
+        shown = _shown(done)
+        return {
+            "result": shown,
+            "order_json": _order_json(order),
+            "dispense_key": key,
+            "pk": _pk_panel(dict(form), order, shown),
+        }
 
     return await _handle(request, "plan.html", work, _plan_context())
 
@@ -280,6 +287,42 @@ async def dispense_post(request: Request) -> Response:
         return {"result": _shown(done), "order_json": _order_json(order)}
 
     return await _handle(request, "plan.html", work, _plan_context())
+
+
+def _pk_panel(
+    form: Mapping[str, Any], order: Mapping[str, object], shown: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The PK panel when the form asks for it (a dosing interval) and the plan is ok:
+    the predicted trough of the chosen vials and of each alternative."""
+    every = str(form.get("pk_every_h") or "").strip()
+    if not every or shown.get("status") != "ok":
+        return None
+    try:
+        every_h = float(parse_number(every, "pk_every_h", error=InputError))
+        if not 6 <= every_h <= 336:
+            raise InputError("pk_every_h", "6 to 336 hours", every)
+        target_text = str(form.get("pk_target") or "").strip()
+        target = (
+            float(parse_number(target_text, "pk_target", error=InputError)) if target_text else None
+        )
+        patient = {
+            key: float(parse_number(str(form[key]), key, error=InputError))
+            for key in ("weight_kg", "height_cm", "age_years", "lean_body_weight_kg", "vwf_iu_dl")
+            if str(form.get(key) or "").strip()
+        }
+        amounts = [("the vials above", float(shown["dispensed"]))] + [
+            (f"{a['vials']} vials", float(a["dispensed"])) for a in shown.get("alternatives", [])
+        ]
+        if shown.get("closest"):
+            amounts.append(
+                (
+                    f"closest: {shown['closest']['vials']} vials",
+                    float(shown["closest"]["dispensed"]),
+                )
+            )
+        return panel(str(order.get("product") or ""), patient, every_h, target, amounts)
+    except DosingError as exc:
+        return {"error": str(exc)}
 
 
 def _shown(done: Dispensed) -> dict[str, Any]:

@@ -143,6 +143,9 @@ def fill_plan_form(driver: object) -> None:
     find(By.ID, "dose_value").send_keys("50")
     find(By.ID, "tolerance_pct").send_keys("5")
     find(By.ID, "patient_id").send_keys("P-17")
+    find(By.ID, "height_cm").send_keys("178")
+    find(By.ID, "pk_every_h").send_keys("72")
+    find(By.ID, "pk_target").send_keys("3")
     date = find(By.ID, "date_of_service")
     driver.execute_script("arguments[0].value = '2026-11-26'", date)  # type: ignore[attr-defined]
 
@@ -155,6 +158,9 @@ def test_plan_an_order_dispense_it_and_see_the_shelf_drop(browser: object, serve
     pulled = wait_for(browser, "#pull-list").text  # type: ignore[attr-defined]
     assert "JV5M07" in pulled and "JV3D08" in pulled  # the README's worked example
     assert "J7212" in browser.find_element(By.ID, "claim-lines").text  # type: ignore[attr-defined]
+    troughs = browser.find_element(By.ID, "pk-troughs").text  # type: ignore[attr-defined]
+    assert "the vials above" in troughs and "met" in troughs  # the PK panel, with its curve
+    assert browser.find_elements(By.CSS_SELECTOR, "#pk-panel svg polyline")  # type: ignore[attr-defined]
     shot(browser, "plan")
     browser.find_element(By.ID, "dispense").click()  # type: ignore[attr-defined]
     done = wait_for(browser, "#dispensed").text  # type: ignore[attr-defined]

@@ -143,3 +143,41 @@ def test_pressing_dispense_twice_dispenses_once(client: TestClient) -> None:
     assert "already dispensed as dispense 1" in second.text
     log = client.get("/shelf", params={"recall": "JV3D08"}).text
     assert log.count("<td>P-17</td>") == 1
+
+
+def test_the_pk_panel_gives_each_selection_its_predicted_trough(client: TestClient) -> None:
+    form = {
+        **PLAN_FORM,
+        "height_cm": "178",
+        "vwf_iu_dl": "110",
+        "pk_every_h": "72",
+        "pk_target": "3",
+    }
+    page = client.post("/plan", data={"csrf": csrf(client), **form})
+    assert page.status_code == 200 and 'id="pk-panel"' in page.text and "<polyline" in page.text
+    rows = re.findall(
+        r"<td>([^<]*)</td><td class=\"num\">([\d,.]+)</td><td class=\"num\">([\d.]+)</td>",
+        page.text,
+    )
+    assert rows[0][0] == "the vials above" and rows[0][1] == "3,532"
+    # one compartment at steady state, James LBW for 72.5 kg and 178 cm, VWF 110
+    from dosing.pk.curves import Regimen
+    from dosing.pk.models import load_model
+    from dosing.pk.regimen import trough
+
+    model = load_model("Jivi")
+    lean = 1.1 * 72.5 - 128 * (72.5 / 178) ** 2
+    disposition = model.disposition(
+        model.parameters({"lean_body_weight_kg": lean, "vwf_iu_dl": 110})
+    )
+    assert float(rows[0][2]) == pytest.approx(trough(disposition, Regimen(3532, 72.0)), abs=0.005)
+    closest = [r for r in rows if r[0].startswith("closest")]
+    assert closest and float(closest[0][2]) > float(rows[0][2])  # 3,688 IU: a higher trough
+    assert "Decision support for a clinician" in page.text
+
+
+def test_the_pk_panel_says_when_the_product_has_no_model() -> None:
+    from dosing.pk.panel import panel
+
+    with pytest.raises(ValueError, match="`model` must be a shipped model"):
+        panel("Advate", {"lean_body_weight_kg": 55}, 48.0, None, [("the vials above", 3000.0)])
