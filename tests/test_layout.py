@@ -55,6 +55,7 @@ ALLOWED = {
         "dosing.shelf",
         "dosing.jsontext",
         "dosing.batch",
+        "dosing.pk",
     },
 }
 
