@@ -17,9 +17,19 @@ import numpy as np
 
 from dosing.pk.curves import Disposition, Regimen, steady_state
 
-__all__ = ["WEEKDAYS", "Option", "best_regimen", "trough"]
+__all__ = [
+    "GRID_H",
+    "WEEKDAYS",
+    "Option",
+    "best_regimen",
+    "hours_above",
+    "least_for_hours",
+    "trough",
+]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: Resolution of time above a level (h).
+GRID_H = 0.01
 #: How far before a dose the trough is read (h): the level just before it.
 _JUST_BEFORE = 1e-9
 
@@ -71,5 +81,42 @@ def best_regimen(
         per_unit = trough(model, unit, 0.0)
         amount = max(target - baseline, 0.0) / per_unit
         regimen = Regimen(amount, period, offsets, duration)
+        options.append(Option(label, regimen, trough(model, regimen, baseline)))
+    return sorted(options, key=lambda o: (o.per_week, o.regimen.period))
+
+
+def hours_above(model: Disposition, regimen: Regimen, level: float, baseline: float = 0.0) -> float:
+    """Hours per week the steady-state level is at or above ``level`` (to 0.01 h)."""
+    grid = np.arange(0, regimen.period, GRID_H)
+    values = steady_state(model, regimen, grid, baseline)
+    above = int(np.count_nonzero(values >= level))
+    return above * GRID_H * 168 / regimen.period
+
+
+def least_for_hours(
+    model: Disposition,
+    level: float,
+    hours: float,
+    schedules: Sequence[tuple[str, float, tuple[float, ...]]],
+    *,
+    baseline: float = 0.0,
+    duration: float = 0.0,
+) -> list[Option]:
+    """Every schedule with the least dose keeping the level at or above ``level``
+    for ``hours`` a week (bisection: time above grows with the dose), least per
+    week first.  The dose whose trough is ``level`` bounds it: above all week."""
+    options = []
+    for label, period, offsets in schedules:
+        unit = Regimen(1.0, period, offsets, duration)
+        high = max(level - baseline, 0.0) / trough(model, unit, 0.0)
+        low = 0.0
+        for _ in range(60):  # to a relative width far below a vial
+            middle = (low + high) / 2
+            dosed = Regimen(middle, period, offsets, duration)
+            if hours_above(model, dosed, level, baseline) >= hours:
+                high = middle
+            else:
+                low = middle
+        regimen = Regimen(high, period, offsets, duration)
         options.append(Option(label, regimen, trough(model, regimen, baseline)))
     return sorted(options, key=lambda o: (o.per_week, o.regimen.period))

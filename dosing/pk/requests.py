@@ -19,7 +19,14 @@ from dosing.orders import checked_object
 from dosing.pk.curves import Disposition, Dose, Regimen, level, steady_state
 from dosing.pk.fit import Fit, Level, fit
 from dosing.pk.models import PopulationModel, load_model
-from dosing.pk.regimen import WEEKDAYS, best_regimen, schedule, trough
+from dosing.pk.regimen import (
+    GRID_H,
+    WEEKDAYS,
+    best_regimen,
+    least_for_hours,
+    schedule,
+    trough,
+)
 from optimizer.errors import Described
 from optimizer.numbers import as_fraction
 
@@ -30,7 +37,6 @@ DECISION_SUPPORT = (
     "model, not a prescription."
 )
 THRESHOLDS = (1, 3, 5, 15)  # IU/dL, for time above
-GRID_H = 0.01  # resolution of time above a threshold
 KEYS = (
     "model",
     "patient",
@@ -138,7 +144,7 @@ def _summary(model: PopulationModel, disposition: Disposition, regimen: Regimen)
     values = steady_state(disposition, regimen, grid, model.baseline)
     weeks = regimen.period / 168
     return {
-        "amount": round(regimen.amount, 3),
+        "amount": math.ceil(regimen.amount * 1000) / 1000,  # up: never below the target
         "period_h": regimen.period,
         "offsets_h": list(regimen.offsets),
         "per_week": round(regimen.per_week, 3),
@@ -180,8 +186,13 @@ def _regimens(
     request: Mapping[str, Any],
 ) -> dict[str, Any]:
     target = _target(request.get("target"))
-    if target is None:
-        raise InputError("target", '{"trough_iu_dl": T}', "none")
+    hours = _hours_target(request.get("target"))
+    if target is None and hours is None:
+        raise InputError(
+            "target",
+            '{"trough_iu_dl": T} or {"hours_above": {"level_iu_dl": L, "hours_per_week": H}}',
+            "none",
+        )
     raw = request.get("schedules") or [{"every_h": h} for h in (24, 48, 72)] + [
         {"weekdays": ["mon", "thu"]},
         {"weekdays": ["mon", "wed", "fri"]},
@@ -191,7 +202,11 @@ def _regimens(
     if not isinstance(raw, list) or len(raw) > 20:
         raise InputError("schedules", "a list of at most 20 schedules", Described("another"))
     schedules = [_schedule(s, f"schedules[{i}]") for i, s in enumerate(raw)]
-    options = best_regimen(disposition, target, schedules, baseline=model.baseline)
+    if hours is not None:
+        options = least_for_hours(disposition, *hours, schedules, baseline=model.baseline)
+    else:
+        assert target is not None
+        options = best_regimen(disposition, target, schedules, baseline=model.baseline)
     listed = []
     for option in options:
         entry = {"schedule": option.label, **_summary(model, disposition, option.regimen)}
@@ -200,6 +215,8 @@ def _regimens(
             entry["schedule"] = option.label
         listed.append(entry)
     result: dict[str, Any] = {"target_trough": target, "options": listed}
+    if hours is not None:
+        result["target_hours_above"] = {"level_iu_dl": hours[0], "hours_per_week": hours[1]}
     if request.get("inventory") is not None:
         result["vials"] = _vials(model, disposition, options[0], request)
     return result
@@ -369,10 +386,29 @@ def _schedule(raw: object, field: str) -> tuple[str, float, tuple[float, ...]]:
 
 
 def _target(raw: object) -> float | None:
+    """The target trough, when the target is one."""
     if raw is None:
         return None
-    item = checked_object(raw, ("trough_iu_dl",), what="target")
+    item = checked_object(raw, ("trough_iu_dl", "hours_above"), what="target")
+    if ("trough_iu_dl" in item) == ("hours_above" in item):
+        raise InputError("target", "trough_iu_dl or hours_above, one of them", "both or neither")
+    if "trough_iu_dl" not in item:
+        return None
     return _number(item.get("trough_iu_dl"), "target.trough_iu_dl", positive=True)
+
+
+def _hours_target(raw: object) -> tuple[float, float] | None:
+    """(level, hours a week) when the target is time above a level."""
+    if raw is None or not isinstance(raw, Mapping) or "hours_above" not in raw:
+        return None
+    item = checked_object(
+        raw["hours_above"], ("level_iu_dl", "hours_per_week"), what="target.hours_above"
+    )
+    level = _number(item.get("level_iu_dl"), "target.hours_above.level_iu_dl", positive=True)
+    hours = _number(item.get("hours_per_week"), "target.hours_above.hours_per_week", positive=True)
+    if hours > 168:
+        raise InputError("target.hours_above.hours_per_week", "at most 168 (a week)", hours)
+    return level, hours
 
 
 def _text(value: object, field: str) -> str:

@@ -111,3 +111,28 @@ def test_plot_draws_the_curve_or_says_what_it_needs(tmp_path: Path) -> None:
         assert not target.exists()
     else:
         assert code == 0 and target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_target_of_hours_above_a_level_gets_the_least_dose_that_meets_it(tmp_path: Path) -> None:
+    from dosing.pk.curves import Regimen
+    from dosing.pk.models import load_model
+    from dosing.pk.regimen import hours_above
+
+    request = {
+        "model": "Jivi",
+        "patient": {"lean_body_weight_kg": 49.1, "vwf_iu_dl": 110},
+        "target": {"hours_above": {"level_iu_dl": 5, "hours_per_week": 120}},
+        "schedules": [{"every_h": 72}, {"weekdays": ["mon", "thu"]}],
+    }
+    result = json.loads(run_json("regimen", request))
+    model = load_model("Jivi")
+    disposition = model.disposition(
+        model.parameters({"lean_body_weight_kg": 49.1, "vwf_iu_dl": 110})
+    )
+    for option in result["options"]:
+        regimen = Regimen(option["amount"], option["period_h"], tuple(option["offsets_h"]))
+        assert hours_above(disposition, regimen, 5.0) >= 120  # met ...
+        less = Regimen(option["amount"] * 0.99, option["period_h"], tuple(option["offsets_h"]))
+        assert hours_above(disposition, less, 5.0) < 120  # ... by the least dose (within 1%)
+    assert result["target_hours_above"] == {"level_iu_dl": 5.0, "hours_per_week": 120.0}
+    assert result["options"][0]["per_week"] <= result["options"][1]["per_week"]
