@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.instances import patient_dose, shelf
+from benchmarks.instances import prophylaxis_order, shelf
 from dosing import plan
 
 
@@ -31,18 +31,7 @@ def write_inputs(folder: Path, orders: int, rng: random.Random) -> tuple[Path, l
         "ndc,lot,amount,count,expires\n"
         + "".join(f"0026-3956-10,{lot.lot},{lot.amount},{lot.count},2028-01-31\n" for lot in lots)
     )
-    records = []
-    for _ in range(orders):
-        weight, per_kg, _ = patient_dose(rng)
-        records.append(
-            {
-                "code": "J7212",
-                "weight_kg": float(weight),
-                "dose_per_kg": int(per_kg),
-                "date_of_service": "2026-11-26",
-                "inventory_file": "inventory.csv",
-            }
-        )
+    records = [{**prophylaxis_order(rng), "inventory_file": "inventory.csv"} for _ in range(orders)]
     batch = folder / "orders.jsonl"
     batch.write_text("".join(json.dumps(r) + "\n" for r in records))
     return batch, records

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.instances import patient_dose, shelf
+from benchmarks.instances import prophylaxis_order, shelf
 from benchmarks.timing import percentile
 from dosing import plan
 
@@ -36,19 +36,7 @@ def _orders(n: int) -> list[dict[str, object]]:
         {"lot": lot.lot, "amount": float(lot.amount), "count": lot.count, "product": "Jivi"}
         for lot in shelf(rng, 8, 10)
     ]
-    orders = []
-    for _ in range(n):
-        weight, per_kg, _ = patient_dose(rng)
-        orders.append(
-            {
-                "code": "J7212",
-                "weight_kg": float(weight),
-                "dose_per_kg": int(per_kg),
-                "date_of_service": "2026-11-26",
-                "inventory": lots,
-            }
-        )
-    return orders
+    return [{**prophylaxis_order(rng), "inventory": lots} for _ in range(n)]
 
 
 async def _load(

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.instances import patient_dose, shelf
+from benchmarks.instances import prophylaxis_order, shelf
 from benchmarks.timing import interleaved, median
 from dosing import plan
 from dosing.shelf import open_shelf, plan_order
@@ -36,16 +36,8 @@ def _orders(seed: int, n: int) -> list[dict[str, object]]:
     rng = random.Random(seed)
     orders = []
     for _ in range(n):
-        weight, per_kg, _ = patient_dose(rng)
-        orders.append(
-            {
-                "code": "J7212",
-                "weight_kg": float(weight),
-                "dose_per_kg": int(per_kg),
-                "date_of_service": "2026-11-26",
-                "patient_id": f"P-{rng.randint(1, 500)}",
-            }
-        )
+        order = prophylaxis_order(rng)
+        orders.append({**order, "patient_id": f"P-{rng.randint(1, 500)}"})
     return orders
 
 

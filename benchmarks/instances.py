@@ -40,3 +40,14 @@ def patient_dose(rng: random.Random) -> tuple[Fraction, Fraction, Fraction]:
     weight = Fraction(round(min(150.0, max(35.0, rng.gauss(75, 17))), 1)).limit_denominator(10)
     per_kg = Fraction(rng.randint(30, 60))
     return weight, per_kg, weight * per_kg
+
+
+def prophylaxis_order(rng: random.Random, code: str = "J7212") -> dict[str, object]:
+    """The order JSON of one synthetic prophylaxis dose of Jivi (no lots named)."""
+    weight, per_kg, _ = patient_dose(rng)
+    return {
+        "code": code,
+        "weight_kg": float(weight),
+        "dose_per_kg": int(per_kg),
+        "date_of_service": "2026-11-26",
+    }

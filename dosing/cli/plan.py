@@ -10,10 +10,10 @@ from dosing.cli import batch
 from dosing.cli.inputs import code_set_arg, read_input, read_json
 from dosing.cli.products import add_billing_files
 from dosing.cli.report import Exit, Report, UsageError
-from dosing.cli.shelf import add_shelf_options, dispensed_note, from_shelf, shelf_arguments
+from dosing.cli.shelf import add_shelf_options, from_shelf, shelf_arguments
 from dosing.cli.worksheet import worksheet
 from dosing.errors import InputError
-from dosing.pipeline import Plan, plan
+from dosing.pipeline import plan
 from dosing.shelf.dispensing import plan_order
 from optimizer.select import ENGINES
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         order = read_json(text, "order")
         if not isinstance(order, dict):
             raise InputError("order", "a JSON object", type(order).__name__)
-        done = from_shelf(
+        from_shelf(
             args,
             lambda shelf, by: plan_order(
                 shelf,
@@ -85,15 +85,10 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
                 crosswalk=args.crosswalk,
                 mue=args.mue,
             ),
+            worksheet,
+            out,
             report,
         )
-        if done is not None:
-            assert isinstance(done.plan, Plan)
-            if args.json:
-                print(json.dumps(done.to_dict()), file=out)
-            else:
-                print(worksheet(done.plan) + dispensed_note(done), file=out, end="")
-            report.saw(Exit.OK if done.plan.ok else Exit.NEGATIVE)
         return
     result = plan(
         read_json(text, "order"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import ipaddress
 import os
 import sys
 from typing import Any, TextIO
@@ -58,31 +57,24 @@ def register(commands: Any) -> None:
     listing.set_defaults(run=run_list)
 
 
-def is_loopback_address(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run_serve(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     import uvicorn
 
     from dosing.web import create_app
+    from dosing.web.access import loopback_name
 
     if not 0 < args.port < 65536:
         raise InputError("port", "a port from 1 to 65535", args.port)
     if not 1 <= args.workers <= 64:
         raise InputError("workers", "a number of processes from 1 to 64", args.workers)
     app = create_app(args.db)  # the database opened and migrated once, here
-    if not is_loopback_address(args.host) and not app.state.accounts.any():
+    if not loopback_name(args.host) and not app.state.accounts.any():
         raise UsageError(
             f"--host {args.host} would serve other machines, and there are no users: "
             "add one first (factordose users add NAME), or serve on 127.0.0.1"
         )
-    print(f"factordose: serving on http://{args.host}:{args.port} (Ctrl+C stops)", file=out)
+    shown = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
+    print(f"factordose: serving on http://{shown}:{args.port} (Ctrl+C stops)", file=out)
     out.flush()
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -112,33 +104,24 @@ def run_add(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     from dosing.web.auth import Accounts
 
     password = _password(args)
-    shelf = open_shelf(args.db)
-    try:
+    with open_shelf(args.db) as shelf:
         Accounts(shelf.engine).add(args.name, password)
-    finally:
-        shelf.close()
     print(f"Added user {args.name}.", file=out)
 
 
 def run_token(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     from dosing.web.auth import Accounts
 
-    shelf = open_shelf(args.db)
-    try:
+    with open_shelf(args.db) as shelf:
         token = Accounts(shelf.engine).new_token(args.name)
-    finally:
-        shelf.close()
     print(token, file=out)
 
 
 def run_revoke(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     from dosing.web.auth import Accounts
 
-    shelf = open_shelf(args.db)
-    try:
+    with open_shelf(args.db) as shelf:
         ended = Accounts(shelf.engine).revoke(args.name)
-    finally:
-        shelf.close()
     print(f"Ended {args.name}'s sessions and {ended} token(s).", file=out)
 
 
@@ -146,22 +129,16 @@ def run_password(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     from dosing.web.auth import Accounts
 
     password = _password(args)
-    shelf = open_shelf(args.db)
-    try:
+    with open_shelf(args.db) as shelf:
         Accounts(shelf.engine).set_password(args.name, password)
-    finally:
-        shelf.close()
     print(f"New password for {args.name}; their sessions ended.", file=out)
 
 
 def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     from dosing.web.auth import Accounts
 
-    shelf = open_shelf(args.db)
-    try:
+    with open_shelf(args.db) as shelf:
         names = Accounts(shelf.engine).names()
-    finally:
-        shelf.close()
     print(
         "\n".join(names) if names else "No users: the service serves this machine only.", file=out
     )

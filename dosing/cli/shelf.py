@@ -155,18 +155,27 @@ def shelf_arguments(args: argparse.Namespace) -> None:
 
 
 def from_shelf(
-    args: argparse.Namespace, plan: Callable[[Shelf, str | None], Dispensed], report: Report
-) -> Dispensed | None:
-    """Plan (and dispense) from the shelf; a race lost twice is exit 1, said on stderr."""
-    shelf = _open(args)
-    try:
-        return plan(shelf, args.by if args.dispense else None)
-    except StockChanged as exc:
-        print(f"factordose: {exc}", file=report.err)
-        report.saw(Exit.NEGATIVE)
-        return None
-    finally:
-        shelf.close()
+    args: argparse.Namespace,
+    plan: Callable[[Shelf, str | None], Dispensed],
+    render: Callable[[Any], str],
+    out: TextIO,
+    report: Report,
+) -> None:
+    """Plan (and dispense) from the shelf and print it: the JSON with
+    ``dispense_ids``, or ``render(plan)`` and what was recorded.  A race lost twice
+    is exit 1, said on stderr."""
+    with _open(args) as shelf:
+        try:
+            done = plan(shelf, args.by if args.dispense else None)
+        except StockChanged as exc:
+            print(f"factordose: {exc}", file=report.err)
+            report.saw(Exit.NEGATIVE)
+            return
+    if args.json:
+        print(json.dumps(done.to_dict()), file=out)
+    else:
+        print(render(done.plan) + dispensed_note(done), file=out, end="")
+    report.saw(Exit.OK if done.plan.ok else Exit.NEGATIVE)
 
 
 def dispensed_note(done: Dispensed) -> str:
@@ -199,11 +208,8 @@ def run_receive(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         lots = read_inventory_csv(Path(args.inventory))
     except InventoryError as exc:
         raise InputError(exc.field, exc.expected, exc.got) from None
-    shelf = _open(args)
-    try:
+    with _open(args) as shelf:
         vials = shelf.receive(lots, user=args.by, site=args.site)
-    finally:
-        shelf.close()
     if args.json:
         print(json.dumps({"lots": len(lots), "vials": vials}), file=out)
     else:
@@ -224,11 +230,8 @@ def _receive_scan(args: argparse.Namespace, out: TextIO) -> None:
         if args.volume_ml is None
         else parse_number(args.volume_ml, "volume-ml", error=InputError),
     )
-    shelf = _open(args)
-    try:
+    with _open(args) as shelf:
         shelf.receive_package(lot, gtin=scan.gtin, serial=scan.serial, user=args.by, site=args.site)
-    finally:
-        shelf.close()
     if args.json:
         print(json.dumps(received_record(lot, scan.serial)), file=out)
     else:
@@ -245,11 +248,8 @@ def _receive_scan(args: argparse.Namespace, out: TextIO) -> None:
 def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     if args.expiring_days < 0:
         raise InputError("expiring-days", "a number of days >= 0", args.expiring_days)
-    shelf = _open(args)
-    try:
+    with _open(args) as shelf:
         lots = [lot for lot in shelf.stock(args.site) if lot.count]
-    finally:
-        shelf.close()
     try:
         today = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
     except ValueError:
@@ -274,11 +274,8 @@ def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
 
 
 def run_export(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    shelf = _open(args)
-    try:
+    with _open(args) as shelf:
         lots = [lot for lot in shelf.stock(args.site) if lot.count]
-    finally:
-        shelf.close()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(INVENTORY_COLUMNS)
     for lot in lots:
@@ -296,11 +293,8 @@ def run_export(args: argparse.Namespace, out: TextIO, report: Report) -> None:
 
 
 def run_waste(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    shelf = _open(args)
-    try:
+    with _open(args) as shelf:
         shelf.waste(args.lot, args.count, reason=args.reason, user=args.by, site=args.site)
-    finally:
-        shelf.close()
     if args.json:
         print(json.dumps({"lot": args.lot, "wasted": args.count, "reason": args.reason}), file=out)
     else:
@@ -310,11 +304,8 @@ def run_waste(args: argparse.Namespace, out: TextIO, report: Report) -> None:
 def run_return(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     if args.count is not None and args.lot is None:
         raise InputError("count", "given with --lot", args.count)
-    shelf = _open(args)
-    try:
+    with _open(args) as shelf:
         back = shelf.return_vials(args.dispense, user=args.by, lot=args.lot, count=args.count)
-    finally:
-        shelf.close()
     if args.json:
         print(json.dumps({"dispense_id": args.dispense, "returned": back}), file=out)
     else:
@@ -327,11 +318,8 @@ def run_return(args: argparse.Namespace, out: TextIO, report: Report) -> None:
 
 
 def run_void(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    shelf = _open(args)
-    try:
+    with _open(args) as shelf:
         back = shelf.void(args.dispense, reason=args.reason, user=args.by)
-    finally:
-        shelf.close()
     if args.json:
         print(json.dumps({"dispense_id": args.dispense, "back": back}), file=out)
     else:
@@ -357,8 +345,7 @@ def _day_start(text: str | None, field: str, *, after: bool = False) -> dt.datet
 
 
 def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    shelf = _open(args)
-    try:
+    with _open(args) as shelf:
         moves = shelf.log(
             site=args.site,
             lot=args.lot,
@@ -367,8 +354,6 @@ def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
             since=_day_start(args.since, "since"),
             until=_day_start(args.until, "until", after=True),
         )
-    finally:
-        shelf.close()
     for move in moves:
         at = move["at"]
         assert isinstance(at, dt.datetime)
@@ -386,11 +371,8 @@ def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
 
 
 def run_recall(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    shelf = _open(args)
-    try:
+    with _open(args) as shelf:
         found = shelf.recall(args.lot, args.site)
-    finally:
-        shelf.close()
     if args.json:
         print(json.dumps([recall_record(r) for r in found]), file=out)
         return

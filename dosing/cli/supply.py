@@ -9,11 +9,11 @@ from typing import Any, TextIO
 from dosing.cli.inputs import code_set_arg, read_input, read_json
 from dosing.cli.products import add_billing_files
 from dosing.cli.report import Exit, Report
-from dosing.cli.shelf import add_shelf_options, dispensed_note, from_shelf, shelf_arguments
+from dosing.cli.shelf import add_shelf_options, from_shelf, shelf_arguments
 from dosing.cli.worksheet import supply_worksheet
 from dosing.errors import InputError
 from dosing.shelf.dispensing import plan_doses
-from dosing.supply import SupplyPlan, plan_supply
+from dosing.supply import plan_supply
 
 __all__ = ["register"]
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         request = read_json(text, "request")
         if not isinstance(request, dict):
             raise InputError("supply", "a JSON object", type(request).__name__)
-        done = from_shelf(
+        from_shelf(
             args,
             lambda shelf, by: plan_doses(
                 shelf,
@@ -52,15 +52,10 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
                 crosswalk=args.crosswalk,
                 mue=args.mue,
             ),
+            supply_worksheet,
+            out,
             report,
         )
-        if done is not None:
-            assert isinstance(done.plan, SupplyPlan)
-            if args.json:
-                print(json.dumps(done.to_dict()), file=out)
-            else:
-                print(supply_worksheet(done.plan) + dispensed_note(done), file=out, end="")
-            report.saw(Exit.OK if done.plan.ok else Exit.NEGATIVE)
         return
     result = plan_supply(
         read_json(text, "request"),

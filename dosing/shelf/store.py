@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from dosing.billing.catalog import load_catalog
 from dosing.errors import DosingError, InputError, NotOnRecord
 from dosing.shelf.schema import dispenses, lots, movements, serials
 from optimizer import Lot
@@ -95,8 +96,6 @@ def _dispense_id(dispense_id: object) -> int:
 def _identified(lot: Lot) -> None:
     """A lot the ledger takes: a known drug by its product or NDC (the catalog),
     a lot id of at most 64 characters and a count it can hold."""
-    from dosing.billing.catalog import load_catalog
-
     if len(lot.lot) > 64:
         raise InputError("lot", "a lot number of at most 64 characters", Described("longer"))
     if lot.count > MAX_VIALS:
@@ -231,6 +230,12 @@ class Shelf:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Shelf:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def receive(self, received: Iterable[Lot], *, user: str, site: str = "") -> int:
         """Record vials received; each lot must be a drug the catalog knows, and a
@@ -465,21 +470,7 @@ class Shelf:
             count = _count(count)
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
-            rows = db.execute(
-                sa.select(
-                    movements.c.lot_id,
-                    lots.c.lot,
-                    (-sa.func.sum(movements.c.quantity)).label("out"),
-                )
-                .select_from(movements.join(lots, movements.c.lot_id == lots.c.id))
-                .where(movements.c.dispense_id == dispense_id)
-                .group_by(movements.c.lot_id, lots.c.lot)
-            ).all()
-            if not rows:
-                raise NotOnRecord("dispense", "a dispense on record", Described(str(dispense_id)))
-            patient = db.execute(
-                sa.select(dispenses.c.patient).where(dispenses.c.id == dispense_id)
-            ).scalar()
+            rows, patient = self._out(db, dispense_id)
             back = 0
             for row in rows:
                 if lot is not None and row.lot != lot:
@@ -512,6 +503,26 @@ class Shelf:
                 )
         return back
 
+    def _out(self, db: sa.Connection, dispense_id: int) -> tuple[list[Any], str | None]:
+        """A dispense's lots with the vials still out of each (``lot_id``, ``lot``,
+        ``out``), and its patient; :class:`NotOnRecord` when there is no such dispense."""
+        rows = db.execute(
+            sa.select(
+                movements.c.lot_id,
+                lots.c.lot,
+                (-sa.func.sum(movements.c.quantity)).label("out"),
+            )
+            .select_from(movements.join(lots, movements.c.lot_id == lots.c.id))
+            .where(movements.c.dispense_id == dispense_id)
+            .group_by(movements.c.lot_id, lots.c.lot)
+        ).all()
+        if not rows:
+            raise NotOnRecord("dispense", "a dispense on record", Described(str(dispense_id)))
+        patient = db.execute(
+            sa.select(dispenses.c.patient).where(dispenses.c.id == dispense_id)
+        ).scalar()
+        return list(rows), patient
+
     def void(self, dispense_id: int, *, reason: str, user: str) -> int:
         """Undo a dispense recorded in error: every vial still out goes back on the
         shelf by an ``adjust`` movement with the reason (the dispense's own
@@ -522,16 +533,7 @@ class Shelf:
         dispense_id, user = _dispense_id(dispense_id), _text(user, "by", 64) or ""
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
-            rows = db.execute(
-                sa.select(movements.c.lot_id, (-sa.func.sum(movements.c.quantity)).label("out"))
-                .where(movements.c.dispense_id == dispense_id)
-                .group_by(movements.c.lot_id)
-            ).all()
-            if not rows:
-                raise NotOnRecord("dispense", "a dispense on record", Described(str(dispense_id)))
-            patient = db.execute(
-                sa.select(dispenses.c.patient).where(dispenses.c.id == dispense_id)
-            ).scalar()
+            rows, patient = self._out(db, dispense_id)
             back = 0
             for row in rows:
                 if int(row.out) > 0:

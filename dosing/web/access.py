@@ -46,27 +46,31 @@ class Denied(Exception):
         self.status = status
 
 
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` is this machine (127.0.0.0/8, ::1; the test client too)."""
-    if host in ("testclient", "localhost"):
-        return True
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
+def loopback_name(name: str | None) -> bool:
+    """Whether a host name or address is this machine: ``localhost``,
+    127.0.0.0/8 or ``::1`` (brackets allowed)."""
+    if not name:
         return False
-
-
-def loopback_host(request: Request) -> bool:
-    """Whether the request names this machine as its host: a page elsewhere that
-    rebinds its own name to 127.0.0.1 (DNS rebinding) sends its own name here."""
-    host = request.headers.get("host", "").lower()
-    name = host.split("]")[0].lstrip("[") if host.startswith("[") else host.rsplit(":", 1)[0]
+    name = name.strip().lower().removeprefix("[").removesuffix("]")
     if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a client address is this machine (the ASGI test client is)."""
+    return host == "testclient" or loopback_name(host)
+
+
+def loopback_host(request: Request) -> bool:
+    """Whether the request names this machine as its host: a page elsewhere that
+    rebinds its own name to 127.0.0.1 (DNS rebinding) sends its own name here."""
+    host = request.headers.get("host", "")
+    name = host.split("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
+    return loopback_name(name)
 
 
 def shelf_of(request: Request) -> Shelf:
