@@ -23,6 +23,7 @@ __all__ = [
     "Option",
     "best_regimen",
     "hours_above",
+    "hours_above_each",
     "least_for_hours",
     "trough",
 ]
@@ -87,10 +88,17 @@ def best_regimen(
 
 def hours_above(model: Disposition, regimen: Regimen, level: float, baseline: float = 0.0) -> float:
     """Hours per week the steady-state level is at or above ``level`` (to 0.01 h)."""
-    grid = np.arange(0, regimen.period, GRID_H)
-    values = steady_state(model, regimen, grid, baseline)
-    above = int(np.count_nonzero(values >= level))
-    return above * GRID_H * 168 / regimen.period
+    return hours_above_each(model, regimen, (level,), baseline)[0]
+
+
+def hours_above_each(
+    model: Disposition, regimen: Regimen, levels: Sequence[float], baseline: float = 0.0
+) -> list[float]:
+    """:func:`hours_above` for several levels, from one pass over the period."""
+    values = steady_state(model, regimen, np.arange(0, regimen.period, GRID_H), baseline)
+    return [
+        int(np.count_nonzero(values >= level)) * GRID_H * 168 / regimen.period for level in levels
+    ]
 
 
 def least_for_hours(

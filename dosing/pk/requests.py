@@ -23,6 +23,7 @@ from dosing.pk.regimen import (
     GRID_H,
     WEEKDAYS,
     best_regimen,
+    hours_above_each,
     least_for_hours,
     schedule,
     trough,
@@ -140,9 +141,10 @@ def _predict(
 
 
 def _summary(model: PopulationModel, disposition: Disposition, regimen: Regimen) -> dict[str, Any]:
-    grid = np.arange(0, regimen.period, GRID_H)
-    values = steady_state(disposition, regimen, grid, model.baseline)
-    weeks = regimen.period / 168
+    values = steady_state(
+        disposition, regimen, np.arange(0, regimen.period, GRID_H), model.baseline
+    )
+    above = hours_above_each(disposition, regimen, THRESHOLDS, model.baseline)
     return {
         "amount": math.ceil(regimen.amount * 1000) / 1000,  # up: never below the target
         "period_h": regimen.period,
@@ -151,7 +153,7 @@ def _summary(model: PopulationModel, disposition: Disposition, regimen: Regimen)
         "peak": round(float(np.max(values)), 4),
         "trough": round(trough(disposition, regimen, model.baseline), 4),
         "hours_above_per_week": {
-            str(t): round(float(np.sum(values >= t)) * GRID_H / weeks, 2) for t in THRESHOLDS
+            str(t): round(h, 2) for t, h in zip(THRESHOLDS, above, strict=True)
         },
     }
 
@@ -262,7 +264,7 @@ def covariates_of(model: PopulationModel, patient: object, warnings: list[str]) 
     values: dict[str, float] = {}
     for name, covariate in model.covariates.items():
         if name in given:
-            values[name] = _number(given[name], f"patient.{name}")
+            values[name] = _number(given[name], f"patient.{name}", positive=True)
         elif name == "lean_body_weight_kg" and {"weight_kg", "height_cm"} <= set(given):
             values[name] = _james(given, model, warnings)
         elif covariate.typical is not None:
@@ -291,8 +293,8 @@ def covariates_of(model: PopulationModel, patient: object, warnings: list[str]) 
 def _james(given: Mapping[str, Any], model: PopulationModel, warnings: list[str]) -> float:
     """Lean body weight by James (1976): 1.1 W - 128 (W/H)^2 for men, 1.07 W -
     148 (W/H)^2 for women (W kg, H cm)."""
-    weight = _number(given["weight_kg"], "patient.weight_kg")
-    height = _number(given["height_cm"], "patient.height_cm")
+    weight = _number(given["weight_kg"], "patient.weight_kg", positive=True)
+    height = _number(given["height_cm"], "patient.height_cm", positive=True)
     sex = given.get("sex", "male")
     if sex not in ("male", "female"):
         raise InputError("patient.sex", "male or female", Described("another"))
@@ -351,10 +353,9 @@ def _levels(raw: object) -> list[Level]:
 
 def _regimen(raw: object) -> Regimen:
     item = checked_object(raw, ("amount", "every_h", "weekdays", "infusion_min"), what="regimen")
-    label, period, offsets = _schedule(
+    _, period, offsets = _schedule(
         {k: v for k, v in item.items() if k != "amount" and k != "infusion_min"}, "regimen"
     )
-    del label
     try:
         return Regimen(
             _number(item.get("amount"), "regimen.amount", positive=True),

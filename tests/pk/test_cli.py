@@ -69,7 +69,15 @@ def run_json(action: str, request: dict[str, object], tmp: Path | None = None) -
         ({"patient": {"weight_kg": 70}}, "`patient.lean_body_weight_kg` must be a value"),
         (
             {"patient": {"lean_body_weight_kg": -3}},
-            "`patient.lean_body_weight_kg` must be a number >= 0",
+            "`patient.lean_body_weight_kg` must be a number > 0",
+        ),
+        (
+            {"patient": {"lean_body_weight_kg": 0}},
+            "`patient.lean_body_weight_kg` must be a number > 0",
+        ),
+        (
+            {"patient": {"weight_kg": 0, "height_cm": 170}},
+            "`patient.weight_kg` must be a number > 0",
         ),
         ({"levels": []}, "`levels` must be 1 to 6 measured levels"),
         (
