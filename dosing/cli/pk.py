@@ -70,17 +70,23 @@ def _text(action: str, result: dict[str, Any]) -> str:
     if "regimen" in result:
         lines += _regimen_lines("The regimen", result["regimen"])
     if "options" in result:
-        lines.append(
-            f"Least factor per week for a trough of at least {result['target_trough']:g} IU/dL:"
-        )
+        if result.get("target_hours_above"):
+            wanted = result["target_hours_above"]
+            goal = (
+                f"at least {wanted['hours_per_week']:g} h a week above "
+                f"{wanted['level_iu_dl']:g} IU/dL"
+            )
+        else:
+            goal = f"a trough of at least {result['target_trough']:g} IU/dL"
+        lines.append(f"Least factor per week for {goal}:")
         for option in result["options"]:
             extra = ""
             if "trough_90pct" in option:
                 low, high = option["trough_90pct"]
-                extra = (
-                    f"; trough 90% interval {low:.1f}-{high:.1f} IU/dL, "
-                    f"P(trough >= target) {option['probability_trough_at_least_target']:.0%}"
-                )
+                extra = f"; trough 90% interval {low:.1f}-{high:.1f} IU/dL"
+                chance = option.get("probability_trough_at_least_target")
+                if chance is not None:
+                    extra += f", P(trough >= target) {chance:.0%}"
             lines.append(
                 f"  {option['schedule']:<18} {option['amount']:>9,.0f} IU a dose, "
                 f"{option['per_week']:>9,.0f} IU a week{extra}"

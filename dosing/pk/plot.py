@@ -25,7 +25,9 @@ def draw(result: Mapping[str, Any], request: Mapping[str, Any], path: Path) -> N
         import matplotlib.pyplot as plt
     except ImportError:
         raise InputError(
-            "plot", "matplotlib installed (pip install 'factordose[plot]')", Described("none")
+            "plot",
+            "drawn with matplotlib, which is not installed (pip install 'factordose[plot]')",
+            Described("no matplotlib"),
         ) from None
     model = load_model(result["model"]["id"])
     disposition = model.disposition(result["parameters"])

@@ -54,6 +54,16 @@ KEYS = (
 )
 #: How far above the least dose meeting the target the vials may go, by default.
 DEFAULT_OVER_PCT = 25
+#: What a patient's body can be at all (not the model's population, which is only
+#: warned about): outside these a value is a typing error, and the model's
+#: arithmetic would run off to zero or infinity.
+PLAUSIBLE = {
+    "weight_kg": (0.5, 300.0),
+    "height_cm": (30.0, 250.0),
+    "age_years": (0.0, 120.0),
+    "lean_body_weight_kg": (0.5, 150.0),
+    "vwf_iu_dl": (1.0, 1000.0),
+}
 PATIENT_KEYS = (
     "weight_kg",
     "height_cm",
@@ -205,7 +215,13 @@ def _regimens(
         raise InputError("schedules", "a list of at most 20 schedules", Described("another"))
     schedules = [_schedule(s, f"schedules[{i}]") for i, s in enumerate(raw)]
     if hours is not None:
-        options = least_for_hours(disposition, *hours, schedules, baseline=model.baseline)
+        level, per_week = hours
+        if per_week >= 168:  # all week above the level: its trough is the target
+            options = best_regimen(disposition, level, schedules, baseline=model.baseline)
+        else:
+            options = least_for_hours(
+                disposition, level, per_week, schedules, baseline=model.baseline
+            )
     else:
         assert target is not None
         options = best_regimen(disposition, target, schedules, baseline=model.baseline)
@@ -261,6 +277,11 @@ def _vials(
 def covariates_of(model: PopulationModel, patient: object, warnings: list[str]) -> dict[str, float]:
     """The model's covariates from a request's ``patient`` (see the module docstring)."""
     given = checked_object(patient or {}, PATIENT_KEYS, what="patient")
+    for key, (low, high) in PLAUSIBLE.items():
+        if key in given:
+            value = _number(given[key], f"patient.{key}")
+            if not low <= value <= high:
+                raise InputError(f"patient.{key}", f"from {low:g} to {high:g}", given[key])
     values: dict[str, float] = {}
     for name, covariate in model.covariates.items():
         if name in given:

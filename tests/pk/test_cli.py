@@ -69,15 +69,15 @@ def run_json(action: str, request: dict[str, object], tmp: Path | None = None) -
         ({"patient": {"weight_kg": 70}}, "`patient.lean_body_weight_kg` must be a value"),
         (
             {"patient": {"lean_body_weight_kg": -3}},
-            "`patient.lean_body_weight_kg` must be a number > 0",
+            "`patient.lean_body_weight_kg` must be a number",
         ),
+        ({"patient": {"lean_body_weight_kg": 0}}, "`patient.lean_body_weight_kg` must be from 0.5"),
+        ({"patient": {"lean_body_weight_kg": 1e-12}}, "`patient.lean_body_weight_kg` must be from"),
+        ({"patient": {"weight_kg": 0, "height_cm": 170}}, "`patient.weight_kg` must be from 0.5"),
+        ({"patient": {"weight_kg": 70, "height_cm": 0}}, "`patient.height_cm` must be from 30"),
         (
-            {"patient": {"lean_body_weight_kg": 0}},
-            "`patient.lean_body_weight_kg` must be a number > 0",
-        ),
-        (
-            {"patient": {"weight_kg": 0, "height_cm": 170}},
-            "`patient.weight_kg` must be a number > 0",
+            {"patient": {"lean_body_weight_kg": 50, "vwf_iu_dl": 0}},
+            "`patient.vwf_iu_dl` must be from 1",
         ),
         ({"levels": []}, "`levels` must be 1 to 6 measured levels"),
         (
@@ -144,3 +144,20 @@ def test_a_target_of_hours_above_a_level_gets_the_least_dose_that_meets_it(tmp_p
         assert hours_above(disposition, less, 5.0) < 120  # ... by the least dose (within 1%)
     assert result["target_hours_above"] == {"level_iu_dl": 5.0, "hours_per_week": 120.0}
     assert result["options"][0]["per_week"] <= result["options"][1]["per_week"]
+
+
+@pytest.mark.parametrize("level", [5.0, 1e3])
+def test_a_whole_week_above_a_level_is_a_trough_at_that_level(level: float) -> None:
+    # found by a trial: 168 h above 5 IU/dL answered a trough of 4.998, and the text crashed
+    week = {"hours_above": {"level_iu_dl": level, "hours_per_week": 168}}
+    request = {**example(), "target": week, "schedules": [{"every_h": 72}]}
+    del request["inventory"]
+    result = json.loads(run_json("regimen", request))
+    assert result["options"][0]["trough"] >= level - 1e-6
+    path = Path(__file__).parent / "_hours.json"
+    path.write_text(json.dumps(request))
+    try:
+        code, out, _ = run("pk", "regimen", str(path))
+    finally:
+        path.unlink()
+    assert code == 0 and f"at least 168 h a week above {level:g} IU/dL" in out
