@@ -80,16 +80,9 @@ def _text(action: str, result: dict[str, Any]) -> str:
             goal = f"a trough of at least {result['target_trough']:g} IU/dL"
         lines.append(f"Least factor per week for {goal}:")
         for option in result["options"]:
-            extra = ""
-            if "trough_90pct" in option:
-                low, high = option["trough_90pct"]
-                extra = f"; trough 90% interval {low:.1f}-{high:.1f} IU/dL"
-                chance = option.get("probability_trough_at_least_target")
-                if chance is not None:
-                    extra += f", P(trough >= target) {chance:.0%}"
             lines.append(
                 f"  {option['schedule']:<18} {option['amount']:>9,.0f} IU a dose, "
-                f"{option['per_week']:>9,.0f} IU a week{extra}"
+                f"{option['per_week']:>9,.0f} IU a week{_chances(option)}"
             )
     if "vials" in result:
         vials = result["vials"]
@@ -100,12 +93,12 @@ def _text(action: str, result: dict[str, Any]) -> str:
             )
             lines.append(
                 f"Vials for {vials['schedule']}: {pulled} = {plan['dispensed']:,.0f} IU, "
-                f"predicted trough {vials['trough']:.2f} IU/dL"
+                f"predicted trough {vials['trough']:.2f} IU/dL{_chances(vials, interval=False)}"
             )
             for alt in vials["alternatives"]:
                 lines.append(
                     f"  or {alt['dispensed']:,.0f} IU in {alt['vials']} vials: "
-                    f"trough {alt['trough']:.2f} IU/dL"
+                    f"trough {alt['trough']:.2f} IU/dL{_chances(alt, interval=False)}"
                 )
         else:
             lines.append(f"Vials for {vials['schedule']}: none ({plan.get('reason', '')})")
@@ -121,6 +114,21 @@ def _regimen_lines(title: str, summary: dict[str, Any]) -> list[str]:
     )
     out = [line]
     if "trough_90pct" in summary:
-        low, high = summary["trough_90pct"]
-        out.append(f"  trough 90% interval {low:.2f}-{high:.2f} IU/dL")
+        out.append("  " + _chances(summary).removeprefix("; "))
     return out
+
+
+def _chances(entry: dict[str, Any], *, interval: bool = True) -> str:
+    """'; trough 90% interval a-b IU/dL, P(...) p' for a fitted patient, else ''."""
+    parts = []
+    if interval and "trough_90pct" in entry:
+        low, high = entry["trough_90pct"]
+        parts.append(f"trough 90% interval {low:.2f}-{high:.2f} IU/dL")
+    if interval and "hours_above_target_90pct" in entry:
+        low, high = entry["hours_above_target_90pct"]
+        parts.append(f"hours above the level 90% interval {low:.1f}-{high:.1f}")
+    if "probability_trough_at_least_target" in entry:
+        parts.append(f"P(trough >= target) {entry['probability_trough_at_least_target']:.0%}")
+    if "probability_hours_at_least_target" in entry:
+        parts.append(f"P(hours >= target) {entry['probability_hours_at_least_target']:.0%}")
+    return "; " + ", ".join(parts) if parts else ""

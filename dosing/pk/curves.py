@@ -34,6 +34,7 @@ __all__ = [
     "level",
     "one_compartment",
     "steady_state",
+    "steady_state_many",
     "two_compartment",
 ]
 
@@ -171,4 +172,36 @@ def steady_state(
             else:
                 scale = regimen.amount / duration * c / lam * math.expm1(lam * duration)
             total += scale * np.exp(-lam * (since + period)) / -math.expm1(-lam * period)
+    return total
+
+
+def steady_state_many(
+    coefficients: FloatArray,
+    rates: FloatArray,
+    regimen: Regimen,
+    times: FloatArray,
+    baseline: float = 0.0,
+) -> FloatArray:
+    """:func:`steady_state` for many dispositions at once (rows of
+    ``coefficients`` and ``rates``, shape (n, terms)): levels of shape
+    (n, len(times)), for the draws of an uncertain fit."""
+    at = np.asarray(times, dtype=float)[None, :]
+    total = np.full((coefficients.shape[0], at.shape[1]), baseline, dtype=float)
+    amount, period, duration = regimen.amount, regimen.period, regimen.duration
+    for offset in regimen.offsets:
+        since = np.mod(at - offset, period)
+        for k in range(coefficients.shape[1]):
+            c, lam = coefficients[:, k : k + 1], rates[:, k : k + 1]
+            if duration <= 0:
+                latest = amount * c * np.exp(-lam * since)
+                scale = amount * c
+            else:
+                rate = amount / duration
+                latest = np.where(
+                    since < duration,
+                    rate * c / lam * -np.expm1(-lam * np.minimum(since, duration)),
+                    rate * c / lam * np.expm1(lam * duration) * np.exp(-lam * since),
+                )
+                scale = rate * c / lam * np.expm1(lam * duration)
+            total += latest + scale * np.exp(-lam * (since + period)) / -np.expm1(-lam * period)
     return total

@@ -24,9 +24,11 @@ from dosing.pk.regimen import (
     WEEKDAYS,
     best_regimen,
     hours_above_each,
+    hours_above_many,
     least_for_hours,
     schedule,
     trough,
+    troughs_many,
 )
 from optimizer.errors import Described
 from optimizer.numbers import as_fraction
@@ -174,20 +176,45 @@ def _uncertain(
     individual: Fit,
     regimen: Regimen,
     request: Mapping[str, Any],
+    drawn: Sequence[Disposition] | None = None,
 ) -> dict[str, Any]:
+    """The summary for the patient's own parameters, with the chances of
+    :func:`_chances` over the Laplace draws."""
     summary = _summary(model, model.disposition(individual.parameters), regimen)
-    troughs = np.array(
-        [
-            trough(model.disposition(model.parameters(covariates, eta)), regimen, model.baseline)
-            for eta in individual.draws()
-        ]
-    )
+    drawn = drawn if drawn is not None else _drawn(model, covariates, individual)
+    summary.update(_chances(model, drawn, regimen, request))
+    return summary
+
+
+def _chances(
+    model: PopulationModel,
+    drawn: Sequence[Disposition],
+    regimen: Regimen,
+    request: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The 90% interval of the trough (and of the hours above the target's level)
+    over the draws, and the share of draws meeting the target."""
+    troughs = troughs_many(drawn, regimen, model.baseline)
     low, high = np.percentile(troughs, [5, 95])
-    summary["trough_90pct"] = [round(float(low), 4), round(float(high), 4)]
+    out: dict[str, Any] = {"trough_90pct": [round(float(low), 4), round(float(high), 4)]}
     target = _target(request.get("target"))
     if target is not None:
-        summary["probability_trough_at_least_target"] = round(float(np.mean(troughs >= target)), 3)
-    return summary
+        out["probability_trough_at_least_target"] = round(float(np.mean(troughs >= target)), 3)
+    hours = _hours_target(request.get("target"))
+    if hours is not None:
+        level, per_week = hours
+        above = hours_above_many(drawn, regimen, level, model.baseline)
+        low, high = np.percentile(above, [5, 95])
+        out["hours_above_target_90pct"] = [round(float(low), 2), round(float(high), 2)]
+        out["probability_hours_at_least_target"] = round(float(np.mean(above >= per_week)), 3)
+    return out
+
+
+def _drawn(
+    model: PopulationModel, covariates: Mapping[str, float], individual: Fit
+) -> list[Disposition]:
+    """The dispositions of the Laplace draws of the patient's parameters."""
+    return [model.disposition(model.parameters(covariates, eta)) for eta in individual.draws()]
 
 
 def _regimens(
@@ -225,26 +252,31 @@ def _regimens(
     else:
         assert target is not None
         options = best_regimen(disposition, target, schedules, baseline=model.baseline)
+    drawn = _drawn(model, covariates, individual) if individual is not None else None
     listed = []
     for option in options:
         entry = {"schedule": option.label, **_summary(model, disposition, option.regimen)}
-        if individual is not None:
-            entry.update(_uncertain(model, covariates, individual, option.regimen, request))
-            entry["schedule"] = option.label
+        if drawn is not None:
+            entry.update(_chances(model, drawn, option.regimen, request))
         listed.append(entry)
     result: dict[str, Any] = {"target_trough": target, "options": listed}
     if hours is not None:
         result["target_hours_above"] = {"level_iu_dl": hours[0], "hours_per_week": hours[1]}
     if request.get("inventory") is not None:
-        result["vials"] = _vials(model, disposition, options[0], request)
+        result["vials"] = _vials(model, disposition, options[0], request, drawn)
     return result
 
 
 def _vials(
-    model: PopulationModel, disposition: Disposition, best: Any, request: Mapping[str, Any]
+    model: PopulationModel,
+    disposition: Disposition,
+    best: Any,
+    request: Mapping[str, Any],
+    drawn: Sequence[Disposition] | None,
 ) -> dict[str, Any]:
     """The best option's dose in vials (never below it: the target needs all of
-    it), and the predicted trough of each selection the optimizer offers."""
+    it), and the predicted trough of each selection the optimizer offers (with
+    its chances of meeting the target, for a fitted patient)."""
     from dosing.pipeline import plan
 
     over = _number(request.get("over_pct", DEFAULT_OVER_PCT), "over_pct", positive=True)
@@ -261,15 +293,18 @@ def _vials(
     planned: dict[str, Any] = plan(order).to_dict()
     regimen = best.regimen
 
-    def predicted(amount: float) -> float:
+    def predicted(amount: float) -> dict[str, Any]:
         dosed = Regimen(amount, regimen.period, regimen.offsets, regimen.duration)
-        return round(trough(disposition, dosed, model.baseline), 4)
+        out = {"trough": round(trough(disposition, dosed, model.baseline), 4)}
+        if drawn is not None:
+            out.update(_chances(model, drawn, dosed, request))
+        return out
 
     out: dict[str, Any] = {"schedule": best.label, "plan": planned}
     if planned["status"] == "ok":
-        out["trough"] = predicted(float(planned["dispensed"]))
+        out.update(predicted(float(planned["dispensed"])))
         out["alternatives"] = [
-            {**a, "trough": predicted(float(a["dispensed"]))} for a in planned["alternatives"]
+            {**a, **predicted(float(a["dispensed"]))} for a in planned["alternatives"]
         ]
     return out
 

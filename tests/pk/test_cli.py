@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dosing.cli import main
@@ -161,3 +163,46 @@ def test_a_whole_week_above_a_level_is_a_trough_at_that_level(level: float) -> N
     finally:
         path.unlink()
     assert code == 0 and f"at least 168 h a week above {level:g} IU/dL" in out
+
+
+@pytest.mark.parametrize(
+    "target",
+    [{"trough_iu_dl": 3}, {"hours_above": {"level_iu_dl": 5, "hours_per_week": 120}}],
+    ids=["trough", "hours"],
+)
+def test_the_chance_of_meeting_the_target_is_that_of_the_fit_and_grows_with_the_dose(
+    target: dict[str, object],
+) -> None:
+    from dosing.pk.curves import Dose, Regimen
+    from dosing.pk.fit import Level, fit
+    from dosing.pk.models import load_model
+    from dosing.pk.regimen import hours_above, trough
+
+    request = {**example(), "target": target, "schedules": [{"every_h": 72}]}
+    result = json.loads(run_json("regimen", request))
+    best, vials = result["options"][0], result["vials"]
+    # recomputed one draw at a time, the hours on the 0.01 h grid of the point estimates
+    model = load_model("Jivi")
+    given = example()
+    lean = json.loads(run_json("fit", {**given, "target": None}))["covariates"]
+    found = fit(model, lean, [Dose(0, 3532, 10 / 60)],
+                [Level(4, 96.5), Level(24, 52.0), Level(48, 21.4)])  # fmt: skip
+    draws = [model.disposition(model.parameters(lean, eta)) for eta in found.draws()]
+    regimen = Regimen(best["amount"], 72.0, (0.0,))
+    if "trough_iu_dl" in target:
+        met = [trough(d, regimen) >= 3 for d in draws]
+        key = "probability_trough_at_least_target"
+    else:
+        met = [hours_above(d, regimen, 5.0) >= 120 for d in draws]
+        key = "probability_hours_at_least_target"
+    assert best[key] == pytest.approx(np.mean(met), abs=0.01)
+    # the least dose for this patient sits on the target: about an even chance
+    assert 0.4 <= best[key] <= 0.6
+    # every draw's levels grow with the dose, so the chance never falls with more IU
+    chosen = [(vials["plan"]["dispensed"], vials[key])] + [
+        (a["dispensed"], a[key]) for a in vials["alternatives"]
+    ]
+    ordered = sorted(chosen)
+    assert all(p <= q for (_, p), (_, q) in itertools.pairwise(ordered))
+    assert ordered[0][0] >= best["amount"]  # never below the dose
+    assert all(c[1] >= best[key] for c in chosen)
