@@ -96,8 +96,9 @@ def _text(action: str, result: dict[str, Any]) -> str:
                 f"predicted trough {vials['trough']:.2f} IU/dL{_chances(vials, interval=False)}"
             )
             for alt in vials["alternatives"]:
+                many = "s" if alt["vials"] != 1 else ""
                 lines.append(
-                    f"  or {alt['dispensed']:,.0f} IU in {alt['vials']} vials: "
+                    f"  or {alt['dispensed']:,.0f} IU in {alt['vials']} vial{many}: "
                     f"trough {alt['trough']:.2f} IU/dL{_chances(alt, interval=False)}"
                 )
         else:

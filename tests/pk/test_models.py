@@ -63,3 +63,28 @@ def test_a_model_is_named_by_id_or_product() -> None:
     assert load_model("jivi-solms-2020") is load_model("JIVI")
     with pytest.raises(ValueError, match="`model` must be a shipped model"):
         load_model("advate")
+
+
+def test_kovaltry_is_garmann_2017_table_2() -> None:
+    # Garmann et al., Haemophilia 2017;23:528-537, Table 2 (final model, M3)
+    model = load_model("Kovaltry")
+    assert model.structure == "two_compartment"
+    assert model.typical == {"CL": 1.88, "V1": 30.0, "Q": 1.90, "V2": 6.37}
+    assert model.covariates["lean_body_weight_kg"].reference == 51.1
+    assert model.covariates["lean_body_weight_kg"].effects == {"CL": 0.610, "V1": 0.950}
+    assert math.sqrt(math.exp(model.omega[0, 0]) - 1) == pytest.approx(0.370)
+    assert math.sqrt(math.exp(model.omega[1, 1]) - 1) == pytest.approx(0.112)
+    assert model.omega[0, 1] == 0  # the CL-Vc covariance was tested and not retained
+    assert (model.additive_sd, model.proportional_sd) == (1.10, 0.267)
+
+
+def test_kovaltry_reference_half_lives_are_table_2s_footnote() -> None:
+    """Table 2's footnote: t1/2 alpha 1.85 h and t1/2 beta 13.9 h for the
+    reference patient (LBW 51.1 kg), to the paper's rounding."""
+    model = load_model("Kovaltry")
+    disposition = model.disposition(model.parameters({"lean_body_weight_kg": 51.1}))
+    alpha, beta = sorted(disposition.rates, reverse=True)
+    published = model.published["reference_half_lives_h"]
+    assert round(math.log(2) / alpha, 2) == published["alpha"]
+    assert round(math.log(2) / beta, 1) == published["beta"]
+    assert disposition.terminal_half_life == pytest.approx(13.9, abs=0.05)
