@@ -31,6 +31,7 @@ ALLOWED = {
     "dosing.batch": {"dosing.billing", "dosing.jsontext", "dosing.pipeline"},
     "dosing.shelf": {"dosing.billing", "dosing.orders", "dosing.pipeline", "dosing.supply"},
     "dosing.pk": {"dosing.orders", "dosing.pipeline"},
+    "dosing.fhir": {"dosing.billing", "dosing.pipeline"},
     "dosing.cli": {
         "dosing",
         "dosing.billing",
@@ -44,6 +45,7 @@ ALLOWED = {
         "dosing.batch",
         "dosing.web",
         "dosing.pk",
+        "dosing.fhir",
     },
     "dosing.web": {
         "dosing",
@@ -56,6 +58,7 @@ ALLOWED = {
         "dosing.jsontext",
         "dosing.batch",
         "dosing.pk",
+        "dosing.fhir",
     },
 }
 

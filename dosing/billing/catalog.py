@@ -21,6 +21,8 @@ row each, with a ``source`` on every row (docs/billing.md section 8):
                    must start with one)
 ``ndcs``           package NDCs a public source lists; **never invented**: a product
                    without one has none, and its lots name the product instead
+``rxcuis``         RxNorm concept ids a public source lists for the product (openFDA's
+                   ``openfda.rxcui`` of its NDC), for EHR orders coded by RxNorm
 
 A lot is identified (:meth:`Catalog.identify`) by its ``product`` or by its NDC,
 through a CMS crosswalk when one is given (:mod:`dosing.billing.crosswalk`),
@@ -64,6 +66,7 @@ CATALOG_COLUMNS = (
     "recovery",
     "diagnoses",
     "ndcs",
+    "rxcuis",
     "source",
 )
 
@@ -88,6 +91,7 @@ class Product:
     diagnoses: tuple[str, ...]
     ndcs: tuple[str, ...]  # 11 digits
     source: str
+    rxcuis: tuple[str, ...] = ()
 
     def billed_under(self, code: BillingCode) -> bool:
         """Whether ``code`` bills this product (its own code or its class's)."""
@@ -120,6 +124,7 @@ class Catalog:
     products: tuple[Product, ...]
     _by_key: dict[str, Product] = field(default_factory=dict, repr=False)
     _by_ndc: dict[str, Product] = field(default_factory=dict, repr=False)
+    _by_rxcui: dict[str, Product] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for product in self.products:
@@ -127,6 +132,8 @@ class Catalog:
                 self._by_key[_key(key)] = product
             for ndc in product.ndcs:
                 self._by_ndc[ndc] = product
+            for rxcui in product.rxcuis:
+                self._by_rxcui[rxcui] = product
 
     def __iter__(self) -> Iterator[Product]:
         return iter(self.products)
@@ -160,6 +167,10 @@ class Catalog:
             return self._by_ndc.get(normalize_ndc(ndc))
         except InputError:
             return None
+
+    def by_rxcui(self, rxcui: str) -> Product | None:
+        """The product an RxNorm concept id names, if the catalog lists it."""
+        return self._by_rxcui.get(rxcui.strip())
 
     def for_code(self, code: BillingCode) -> list[Product]:
         """The products ``code`` bills."""
@@ -285,6 +296,14 @@ def parse_catalog(text: str, name: str) -> Catalog:
                 diagnoses=listed("diagnoses"),
                 ndcs=tuple(normalize_ndc(n, field=f"{where}, column ndcs") for n in listed("ndcs")),
                 source=cell("source"),
+                rxcuis=_rxcuis(listed("rxcuis"), f"{where}, column rxcuis"),
             )
         )
     return Catalog(tuple(products))
+
+
+def _rxcuis(values: tuple[str, ...], where: str) -> tuple[str, ...]:
+    for value in values:
+        if not value.isascii() or not value.isdigit() or len(value) > 12:
+            raise InputError(where, "RxNorm concept ids (digits)", Described("another"))
+    return values

@@ -19,7 +19,7 @@ from typing import NoReturn, TextIO
 
 from dosing import __version__
 from dosing.billing.codesets import SHIPPED_CODE_SETS
-from dosing.cli import check, pk, plan, products, serve, shelf, supply, units
+from dosing.cli import check, fhir, pk, plan, products, serve, shelf, supply, units
 from dosing.cli.report import Exit, Interrupted, Report, UsageError
 from dosing.errors import DosingError
 from optimizer.errors import OptimizerError, escape
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     shelf.register(commands)
     serve.register(commands)
     pk.register(commands)
+    fhir.register(commands)
     return parser
 
 

@@ -95,6 +95,7 @@ def product_json(product: Product) -> dict[str, object]:
         "recovery": number(product.recovery),
         "diagnoses": list(product.diagnoses),
         "ndcs": list(product.ndcs),
+        "rxcuis": list(product.rxcuis),
         "source": product.source,
     }
 

@@ -14,7 +14,7 @@ from dosing.errors import InputError
 from dosing.jsontext import read_json
 from dosing.shelf.store import Shelf
 from dosing.web.auth import Accounts, Session
-from optimizer.errors import show
+from optimizer.errors import Described, show
 
 __all__ = [
     "CSRF_COOKIE",
@@ -114,11 +114,14 @@ def api_user(request: Request) -> str:
     return session.user
 
 
-async def json_body(request: Request, field: str) -> Any:
-    """The request's JSON, read as orders are (exact decimals, each key once)."""
+async def json_body(
+    request: Request, field: str, kinds: tuple[str, ...] = ("application/json",)
+) -> Any:
+    """The request's JSON, read as orders are (exact decimals, each key once);
+    ``kinds`` are the content types taken."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/json":
-        raise BadBody(field, "a body of type application/json", kind or "none")
+    if kind not in kinds:
+        raise BadBody(field, f"a body of type {' or '.join(kinds)}", Described("another type"))
     raw = await request.body()
     try:
         text = raw.decode("utf-8")

@@ -8,7 +8,8 @@ the time the service took to answer; request bodies over
 JSON ``{"error": {"field", "expected", "got", "message"}}`` with the status
 that fits: 400 for a body that is not JSON, 422 for a value that is not
 acceptable, 404 for a lot or dispense not on record, 409 for a dispense that
-lost its vials to another, 401 and 403 for who may not.
+lost its vials to another, 401 and 403 for who may not; under ``/fhir/`` the
+same message as a FHIR OperationOutcome.
 
 Who is who: with no users in the database the service serves loopback
 clients only and records the account it runs under as the user; once users
@@ -25,7 +26,7 @@ from __future__ import annotations
 import getpass
 import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dosing import __version__
 from dosing.errors import DosingError, NotOnRecord, UnknownCodeError
+from dosing.fhir import outcome
 from dosing.shelf.store import StockChanged, open_shelf
 from dosing.web.access import BadBody, Denied, error_body
 from dosing.web.auth import Accounts
+from dosing.web.fhir import FHIR_JSON, FHIR_PREFIX
 from optimizer.errors import FieldError, OptimizerError, escape
 
 __all__ = ["MAX_BODY", "create_app", "from_environment"]
@@ -62,6 +65,7 @@ HEADERS = [
 def create_app(url: str | None = None, *, max_body: int = MAX_BODY) -> FastAPI:
     """The service on the shelf at ``url`` (``--db``; see :func:`open_shelf`)."""
     from dosing.web.api import router as api_router
+    from dosing.web.fhir import router as fhir_router
     from dosing.web.pages import router as page_router
 
     shelf = open_shelf(url)
@@ -80,6 +84,7 @@ def create_app(url: str | None = None, *, max_body: int = MAX_BODY) -> FastAPI:
     app.add_middleware(_Guard, max_body=max_body)
     _errors(app)
     app.include_router(api_router)
+    app.include_router(fhir_router)
     app.include_router(page_router)
     static = resources.files("dosing.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=Path(str(static))), name="static")
@@ -94,19 +99,19 @@ def from_environment() -> FastAPI:
 
 
 def _errors(app: FastAPI) -> None:
-    def answer(status: int, exc: Exception) -> JSONResponse:
+    def answer(request: Request, status: int, exc: Exception) -> JSONResponse:
         field = getattr(exc, "field", "request")
         expected = getattr(exc, "expected", "")
         got = getattr(exc, "got", "")
-        return JSONResponse(error_body(field, expected, got, str(exc)), status_code=status)
+        return reply(request, error_body(field, expected, got, str(exc)), status)
 
     @app.exception_handler(BadBody)
     async def bad_body(request: Request, exc: BadBody) -> JSONResponse:
-        return answer(400, exc)
+        return answer(request, 400, exc)
 
     @app.exception_handler(NotOnRecord)
     async def not_found(request: Request, exc: NotOnRecord) -> JSONResponse:
-        return answer(404, exc)
+        return answer(request, 404, exc)
 
     @app.exception_handler(StockChanged)
     async def conflict(request: Request, exc: StockChanged) -> JSONResponse:
@@ -114,15 +119,15 @@ def _errors(app: FastAPI) -> None:
         body["error"]["short"] = {  # type: ignore[index]
             lot: {"left": left, "asked": asked} for lot, (left, asked) in exc.short.items()
         }
-        return JSONResponse(body, status_code=409)
+        return reply(request, body, 409)
 
     @app.exception_handler(DosingError)
     async def invalid(request: Request, exc: DosingError) -> JSONResponse:
-        return answer(422, exc)
+        return answer(request, 422, exc)
 
     @app.exception_handler(OptimizerError)
     async def invalid_lots(request: Request, exc: OptimizerError) -> JSONResponse:
-        return answer(422 if isinstance(exc, FieldError) else 500, exc)
+        return answer(request, 422 if isinstance(exc, FieldError) else 500, exc)
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -132,42 +137,51 @@ def _errors(app: FastAPI) -> None:
         got = "another"
         if first.get("type") == "missing":
             expected, got = "present", "nothing"
-        return JSONResponse(
-            error_body(where, expected, got, f"`{where}` must be {expected} (got {got})"),
-            status_code=422,
-        )
+        message = f"`{where}` must be {expected} (got {got})"
+        return reply(request, error_body(where, expected, got, message), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         what = {404: "a page or endpoint of this service", 405: "a method this path takes"}
         expected = what.get(exc.status_code, "a request this service answers")
-        return JSONResponse(
-            error_body("path", expected, "another", f"{exc.status_code}: {exc.detail}"),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+        body = error_body("path", expected, "another", f"{exc.status_code}: {exc.detail}")
+        return reply(request, body, exc.status_code, getattr(exc, "headers", None))
 
     @app.exception_handler(UnknownCodeError)
     async def unknown_code(request: Request, exc: UnknownCodeError) -> JSONResponse:
-        return JSONResponse(
-            error_body("code", "a code of the code set", exc.code, str(exc)), status_code=422
-        )
+        body = error_body("code", "a code of the code set", exc.code, str(exc))
+        return reply(request, body, 422)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> JSONResponse:
         why = escape(f"{type(exc).__name__}: {exc}")[:200]
-        return JSONResponse(
-            error_body("request", "", "", f"internal error, please report: {why}"),
-            status_code=500,
-        )
+        body = error_body("request", "", "", f"internal error, please report: {why}")
+        return reply(request, body, 500)
 
     @app.exception_handler(Denied)
     async def denied(request: Request, exc: Denied) -> JSONResponse:
+        body = error_body("authorization", "a user allowed to do this", "none", str(exc))
+        headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
+        return reply(request, body, exc.status, headers)
+
+
+def reply(
+    request: Request,
+    body: dict[str, Any],
+    status: int,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An error answer: the API's ``{"error": ...}``, or under ``/fhir/`` the same
+    message as an OperationOutcome (``application/fhir+json``)."""
+    if request.url.path.startswith(FHIR_PREFIX + "/"):
+        error = body["error"]
         return JSONResponse(
-            error_body("authorization", "a user allowed to do this", "none", str(exc)),
-            status_code=exc.status,
-            headers={"www-authenticate": "Bearer"} if exc.status == 401 else None,
+            outcome(error["message"], status),
+            status_code=status,
+            headers=headers,
+            media_type=FHIR_JSON,
         )
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -199,7 +213,7 @@ class _Guard:
 
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._too_large(send_with_headers)
+            await self._too_large(send_with_headers, scope)
             return
         seen = 0
 
@@ -215,23 +229,19 @@ class _Guard:
         try:
             await self.app(scope, counted, send_with_headers)
         except _TooLarge:
-            await self._too_large(send_with_headers)
+            await self._too_large(send_with_headers, scope)
 
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps(
-            error_body(
-                "body",
-                f"at most {self.max_body:,} bytes",
-                "more",
-                f"the request body is over {self.max_body:,} bytes",
-            )
-        ).encode()
+    async def _too_large(self, send: Send, scope: MutableMapping[str, Any]) -> None:
+        message = f"the request body is over {self.max_body:,} bytes"
+        kind = b"application/json"
+        answer: dict[str, Any] = error_body(
+            "body", f"at most {self.max_body:,} bytes", "more", message
+        )
+        if str(scope.get("path", "")).startswith(FHIR_PREFIX + "/"):
+            answer, kind = outcome(message, 413), FHIR_JSON.encode()
+        body = json.dumps(answer).encode()
         await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
+            {"type": "http.response.start", "status": 413, "headers": [(b"content-type", kind)]}
         )
         await send({"type": "http.response.body", "body": body})
 

@@ -42,6 +42,10 @@ def test_every_row_agrees_with_the_code_sets(row: dict[str, str]) -> None:
         if ndc:
             assert CATALOG.by_ndc(ndc) is product
             assert normalize_ndc(ndc) in product.ndcs
+    for rxcui in row["rxcuis"].split(";"):
+        if rxcui:
+            assert CATALOG.by_rxcui(rxcui) is product and rxcui.isdigit()
+            assert "openfda.rxcui" in row["source"]  # each says where it comes from
 
 
 def test_every_code_in_the_shipped_sets_bills_a_catalog_product() -> None:
@@ -53,6 +57,15 @@ def test_every_code_in_the_shipped_sets_bills_a_catalog_product() -> None:
 def test_ndcs_are_unique_to_one_product() -> None:
     ndcs = [n for p in CATALOG for n in p.ndcs]
     assert len(ndcs) == len(set(ndcs))
+
+
+def test_rxcuis_are_unique_to_one_product_and_known_ones_are_read() -> None:
+    rxcuis = [r for p in CATALOG for r in p.rxcuis]
+    assert len(rxcuis) == len(set(rxcuis))
+    # openFDA NDC directory, 64193-424 (FEIBA): openfda.rxcui 1659998, 1660001
+    assert CATALOG.by_rxcui("1659998") is CATALOG.lookup("FEIBA")
+    assert CATALOG.by_rxcui(" 1660001 ") is CATALOG.lookup("FEIBA")
+    assert CATALOG.by_rxcui("0000000") is None
 
 
 def test_names_and_ids_match_case_insensitively_and_unknown_names_are_refused() -> None:

@@ -1,0 +1,72 @@
+"""FHIR R4 in and out: an EHR's MedicationRequest Bundle to an order, and the
+plan back as MedicationDispenses, ChargeItems and an OperationOutcome
+(docs/design.md "FHIR", with the mapping element by element).
+
+    >>> from dosing import fhir
+    >>> answer = fhir.plan_request(bundle, inventory=lots)   # doctest: +SKIP
+
+Resources are validated by ``fhir.resources`` (its R4B models: R4B changed
+none of the resources used here, and the library's R4 models are no longer
+kept up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+from dosing.errors import InputError
+from dosing.fhir.read import EXTENSION, FhirInputError, Reading, read_bundle
+from dosing.fhir.write import DISPENSE_SYSTEM, error_outcome, outcome, plan_bundle
+from dosing.pipeline import plan
+from optimizer import Lot
+
+__all__ = [
+    "DISPENSE_SYSTEM",
+    "EXTENSION",
+    "FhirInputError",
+    "Reading",
+    "error_outcome",
+    "outcome",
+    "plan_bundle",
+    "plan_request",
+    "planned",
+    "read_bundle",
+]
+
+
+def plan_request(
+    data: object,
+    *,
+    inventory: Sequence[Lot],
+    tolerance_pct: Fraction | None = None,
+    mode: str | None = None,
+    **options: Any,
+) -> tuple[dict[str, Any], bool]:
+    """The response Bundle for a request Bundle (parsed JSON) planned from
+    ``inventory``, and whether the plan is ``ok``.  A Bundle that cannot be
+    planned raises :class:`InputError` (:func:`error_outcome` says it in FHIR);
+    ``options`` go to :func:`dosing.plan`."""
+    reading = read_bundle(data, tolerance_pct=tolerance_pct, mode=mode)
+    result = planned(reading, lambda order: plan(order, inventory=inventory, **options))
+    answer = result.to_dict()
+    return plan_bundle(reading, answer), answer["status"] == "ok"
+
+
+def planned(reading: Reading, run: Any) -> Any:
+    """``run(order)``, its errors pointed at the Bundle's elements they came from."""
+    try:
+        return run(reading.order)
+    except FhirInputError:
+        raise
+    except InputError as exc:
+        raise Located(exc, reading.sources) from None
+
+
+class Located(InputError):
+    """An order error, with the FHIRPath of the element the field was read from."""
+
+    def __init__(self, error: InputError, sources: Mapping[str, str]) -> None:
+        super().__init__(error.field, error.expected, error.got)
+        self.sources = dict(sources)
