@@ -230,8 +230,9 @@ def _summary(reading: Reading, plan: Mapping[str, Any]) -> str:
         )
         for line in plan.get("claim_lines", [])
     )  # fmt: skip
+    ordered, dispensed = _amount(plan["ordered"]), _amount(plan["dispensed"])
     return (
-        f"{_amount(plan['ordered'])} {unit} ordered, {_amount(plan['dispensed'])} {unit} in {vials} "
+        f"{ordered} {unit} ordered, {dispensed} {unit} in {vials} "
         f"vial{'s' if vials != 1 else ''} ({plan['deviation_pct']:+.2f}%); {lines}"
     )
 
