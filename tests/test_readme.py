@@ -75,6 +75,10 @@ EXPECTED = {
     "factordose check examples/claims.csv": (1, "claim CLM-3 (patient P-1003"),
     "factordose check examples/claims.csv --json --payer medicare": (1, '"type": "summary"'),
     "factordose pk regimen examples/pk-regimen.json": (0, "predicted trough 3.04 IU/dL"),
+    "factordose fhir plan examples/fhir-order.json --inventory examples/fhir-inventory.csv": (
+        0,
+        "3,624.2 IU ordered, 3,631 IU in 2 vials (+0.19%); J7211: 3,631 units (JZ)",
+    ),
 }
 
 

@@ -8,11 +8,12 @@ the resources read here), then mapped element by element:
   (``[iU]`` or ``[iU]/kg``; ``ug``, ``mg`` or per kg for a product billed in
   mcg), the date of service from ``dosageInstruction[0].timing.event[0]``,
   diagnoses from ``reasonCode`` (ICD-10-CM), the site from
-  ``dispenseRequest.performer``, tolerance, mode and vial cap from this
-  project's extensions (:data:`EXTENSION`);
+  ``dispenseRequest.performer``, tolerance, mode, vial cap and prior
+  authorization number from this project's extensions (:data:`EXTENSION`);
 * the product from the codes of ``medicationCodeableConcept`` or the
-  referenced ``Medication``: an NDC or RxNorm code the catalog lists, and a
-  HCPCS code where the product has several in the code set;
+  referenced ``Medication``: an NDC or RxNorm code the catalog lists, or the
+  catalog's own id (:data:`PRODUCT`), and a HCPCS code where the product has
+  several in the code set;
 * ``Patient`` (the request's subject): ``identifier`` (MR first) as the
   patient id, ``birthDate`` as the age on the date of service;
 * the body weight ``Observation`` (LOINC 29463-7 or 3141-9, final, amended or
@@ -55,10 +56,12 @@ from optimizer.errors import Described
 
 __all__ = [
     "EXTENSION",
+    "EXTENSIONS",
     "HCPCS",
     "ICD10CM",
     "LOINC_WEIGHT",
     "NDC",
+    "PRODUCT",
     "RXNORM",
     "SOPT",
     "UCUM",
@@ -69,9 +72,21 @@ __all__ = [
 
 #: This project's extensions: ``EXTENSION + "tolerance-pct"`` and so on.
 EXTENSION = "https://factordose.org/fhir/StructureDefinition/"
+#: The extensions read (docs/design.md "FHIR")
+EXTENSIONS = (
+    "tolerance-pct",
+    "tolerance-under-pct",
+    "tolerance-over-pct",
+    "max-vials",
+    "dose-mode",
+    "prior-authorization",
+    "payer-profile",
+)
 NDC = "http://hl7.org/fhir/sid/ndc"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+#: The catalog's own ids (``jivi``), for products no public NDC or RxNorm id names
+PRODUCT = "https://factordose.org/fhir/CodeSystem/product"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -163,7 +178,7 @@ def read_bundle(
             f"{where}.intent", f"an order ({', '.join(_ORDER_INTENTS)})", Described("another")
         )
     patient, patient_ref = _patient(index, request)
-    product, codings = _product(index, request)
+    product, codings, concept = _product(index, request)
     reading = Reading(
         order={"product": product.id},
         request=index.reference_to(request),
@@ -177,7 +192,7 @@ def read_bundle(
     _weight(index, patient_ref, service, reading)
     _patient_fields(patient, service, reading)
     _coverage(index, request, patient_ref, reading)
-    _code(request, product, codings, reading)
+    _code(concept, product, codings, reading)
     _request_fields(index, request, reading, tolerance_pct, mode)
     if "weight_kg" not in order and "dose_per_kg" in order:
         raise FhirInputError(
@@ -287,8 +302,10 @@ def _patient(index: _Index, request: MedicationRequest) -> tuple[Patient, str]:
     return patient, index.reference_to(patient)
 
 
-def _product(index: _Index, request: MedicationRequest) -> tuple[Product, str]:
-    """The catalog product the request's medication codes name, and where."""
+def _product(
+    index: _Index, request: MedicationRequest
+) -> tuple[Product, str, CodeableConcept | None]:
+    """The catalog product the request's medication codes name, where, and the codes."""
     if request.medicationReference is not None:
         where = "Medication.code"
         medication = request.medicationReference
@@ -328,6 +345,8 @@ def _product(index: _Index, request: MedicationRequest) -> tuple[Product, str]:
                 ) from None  # fmt: skip
         elif system == RXNORM:
             product = catalog.by_rxcui(code)
+        elif system == PRODUCT:
+            product = catalog.get(code)
         if product is not None:
             found[product.id] = product
     if len(found) > 1:
@@ -337,11 +356,11 @@ def _product(index: _Index, request: MedicationRequest) -> tuple[Product, str]:
     if not found:
         raise FhirInputError(
             where,
-            "an NDC or RxNorm code of a product the catalog lists (factordose catalog)",
+            "an NDC, RxNorm or catalog code of a product the catalog lists (factordose catalog)",
             Described("none the catalog knows"),
             code="not-found",
         )
-    return next(iter(found.values())), where
+    return next(iter(found.values())), where, concept
 
 
 def _codings(concept: CodeableConcept | None) -> list[Any]:
@@ -533,13 +552,14 @@ def _coverage(index: _Index, request: MedicationRequest, patient: str, reading: 
     reading.sources["payer"] = "Coverage"
 
 
-def _code(request: MedicationRequest, product: Product, codings: str, reading: Reading) -> None:
+def _code(
+    concept: CodeableConcept | None, product: Product, codings: str, reading: Reading
+) -> None:
     """The HCPCS code: the product's own in the payer's code set, or, where it has
     several, the one a HCPCS coding of the request names."""
     payer = reading.order.get("payer")
     code_set = (load_payer(payer).code_set if payer else None) or DEFAULT_CODE_SET
     codes = product.codes.get(code_set, ())
-    concept = request.medicationCodeableConcept
     named = {str(c.code).upper() for c in _codings(concept) if str(c.system) == HCPCS}
     if named:
         chosen = named & set(codes)
@@ -553,7 +573,7 @@ def _code(request: MedicationRequest, product: Product, codings: str, reading: R
         reading.order["code"] = codes[0]
     else:
         raise FhirInputError(
-            "MedicationRequest.medicationCodeableConcept.coding",
+            f"{codings}.coding",
             f"a HCPCS coding ({HCPCS}) choosing among {', '.join(codes)} for {product.name}",
             "none",
             code="required",
@@ -597,6 +617,10 @@ def _request_fields(
         reading.sources["tolerance"] = "MedicationRequest.extension(tolerance-under-pct)"
     if "tolerance_pct" not in order and "tolerance" not in order and tolerance_pct is not None:
         order["tolerance_pct"] = tolerance_pct
+    authorization = extensions.get(EXTENSION + "prior-authorization")
+    if authorization is not None:
+        order["prior_authorization"] = authorization.valueString
+        reading.sources["prior_authorization"] = "MedicationRequest.extension(prior-authorization)"
     chosen = extensions.get(EXTENSION + "dose-mode")
     if chosen is not None:
         order["mode"] = chosen.valueCode

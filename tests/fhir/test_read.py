@@ -1,0 +1,274 @@
+"""A FHIR Bundle read into an order: the same plan as the order JSON written by
+hand, for weights in kg and lb, Medications coded by NDC, RxNorm and the
+catalog, Medicare and commercial coverage; and every refusal naming the
+element."""
+
+from __future__ import annotations
+
+import copy
+import re
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dosing import plan
+from dosing.fhir import FhirInputError, plan_request, read_bundle
+from optimizer import read_inventory_csv
+from tests.fhir.bundles import EXT, PATIENT, build, example, feiba_lots, resource, without
+from tests.paths import EXAMPLES
+
+KOVALTRY = read_inventory_csv(EXAMPLES / "fhir-inventory.csv")
+#: 1 lb = 0.45359237 kg exactly (the international pound, 1959)
+POUND = Decimal("0.45359237")
+
+#: examples/fhir-order.json as the order JSON a person would write for it
+EXAMPLE_ORDER: dict[str, Any] = {
+    "code": "J7211",  # Kovaltry's own code in Medicare's (CMS) set
+    "product": "Kovaltry",
+    "weight_kg": Decimal("72.484060726"),  # 159.8 lb x 0.45359237
+    "dose_per_kg": 50,
+    "tolerance_pct": 10,
+    "payer": "medicare",
+    "date_of_service": "2026-11-26",
+    "patient_id": "P-1001",
+    "age_years": 34,  # born 1992-04-17
+    "diagnosis_codes": ["D66"],
+}
+
+
+def same_plan(bundle: dict[str, Any], order: dict[str, Any], lots: Any = KOVALTRY) -> None:
+    reading = read_bundle(bundle)
+    planned = plan(reading.order, inventory=lots).to_dict()
+    assert planned["status"] == "ok" and planned == plan(order, inventory=lots).to_dict()
+
+
+def test_the_example_reads_as_the_order_a_person_would_write() -> None:
+    reading = read_bundle(example())
+    assert reading.order == {
+        **EXAMPLE_ORDER,
+        "product": "kovaltry",
+        "weight_kg": Fraction("72.484060726"),
+    }
+    assert reading.request == "urn:uuid:7b0f3f0e-5d2a-4c59-9d57-1b1b0c0e2a01"
+    assert reading.patient == "urn:uuid:7b0f3f0e-5d2a-4c59-9d57-1b1b0c0e2a03"
+    same_plan(example(), EXAMPLE_ORDER)
+
+
+BASE = {k: v for k, v in EXAMPLE_ORDER.items() if k != "weight_kg"}
+
+
+@pytest.mark.parametrize(
+    ("parts", "order", "lots"),
+    [
+        pytest.param(
+            {"weight": (72.5, "kg")}, {**BASE, "weight_kg": 72.5}, KOVALTRY, id="kg-ndc-medicare"
+        ),
+        pytest.param(
+            {"weight": (159.8, "[lb_av]"), "medication": "concept", "coverage": "commercial"},
+            {**BASE, "weight_kg": Decimal("159.8") * POUND, "code": "J7211",
+             "payer": "example-commercial", "prior_authorization": "PA-2026-0042"},
+            KOVALTRY, id="lb-inline-ndc-commercial",
+        ),
+        pytest.param(
+            {"weight": (64000, "g"), "medication": "rxnorm", "coverage": None,
+             "dose": (75, "[IU]/kg")},
+            {**BASE, "weight_kg": 64, "product": "FEIBA", "code": "J7198", "dose_per_kg": 75,
+             "payer": None},
+            feiba_lots(), id="g-rxnorm-no-coverage",
+        ),
+        pytest.param(
+            {"dose": (3600, "[iU]")},
+            {**BASE, "dose": 3600, "dose_per_kg": None, "weight_kg": 72.5},
+            KOVALTRY, id="dose-in-iu",
+        ),
+    ],
+)  # fmt: skip
+def test_realistic_bundles_plan_as_their_order_json(
+    parts: dict[str, Any], order: dict[str, Any], lots: Any
+) -> None:
+    same_plan(build(**parts), {k: v for k, v in order.items() if v is not None}, lots)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pounds=st.decimals(min_value=Decimal("2"), max_value=Decimal("600"), places=3),
+    per_kg=st.integers(10, 100),
+)
+def test_pounds_become_kilograms_exactly(pounds: Decimal, per_kg: int) -> None:
+    bundle = build(weight=(pounds, "[lb_av]"), dose=(per_kg, "[iU]/kg"))
+    reading = read_bundle(bundle)
+    assert reading.order["weight_kg"] == Fraction(pounds) * Fraction(POUND)
+    assert reading.order["dose_per_kg"] == per_kg
+
+
+def test_the_latest_final_weight_of_the_patient_is_the_one_used() -> None:
+    bundle = example()
+    weight = resource(bundle, "Observation")
+    older = copy.deepcopy(weight) | {"id": "w0", "effectiveDateTime": "2026-01-05"}
+    older["valueQuantity"] = {**weight["valueQuantity"], "value": 120}
+    draft = copy.deepcopy(weight) | {"id": "w2", "status": "preliminary",
+                                    "effectiveDateTime": "2026-11-25"}  # fmt: skip
+    draft["valueQuantity"] = {**weight["valueQuantity"], "value": 300}
+    other = copy.deepcopy(weight) | {"id": "w3", "subject": {"reference": "Patient/someone"},
+                                    "effectiveDateTime": "2026-11-25"}  # fmt: skip
+    other["valueQuantity"] = {**weight["valueQuantity"], "value": 250}
+    bundle["entry"] += [{"resource": r} for r in (older, draft, other)]
+    assert read_bundle(bundle).order["weight_kg"] == Fraction("159.8") * Fraction(POUND)
+
+
+def test_a_product_with_two_codes_needs_the_hcpcs_coding() -> None:
+    # Jivi bills J7208 (per IU) and J7212 in the default set; no NDC is public for it
+    bundle = build(medication="concept", coverage=None)
+    concept = resource(bundle, "MedicationRequest")["medicationCodeableConcept"]
+    concept["coding"] = [{"system": "https://factordose.org/fhir/CodeSystem/product",
+                          "code": "jivi"}]  # fmt: skip
+    with pytest.raises(FhirInputError) as refused:
+        read_bundle(bundle)
+    assert refused.value.field == "MedicationRequest.medicationCodeableConcept.coding"
+    assert "J7208, J7212" in str(refused.value)
+    concept["coding"].append(
+        {"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "J7208"}
+    )
+    assert read_bundle(bundle).order["code"] == "J7208"
+
+
+def test_a_payer_without_a_profile_is_a_warning_not_a_guess() -> None:
+    bundle = example()
+    resource(bundle, "Coverage")["type"]["coding"][0]["code"] = "111"  # Medicare HMO
+    reading = read_bundle(bundle)
+    assert "payer" not in reading.order
+    assert reading.warnings == [
+        ("Coverage.type", "the coverage names a payer without a profile here: planned with the "
+         "site's defaults"),
+    ]  # fmt: skip
+    resource(bundle, "Coverage")["type"]["coding"][0]["code"] = "1"  # Medicare, unspecified
+    assert "fee-for-service (121) or Advantage" in read_bundle(bundle).warnings[0][1]
+
+
+def test_the_site_defaults_apply_only_where_the_request_says_nothing() -> None:
+    bundle = example()
+    assert read_bundle(bundle, tolerance_pct=Fraction(5)).order["tolerance_pct"] == 10
+    resource(bundle, "MedicationRequest")["extension"] = [
+        {"url": EXT + "dose-mode", "valueCode": "exact_dose"}
+    ]
+    reading = read_bundle(bundle, tolerance_pct=Fraction(5), mode="whole_vials")
+    assert reading.order["tolerance_pct"] == 5 and reading.order["mode"] == "exact_dose"
+
+
+def _set(path: str, value: Any) -> Any:
+    """A change to the example: ``Kind.key.key`` set to ``value`` (None: removed)."""
+
+    def change(bundle: dict[str, Any]) -> dict[str, Any]:
+        kind, *keys = path.split(".")
+        target: Any = resource(bundle, kind)
+        for key in keys[:-1]:
+            target = target[int(key)] if key.isdigit() else target[key]
+        if value is None:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+        return bundle
+
+    return change
+
+
+DOSE = "MedicationRequest.dosageInstruction.0.doseAndRate.0.doseQuantity"
+
+
+@pytest.mark.parametrize(
+    ("change", "element"),
+    [
+        (lambda b: without(b, "Observation"), "Bundle.entry"),
+        (_set("MedicationRequest.status", "cancelled"), "MedicationRequest.status"),
+        (_set("MedicationRequest.intent", "proposal"), "MedicationRequest.intent"),
+        (_set("MedicationRequest.dosageInstruction.0.doseAndRate", None),
+         "MedicationRequest.dosageInstruction[0].doseAndRate"),
+        (_set("MedicationRequest.dosageInstruction.0.doseAndRate", [
+            {"doseRange": {"low": {"value": 40}, "high": {"value": 60}}}]),
+         "MedicationRequest.dosageInstruction[0].doseAndRate"),
+        (_set(DOSE + ".code", "mg/kg"),
+         "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity.code"),
+        (_set(DOSE + ".comparator", "<"),
+         "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity.comparator"),
+        (_set(DOSE + ".value", "fifty"),
+         "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity.value"),
+        (_set("Medication.code.coding", [{"system": "http://hl7.org/fhir/sid/ndc",
+                                           "code": "99999-9999-99"}]), "Medication.code"),
+        (_set("Medication.code.coding", [{"system": "http://hl7.org/fhir/sid/ndc",
+                                           "code": "not an ndc"}]),
+         "Medication.code.coding[0].code"),
+        (_set("Medication.code.coding", [
+            {"system": "http://hl7.org/fhir/sid/ndc", "code": "0026-3821-25"},
+            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1659998"}]),
+         "Medication.code"),
+        (_set("MedicationRequest.subject", {"reference": "Patient/nobody"}),
+         "MedicationRequest.subject"),
+        (_set("MedicationRequest.medicationReference", {"reference": "Medication/gone"}),
+         "MedicationRequest.medicationReference"),
+        (_set("Observation.valueQuantity.code", "[stone_av]"), "Observation.valueQuantity.code"),
+        (_set("Patient.birthDate", "2027-01-01"), "Patient.birthDate"),
+        (_set("Patient.birthDate", "1992-02-30"), "Patient.birthDate"),
+        (_set("Patient.shoeSize", 44), "Patient.shoeSize"),
+        (_set("Coverage.extension", [{"url": EXT + "payer-profile",
+                                      "valueString": "/etc/passwd"}]),
+         "Coverage.extension(payer-profile)"),
+        (lambda b: b | {"entry": b["entry"] + [b["entry"][0]]}, "Bundle.entry"),
+        (lambda b: b | {"resourceType": "Patient"}, "Bundle"),
+        (lambda b: b | {"entry": [{"resource": {"resourceType": "Observation"}}] * 201},
+         "Bundle.entry"),
+    ],
+)  # fmt: skip
+def test_bad_bundles_are_refused_naming_the_element(change: Any, element: str) -> None:
+    with pytest.raises(FhirInputError) as refused:
+        read_bundle(change(example()))
+    assert refused.value.field == element
+    assert refused.value.issues[0][0] == element
+    assert "/etc/passwd" not in str(refused.value) and "fifty" not in str(refused.value)
+
+
+def test_the_plan_refusing_an_order_field_names_the_element_it_came_from() -> None:
+    # a weight inside FHIR but outside what an order takes (0.5 to 300 kg)
+    bundle = build(weight=(900, "kg"))
+    with pytest.raises(ValueError) as refused:
+        plan_request(bundle, inventory=KOVALTRY)
+    assert refused.value.field == "weight_kg"  # type: ignore[attr-defined]
+    from dosing.fhir import error_outcome
+
+    issue = error_outcome(refused.value)["issue"][0]  # type: ignore[arg-type]
+    assert issue["expression"] == ["Observation.valueQuantity"]
+    assert issue["diagnostics"].startswith("`weight_kg` must be")
+
+
+def test_a_patient_is_found_by_its_type_and_id_too() -> None:
+    bundle = example()
+    for entry in bundle["entry"]:
+        entry.pop("fullUrl")
+    for kind in ("MedicationRequest", "Observation"):
+        resource(bundle, kind)["subject"] = {"reference": "Patient/pt-1001"}
+    resource(bundle, "MedicationRequest")["medicationReference"] = {
+        "reference": "Medication/kovaltry"
+    }
+    resource(bundle, "MedicationRequest")["insurance"] = [{"reference": "Coverage/cov-1001"}]
+    resource(bundle, "Coverage")["beneficiary"] = {"reference": "Patient/pt-1001"}
+    reading = read_bundle(bundle)
+    assert reading.patient == "Patient/pt-1001" and reading.request == "MedicationRequest/mr-1001"
+    assert reading.order["weight_kg"] == Fraction("159.8") * Fraction(POUND)
+    assert PATIENT not in str(reading.order)
+
+
+def test_every_extension_read_is_in_the_design_doc_and_the_readme() -> None:
+    from dosing.fhir.read import EXTENSIONS
+    from tests.paths import ROOT
+
+    source = (ROOT / "dosing" / "fhir" / "read.py").read_text()
+    names = set(EXTENSIONS)
+    assert set(re.findall(r'EXTENSION \+ "([a-z-]+)"', source)) <= names
+    assert all(source.count(f'"{name}"') >= 2 for name in names)  # listed, and read
+    design = (ROOT / "docs" / "design.md").read_text().split("## FHIR", 1)[1]
+    readme = (ROOT / "README.md").read_text().split("## EHR orders in FHIR R4", 1)[1]
+    for name in names:
+        assert f"`{name}`" in design and f"`{name}`" in readme, name

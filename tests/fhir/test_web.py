@@ -1,0 +1,114 @@
+"""``POST /fhir/MedicationRequest/$plan`` and ``$dispense`` on a real shelf: the
+CLI's response Bundle, ``application/fhir+json``, and every error an
+OperationOutcome (400 for a bad Bundle, 401 without a token, 404, 413)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dosing.cli import main
+from dosing.shelf import open_shelf
+from dosing.web import create_app
+from dosing.web.auth import Accounts
+from tests.fhir.bundles import example, resource
+from tests.fhir.test_read import KOVALTRY
+from tests.fhir.test_write import of
+from tests.paths import EXAMPLES
+
+FHIR = {"content-type": "application/fhir+json"}
+PLAN = "/fhir/MedicationRequest/$plan"
+DISPENSE = "/fhir/MedicationRequest/$dispense"
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    address = f"sqlite:///{tmp_path / 'shelf.db'}"
+    with open_shelf(address) as shelf:
+        shelf.receive(KOVALTRY, user="receiving")
+    return address
+
+
+@pytest.fixture
+def client(url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(url), base_url="http://localhost") as test_client:
+        yield test_client
+
+
+def is_outcome(response: object, status: int) -> dict[str, object]:
+    assert response.status_code == status  # type: ignore[attr-defined]
+    assert response.headers["content-type"] == "application/fhir+json"  # type: ignore[attr-defined]
+    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
+    assert body["resourceType"] == "OperationOutcome"
+    return body
+
+
+def test_plan_is_the_cli_answer_from_the_same_shelf(client: TestClient, url: str) -> None:
+    response = client.post(PLAN, content=(EXAMPLES / "fhir-order.json").read_bytes(), headers=FHIR)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/fhir+json"
+    out = io.StringIO()
+    fhir_plan = ["fhir", "plan", str(EXAMPLES / "fhir-order.json"), "--shelf", "--db", url]
+    assert main(fhir_plan, out=out, err=io.StringIO()) == 0
+    assert response.json() == json.loads(out.getvalue())
+
+
+def test_dispense_records_once_under_its_key(client: TestClient, url: str) -> None:
+    headers = {**FHIR, "idempotency-key": "order-mr-1001"}
+    first = client.post(DISPENSE, json=example(), headers=headers)
+    again = client.post(DISPENSE, json=example(), headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()  # the recorded dispense, not a second one
+    dispenses = [d["resource"] for d in of(first.json(), "MedicationDispense")]
+    assert {d["identifier"][0]["value"] for d in dispenses} == {"1"}
+    with open_shelf(url) as shelf:
+        assert {m["dispense_id"] for m in shelf.log(patient="P-1001")} == {1}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "element"),
+    [
+        (b"{ not json", FHIR, None),
+        (json.dumps({"resourceType": "Patient"}).encode(), FHIR, "Bundle"),
+        (json.dumps(example()).encode(), {"content-type": "text/plain"}, None),
+    ],
+)
+def test_bad_bundles_are_400_operation_outcomes(
+    client: TestClient, body: bytes, headers: dict[str, str], element: str | None
+) -> None:
+    issue = is_outcome(client.post(PLAN, content=body, headers=headers), 400)["issue"][0]
+    assert issue["severity"] == "error"  # type: ignore[index]
+    if element:
+        assert issue["expression"] == [element]  # type: ignore[index]
+
+
+def test_a_missing_weight_names_what_is_missing(client: TestClient) -> None:
+    bundle = example()
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Observation"]
+    issue = is_outcome(client.post(PLAN, json=bundle, headers=FHIR), 400)["issue"][0]
+    assert issue["code"] == "required" and "29463-7" in issue["diagnostics"]  # type: ignore[index, operator]
+
+
+def test_not_enough_on_the_shelf_is_a_bundle_with_an_error_issue(client: TestClient) -> None:
+    bundle = example()
+    dose = resource(bundle, "MedicationRequest")["dosageInstruction"][0]["doseAndRate"][0]
+    dose["doseQuantity"]["value"] = 400  # 29,000 IU: more than the shelf holds
+    answer = client.post(PLAN, json=bundle, headers=FHIR)
+    assert answer.status_code == 200
+    issue = of(answer.json(), "OperationOutcome")[0]["resource"]["issue"][0]
+    assert issue["severity"] == "error" and issue["code"] == "processing"
+
+
+def test_other_errors_are_operation_outcomes_too(url: str) -> None:
+    Accounts(open_shelf(url).engine).add("ana", "a long enough password")
+    with TestClient(create_app(url, max_body=10_000), base_url="http://localhost") as client:
+        unknown = is_outcome(client.post(PLAN, json=example(), headers=FHIR), 401)
+        assert unknown["issue"][0]["code"] == "login"  # type: ignore[index]
+        assert is_outcome(client.get("/fhir/Patient/1"), 404)["issue"]
+        big = b"{" + b" " * 20_000 + b"}"
+        assert is_outcome(client.post(PLAN, content=big, headers=FHIR), 413)["issue"]
