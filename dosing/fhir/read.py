@@ -37,6 +37,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coverage import Coverage
@@ -46,13 +47,15 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.reference import Reference
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from dosing.billing import DEFAULT_CODE_SET, SHIPPED_PAYERS, load_payer
 from dosing.billing.catalog import Product, load_catalog
 from dosing.billing.ndc import normalize_ndc
 from dosing.errors import InputError
-from optimizer.errors import Described
+from optimizer.errors import Described, escape
+from optimizer.numbers import as_fraction
 
 __all__ = [
     "EXTENSION",
@@ -215,13 +218,39 @@ def _validated(data: object) -> Bundle:
         raise FhirInputError(
             "Bundle.entry", f"at most {MAX_ENTRIES} entries", Described(f"{len(entries):,}")
         )
+    _resource_types(data, "Bundle")
     try:
         return Bundle.model_validate(data)
+    except (TypeError, KeyError, AttributeError, IndexError):  # fhir-core on odd shapes
+        raise FhirInputError(
+            "Bundle", "valid FHIR R4", Described("a structure the FHIR models cannot read")
+        ) from None
     except ValidationError as exc:
         found = [_issue(error, data) for error in exc.errors()[:20]]
         issues = [(path, str(InputError(path, expected, got))) for path, expected, got in found]
         path, expected, got = found[0]
         raise FhirInputError(path, expected, got, issues=issues) from None
+
+
+def _resource_types(data: object, path: str) -> None:
+    """Every ``resourceType`` (the Bundle's, its entries', contained ones) names
+    a FHIR R4 resource: the models index by it before they validate anything."""
+    if isinstance(data, Mapping):
+        if "resourceType" in data:
+            kind = data["resourceType"]
+            try:
+                known = isinstance(kind, str) and issubclass(get_fhir_model_class(kind), Resource)
+            except ValueError:
+                known = False
+            if not known:
+                raise FhirInputError(
+                    f"{path}.resourceType", "a FHIR R4 resource type", Described("another")
+                )
+        for key, value in data.items():
+            _resource_types(value, f"{path}.{key}")
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _resource_types(value, f"{path}[{i}]")
 
 
 def _issue(error: Mapping[str, Any], data: Mapping[str, Any]) -> tuple[str, str, object]:
@@ -230,13 +259,17 @@ def _issue(error: Mapping[str, Any], data: Mapping[str, Any]) -> tuple[str, str,
     loc = list(error.get("loc", ()))
     path = "Bundle"
     if len(loc) >= 3 and loc[0] == "entry" and loc[2] == "resource":
-        entry = data.get("entry", [])[loc[1]] if isinstance(loc[1], int) else None
-        kind = entry.get("resource", {}).get("resourceType") if isinstance(entry, dict) else None
+        entries = data.get("entry")
+        entry = entries[loc[1]] if isinstance(entries, list) and isinstance(loc[1], int) else None
+        held = entry.get("resource") if isinstance(entry, Mapping) else None
+        kind = held.get("resourceType") if isinstance(held, Mapping) else None
         path = kind if isinstance(kind, str) and kind.isalpha() else f"Bundle.entry[{loc[1]}]"
         loc = loc[3:]
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    message = str(error.get("msg", "")).removeprefix("Value error, ").rstrip(".")
+    message = escape(str(error.get("msg", "")).removeprefix("Value error, ").rstrip("."))[:120]
+    if message.startswith("String should match pattern"):
+        message = "text of the characters FHIR allows here"
     given = error.get("input")
     if not message or (isinstance(given, str) and given and given in message):
         message = "a valid value"
@@ -363,6 +396,14 @@ def _product(
     return next(iter(found.values())), where, concept
 
 
+def _exact(value: object, where: str) -> Fraction:
+    """A FHIR decimal as an exact, bounded Fraction (``1E-999999999`` is FHIR, and
+    no amount: refused before any arithmetic sees it)."""
+    if value is None:
+        raise FhirInputError(where, "a number", "none", code="required")
+    return as_fraction(value, where, error=FhirInputError)
+
+
 def _codings(concept: CodeableConcept | None) -> list[Any]:
     return list(concept.coding or []) if concept is not None else []
 
@@ -398,7 +439,7 @@ def _dose(request: MedicationRequest, product: Product, reading: Reading) -> Non
         raise FhirInputError(f"{where}.value", "a number", "none", code="required")
     _, per_kg, factor = unit
     key = "dose_per_kg" if per_kg else "dose"
-    reading.order[key] = Fraction(quantity.value) * factor
+    reading.order[key] = _exact(quantity.value, f"{where}.value") * factor
     reading.sources[key] = where
 
 
@@ -452,7 +493,7 @@ def _weight(index: _Index, patient: str, service: dt.date | None, reading: Readi
     factor = _WEIGHT_UNITS.get(str(quantity.code or ""))
     if factor is None:
         raise FhirInputError(f"{where}.code", "kg, g or [lb_av]", Described("another unit"))
-    reading.order["weight_kg"] = Fraction(quantity.value) * factor
+    reading.order["weight_kg"] = _exact(quantity.value, f"{where}.value") * factor
     reading.sources["weight_kg"] = where
     if when is not None and service is not None and when.date() > service:
         reading.warnings.append(
@@ -600,7 +641,8 @@ def _request_fields(
                     f"MedicationRequest.extension({name})",
                     "a valueDecimal" if key == "tolerance_pct" else "a valuePositiveInt", "none",
                 )  # fmt: skip
-            order[key] = Fraction(value) if isinstance(value, Decimal) else int(value)
+            where = f"MedicationRequest.extension({name})"
+            order[key] = _exact(value, where) if isinstance(value, Decimal) else int(value)
             reading.sources[key] = f"MedicationRequest.extension({name})"
     under = extensions.get(EXTENSION + "tolerance-under-pct")
     over = extensions.get(EXTENSION + "tolerance-over-pct")
@@ -611,8 +653,12 @@ def _request_fields(
                 "with tolerance-over-pct, both, and without tolerance-pct", Described("another"),
             )  # fmt: skip
         order["tolerance"] = {
-            "under_pct": Fraction(under.valueDecimal or 0),
-            "over_pct": Fraction(over.valueDecimal or 0),
+            "under_pct": _exact(
+                under.valueDecimal, "MedicationRequest.extension(tolerance-under-pct)"
+            ),
+            "over_pct": _exact(
+                over.valueDecimal, "MedicationRequest.extension(tolerance-over-pct)"
+            ),
         }
         reading.sources["tolerance"] = "MedicationRequest.extension(tolerance-under-pct)"
     if "tolerance_pct" not in order and "tolerance" not in order and tolerance_pct is not None:

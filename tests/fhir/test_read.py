@@ -210,6 +210,9 @@ DOSE = "MedicationRequest.dosageInstruction.0.doseAndRate.0.doseQuantity"
         (_set("MedicationRequest.medicationReference", {"reference": "Medication/gone"}),
          "MedicationRequest.medicationReference"),
         (_set("Observation.valueQuantity.code", "[stone_av]"), "Observation.valueQuantity.code"),
+        # a FHIR decimal, and 10^999999999 to compute exactly: refused before any arithmetic
+        (_set("Observation.valueQuantity.value", Decimal("1E-999999999")),
+         "Observation.valueQuantity.value"),
         (_set("Patient.birthDate", "2027-01-01"), "Patient.birthDate"),
         (_set("Patient.birthDate", "1992-02-30"), "Patient.birthDate"),
         (_set("Patient.shoeSize", 44), "Patient.shoeSize"),
@@ -272,3 +275,42 @@ def test_every_extension_read_is_in_the_design_doc_and_the_readme() -> None:
     readme = (ROOT / "README.md").read_text().split("## EHR orders in FHIR R4", 1)[1]
     for name in names:
         assert f"`{name}`" in design and f"`{name}`" in readme, name
+
+
+def _leaves(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in _leaves(v, (*path, k))] + [path]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _leaves(v, (*path, i))] + [path]
+    return [path]
+
+
+LEAVES = [p for p in _leaves(example()) if p]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.text(max_size=12)
+    | st.decimals(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(where=st.sampled_from(LEAVES), value=JSON_VALUES | st.just("__delete__"))
+def test_any_change_to_a_bundle_is_planned_or_refused_never_a_crash(
+    where: tuple[Any, ...], value: Any
+) -> None:
+    bundle = example()
+    target: Any = bundle
+    for key in where[:-1]:
+        target = target[key]
+    if value == "__delete__":
+        del target[where[-1]]
+    else:
+        target[where[-1]] = value
+    try:
+        plan_request(bundle, inventory=KOVALTRY)
+    except ValueError as refused:  # InputError and FhirInputError are ValueErrors
+        from dosing.errors import InputError
+
+        assert isinstance(refused, InputError), type(refused)
+        assert "\n" not in str(refused)
