@@ -28,6 +28,8 @@ def test_every_example_file_is_covered() -> None:
         "supply.json",
         "claims.csv",
         "crosswalk.csv",
+        "fhir-order.json",  # tests/fhir
+        "fhir-inventory.csv",
     }
 
 
