@@ -29,6 +29,7 @@ SUITE = (
     "shelf",
     "service",
     "pk",
+    "fhir",
 )
 HERE = Path(__file__).resolve().parent
 
