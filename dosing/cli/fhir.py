@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
+from dosing.billing import SHIPPED_CODE_SETS
 from dosing.cli.inputs import read_input, read_json
 from dosing.cli.report import Exit, Report, UsageError
 from dosing.cli.shelf import add_shelf_options, shelf_arguments
@@ -57,6 +58,11 @@ def register(commands: Any) -> None:
         choices=[m.value for m in Mode],
         help="the site's mode where the request has no dose-mode extension (default auto)",
     )
+    planning.add_argument(
+        "--code-set",
+        choices=SHIPPED_CODE_SETS,
+        help="the site's code set where the payer names none (default spec)",
+    )
     planning.add_argument("--engine", choices=ENGINES, default="auto", help=argparse.SUPPRESS)
     add_shelf_options(planning, "Bundle")
     planning.set_defaults(run=run)
@@ -73,9 +79,14 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
             tolerance = parse_number(args.tolerance_pct, "--tolerance-pct", error=InputError)
         except FieldError as exc:
             raise UsageError(str(exc)) from None
-    text, _ = read_input(args.bundle, "bundle")
     try:
-        reading = read_bundle(read_json(text, "bundle"), tolerance_pct=tolerance, mode=args.mode)
+        text, _ = read_input(args.bundle, "bundle")
+        reading = read_bundle(
+            read_json(text, "bundle"),
+            tolerance_pct=tolerance,
+            mode=args.mode,
+            code_set=args.code_set,
+        )
         if args.shelf:
             _from_shelf(args, reading, out, report)
             return

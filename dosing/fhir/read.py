@@ -101,6 +101,8 @@ LOINC_WEIGHT = ("29463-7", "3141-9")
 MEDICARE_FFS = ("12", "121", "129")
 POUND_KG = Fraction(45359237, 10**8)  # exact by definition
 MAX_ENTRIES = 200
+#: A weight older than this (days before the date of service) is flagged
+WEIGHT_AGE_DAYS = 30
 
 _ORDER_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
 _FINAL = ("final", "amended", "corrected")
@@ -116,6 +118,12 @@ _UNITS = {
     "mg/kg": ("mcg", True, Fraction(1000)),
 }
 _WEIGHT_UNITS = {"kg": Fraction(1), "g": Fraction(1, 1000), "[lb_av]": POUND_KG}
+#: What a weight's human-readable ``unit`` may say for each code
+_WEIGHT_WORDS = {
+    "kg": {"kg", "kgs", "kilogram", "kilograms"},
+    "g": {"g", "gm", "gram", "grams"},
+    "[lb_av]": {"lb", "lbs", "[lb_av]", "pound", "pounds"},
+}
 
 
 class FhirInputError(InputError):
@@ -156,9 +164,11 @@ def read_bundle(
     *,
     tolerance_pct: Fraction | None = None,
     mode: str | None = None,
+    code_set: str | None = None,
 ) -> Reading:
-    """The order a Bundle holds (see the module docstring).  ``tolerance_pct`` and
-    ``mode`` are the site's defaults, used where the request carries no extension."""
+    """The order a Bundle holds (see the module docstring).  ``tolerance_pct``,
+    ``mode`` and ``code_set`` (a shipped set's name) are the site's defaults,
+    used where the request (or its payer) says nothing."""
     bundle = _validated(data)
     entries = [e for e in bundle.entry or [] if e.resource is not None]
     index = _Index(entries)
@@ -180,8 +190,16 @@ def read_bundle(
         raise FhirInputError(
             f"{where}.intent", f"an order ({', '.join(_ORDER_INTENTS)})", Described("another")
         )
+    if request.doNotPerform:
+        raise FhirInputError(f"{where}.doNotPerform", "absent or false (an order to fill)", True)
     patient, patient_ref = _patient(index, request)
     product, codings, concept = _product(index, request)
+    read = [(request, "MedicationRequest"), (patient, "Patient")]
+    read += [(r, "Medication") for r in index.of_type(Medication)]
+    read += [(r, "Observation") for r in index.of_type(Observation)]
+    read += [(r, "Coverage") for r in index.of_type(Coverage)]
+    for resource, kind in read:
+        _no_modifier_extensions(resource.model_dump(exclude_none=True), kind)
     reading = Reading(
         order={"product": product.id},
         request=index.reference_to(request),
@@ -195,7 +213,7 @@ def read_bundle(
     _weight(index, patient_ref, service, reading)
     _patient_fields(patient, service, reading)
     _coverage(index, request, patient_ref, reading)
-    _code(concept, product, codings, reading)
+    _code(concept, product, codings, reading, code_set)
     _request_fields(index, request, reading, tolerance_pct, mode)
     if "weight_kg" not in order and "dose_per_kg" in order:
         raise FhirInputError(
@@ -230,6 +248,22 @@ def _validated(data: object) -> Bundle:
         issues = [(path, str(InputError(path, expected, got))) for path, expected, got in found]
         path, expected, got = found[0]
         raise FhirInputError(path, expected, got, issues=issues) from None
+
+
+def _no_modifier_extensions(data: object, path: str) -> None:
+    """A modifier extension changes what its element means: one this program does
+    not know must not be read past (FHIR R4, Extensibility)."""
+    if isinstance(data, Mapping):
+        if data.get("modifierExtension"):
+            raise FhirInputError(
+                f"{path}.modifierExtension", "absent: none is understood here",
+                Described("a modifier extension"), code="not-supported",
+            )  # fmt: skip
+        for key, value in data.items():
+            _no_modifier_extensions(value, f"{path}.{key}")
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _no_modifier_extensions(value, f"{path}[{i}]")
 
 
 def _resource_types(data: object, path: str) -> None:
@@ -312,11 +346,8 @@ class _Index:
     def resolve(self, reference: Reference | None, kind: type, where: str) -> Any:
         if reference is None or not reference.reference:
             raise FhirInputError(where, f"a reference to the Bundle's {kind.__name__}", "none")
+        # a fullUrl, or Type/id (an absolute URL on another server is not this Bundle's)
         found = self.by_reference.get(str(reference.reference))
-        if found is None:
-            # an absolute URL ending in Type/id names the same resource
-            tail = "/".join(str(reference.reference).split("/")[-2:])
-            found = self.by_reference.get(tail)
         if not isinstance(found, kind):
             raise FhirInputError(
                 where,
@@ -438,6 +469,14 @@ def _dose(request: MedicationRequest, product: Product, reading: Reading) -> Non
     if quantity.value is None:
         raise FhirInputError(f"{where}.value", "a number", "none", code="required")
     _, per_kg, factor = unit
+    if quantity.unit is not None:
+        said = _plain(str(quantity.unit))
+        mass = any(word in said for word in ("mg", "mcg", "ug", "µg", "gram"))
+        if said.endswith("/kg") != per_kg or mass == (unit[0] == "IU"):
+            raise FhirInputError(
+                f"{where}.unit", f"a unit that says what its code ({quantity.code}) says",
+                Described("another unit"),
+            )  # fmt: skip
     key = "dose_per_kg" if per_kg else "dose"
     reading.order[key] = _exact(quantity.value, f"{where}.value") * factor
     reading.sources[key] = where
@@ -449,6 +488,13 @@ def _date_of_service(request: MedicationRequest, reading: Reading) -> dt.date | 
     events = list(timing.event or []) if timing is not None else []
     if not events:
         return None
+    if len(events) > 1 or (timing is not None and timing.repeat is not None):
+        reading.warnings.append(
+            (
+                "MedicationRequest.dosageInstruction[0].timing",
+                "one dose planned, for the first event: plan each later one when it comes",
+            )
+        )
     event = events[0]
     day = event.date() if isinstance(event, dt.datetime) else event
     if not isinstance(day, dt.date):  # a partial date (a year, a month)
@@ -484,21 +530,54 @@ def _weight(index: _Index, patient: str, service: dt.date | None, reading: Readi
     when, observation = max(
         dated, key=lambda pair: pair[0] or dt.datetime.min.replace(tzinfo=dt.UTC)
     )
+    tied = [o for w, o in dated if w == when and o is not observation]
+    if any(_weight_of(o) != _weight_of(observation) for o in tied):
+        raise FhirInputError(
+            "Observation.effective[x]", "one latest body weight",
+            Described("two different weights at the same time"),
+        )  # fmt: skip
     where = "Observation.valueQuantity"
     quantity = observation.valueQuantity
     if quantity is None or quantity.value is None:
         raise FhirInputError(where, "a body weight", "none", code="required")
     if quantity.system is not None and str(quantity.system) != UCUM:
         raise FhirInputError(f"{where}.system", f"UCUM ({UCUM})", Described("another system"))
-    factor = _WEIGHT_UNITS.get(str(quantity.code or ""))
+    code = str(quantity.code or "")
+    factor = _WEIGHT_UNITS.get(code)
     if factor is None:
         raise FhirInputError(f"{where}.code", "kg, g or [lb_av]", Described("another unit"))
+    if quantity.unit is not None and _plain(str(quantity.unit)) not in _WEIGHT_WORDS[code]:
+        raise FhirInputError(
+            f"{where}.unit", f"a unit that says what its code ({code}) says",
+            Described("another unit"),
+        )  # fmt: skip
     reading.order["weight_kg"] = _exact(quantity.value, f"{where}.value") * factor
     reading.sources["weight_kg"] = where
     if when is not None and service is not None and when.date() > service:
         reading.warnings.append(
             ("Observation.effective[x]", "the body weight was measured after the date of service")
         )
+    on = service or dt.date.today()
+    if when is not None and (on - when.date()).days > WEIGHT_AGE_DAYS:
+        reading.warnings.append(
+            (
+                "Observation.effective[x]",
+                f"the body weight is {(on - when.date()).days:,} days old "
+                f"(measured {when.date().isoformat()}): confirm it before dosing by weight",
+            )
+        )
+
+
+def _plain(unit: str) -> str:
+    """A unit as typed, lowercased without spaces: 'Units/kg' -> 'units/kg'."""
+    return "".join(unit.lower().split())
+
+
+def _weight_of(observation: Observation) -> tuple[str, str]:
+    quantity = observation.valueQuantity
+    if quantity is None:
+        return ("", "")
+    return (str(quantity.value), str(quantity.code))
 
 
 def _same(index: _Index, reference: Reference, patient: str) -> bool:
@@ -554,8 +633,13 @@ def _coverage(index: _Index, request: MedicationRequest, patient: str, reading: 
             c for c in index.of_type(Coverage)
             if c.beneficiary is not None and _same(index, c.beneficiary, patient)
         ]  # fmt: skip
+    given = len(coverages)
     coverages = [c for c in coverages if c.status == "active"]
     if not coverages:
+        if given:
+            reading.warnings.append(
+                ("Coverage.status", "no active coverage: planned with the site's defaults")
+            )
         return
     ranked = sorted(coverages, key=lambda c: c.order if c.order is not None else 1)
     first = ranked[0].order if ranked[0].order is not None else 1
@@ -594,13 +678,25 @@ def _coverage(index: _Index, request: MedicationRequest, patient: str, reading: 
 
 
 def _code(
-    concept: CodeableConcept | None, product: Product, codings: str, reading: Reading
+    concept: CodeableConcept | None,
+    product: Product,
+    codings: str,
+    reading: Reading,
+    site_code_set: str | None,
 ) -> None:
-    """The HCPCS code: the product's own in the payer's code set, or, where it has
-    several, the one a HCPCS coding of the request names."""
+    """The HCPCS code: the product's own in the payer's code set (else the site's,
+    else the default), or, where it has several, the one a HCPCS coding names."""
     payer = reading.order.get("payer")
-    code_set = (load_payer(payer).code_set if payer else None) or DEFAULT_CODE_SET
+    code_set = (load_payer(payer).code_set if payer else None) or site_code_set or DEFAULT_CODE_SET
     codes = product.codes.get(code_set, ())
+    if not codes:
+        elsewhere = "; ".join(f"{n}: {', '.join(c)}" for n, c in product.codes.items() if c)
+        raise FhirInputError(
+            "Coverage" if payer else "Bundle",
+            f"a payer or site code set that bills {product.name} ({elsewhere})",
+            Described(f"code set {code_set}, which has no code for it"),
+            code="not-supported",
+        )
     named = {str(c.code).upper() for c in _codings(concept) if str(c.system) == HCPCS}
     if named:
         chosen = named & set(codes)
@@ -619,7 +715,7 @@ def _code(
             "none",
             code="required",
         )
-    if code_set != DEFAULT_CODE_SET and not payer:
+    if code_set != DEFAULT_CODE_SET:
         reading.order["code_set"] = code_set
 
 
@@ -631,7 +727,21 @@ def _request_fields(
     mode: str | None,
 ) -> None:
     order = reading.order
-    extensions = {str(e.url): e for e in request.extension or []}
+    extensions = {}
+    for i, extension in enumerate(request.extension or []):
+        url = str(extension.url)
+        name = url.removeprefix(EXTENSION).removeprefix(EXTENSION.replace("https:", "http:"))
+        if name != url and (url != EXTENSION + name or name not in EXTENSIONS):
+            raise FhirInputError(
+                f"MedicationRequest.extension[{i}].url",
+                f"one of this program's extensions ({EXTENSION}: {', '.join(EXTENSIONS)})",
+                Described("another"),
+            )
+        if url in extensions:
+            raise FhirInputError(
+                f"MedicationRequest.extension({name})", "given once", Described("twice")
+            )
+        extensions[url] = extension
     for name, key in (("tolerance-pct", "tolerance_pct"), ("max-vials", "max_vials")):
         extension = extensions.get(EXTENSION + name)
         if extension is not None:

@@ -10,6 +10,7 @@ lot or line (the same answer twice is the same Bundle).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -42,17 +43,16 @@ def plan_bundle(
     seed = f"{reading.request}|{','.join(map(str, dispense_ids))}"
     entries: list[dict[str, Any]] = []
     dispenses: dict[str, list[str]] = {}  # NDC ('' if none) -> the dispenses' urls
+    draw = plan.get("draw") or {}
     for vial in plan.get("vials", []):
         url = _url(seed, "dispense", vial["lot"])
-        entries.append({"fullUrl": url, "resource": _dispense(reading, vial, dispense_ids)})
+        dispense = _dispense(reading, vial, dispense_ids)
+        if draw.get("lot") == vial["lot"]:  # an exact dose: part of one vial is given
+            dispense["note"] = [{"text": _draw_text(reading, draw)}]
+        entries.append({"fullUrl": url, "resource": dispense})
         dispenses.setdefault(vial.get("ndc") or "", []).append(url)
     for number, line in enumerate(plan.get("claim_lines", []), start=1):
-        # the line's own lots, or every lot for a line without an NDC
-        served = (
-            dispenses.get(line["ndc"], [])
-            if line.get("ndc")
-            else [url for urls in dispenses.values() for url in urls]
-        )
+        served = _served(line, dispenses)
         entries.append(
             {
                 "fullUrl": _url(seed, "charge", str(number)),
@@ -231,13 +231,35 @@ def _summary(reading: Reading, plan: Mapping[str, Any]) -> str:
         for line in plan.get("claim_lines", [])
     )  # fmt: skip
     ordered, dispensed = _amount(plan["ordered"]), _amount(plan["dispensed"])
+    given = ""
+    if plan.get("discarded"):
+        given = (
+            f": {_amount(plan['administered'])} {unit} given, "
+            f"{_amount(plan['discarded'])} {unit} discarded"
+        )
     return (
         f"{ordered} {unit} ordered, {dispensed} {unit} in {vials} "
-        f"vial{'s' if vials != 1 else ''} ({plan['deviation_pct']:+.2f}%); {lines}"
+        f"vial{'s' if vials != 1 else ''}{given} ({plan['deviation_pct']:+.2f}%); {lines}"
     )
 
 
+def _served(line: Mapping[str, Any], dispenses: Mapping[str, list[str]]) -> list[str]:
+    """The dispenses a claim line bills: those of its NDC (none: those without
+    one), and of the other NDCs its narrative names (a payer's one-line form)."""
+    ndcs = {line.get("ndc") or ""} | set(re.findall(r"\b\d{11}\b", line.get("narrative") or ""))
+    return [url for ndc, urls in dispenses.items() if ndc in ndcs for url in urls]
+
+
 # --- helpers --------------------------------------------------------------------------
+
+
+def _draw_text(reading: Reading, draw: Mapping[str, Any]) -> str:
+    """What to draw from the opened vial, as the worksheet says it."""
+    unit = reading.product.unit
+    text = f"from one vial of lot {draw['lot']}, give {_amount(draw['amount'])} {unit}"
+    if draw.get("volume_ml") is not None:
+        text += f": draw {draw['volume_ml']} mL of its {draw.get('vial_ml')} mL"
+    return text + "; the rest is discarded (JW)"
 
 
 def _amount(value: float) -> str:

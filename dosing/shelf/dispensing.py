@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from dosing.errors import DosingError, InputError
 from dosing.pipeline import Plan, plan
-from dosing.shelf.store import Dispense, Shelf, StockChanged
+from dosing.shelf.store import Dispense, Shelf, StockChanged, order_text
 from dosing.supply import SupplyPlan, plan_supply
 from optimizer import Lot
 from optimizer.errors import Described
@@ -77,10 +77,6 @@ def plan_order(
     ``patient`` (default the order's ``patient_id``).  ``options`` go to
     :func:`dosing.plan`.  ``key`` names the request: dispensed once under it,
     the same key again is :class:`AlreadyDispensed`, and nothing is recorded."""
-    if key is not None and user is not None:
-        seen = shelf.already(key)
-        if seen is not None:
-            raise AlreadyDispensed(*seen)
     where = _site(order.get("site"), site)
     ordered = _text(order.get("patient_id"))
     if patient is not None and ordered is not None and patient != ordered:
@@ -88,6 +84,17 @@ def plan_order(
             "patient", "the order's own patient_id (or none given)", Described("another")
         )
     who = patient if patient is not None else ordered
+    if key is not None and user is not None:
+        seen = shelf.already(key)
+        if seen is not None:
+            dispense_id, recorded, was_for = seen
+            if was_for != (order_text(order), who):  # a key reused: never its dispense
+                raise InputError(
+                    "Idempotency-Key",
+                    "a key not used before for another order",
+                    Described(f"the key of dispense {dispense_id}, another order"),
+                )
+            raise AlreadyDispensed(dispense_id, recorded)
 
     def planned(lots: tuple[Lot, ...]) -> Plan:
         return plan(order, inventory=lots, **options)

@@ -42,6 +42,7 @@ __all__ = [
     "StockChanged",
     "default_url",
     "open_shelf",
+    "order_text",
 ]
 
 #: The environment variable naming the database when ``--db`` does not.
@@ -346,8 +347,8 @@ class Shelf:
                         user=user,
                         patient=one.patient,
                         at=now,
-                        order_json=_json(one.order),
-                        plan_json=_json(one.plan),
+                        order_json=order_text(one.order),
+                        plan_json=order_text(one.plan),
                         request_key=one.key,
                     )
                 ).inserted_primary_key
@@ -368,17 +369,22 @@ class Shelf:
                         )
         return made
 
-    def already(self, key: str) -> tuple[int, dict[str, object] | None] | None:
-        """The dispense recorded under request ``key`` and its plan JSON, if any."""
+    def already(
+        self, key: str
+    ) -> tuple[int, dict[str, object] | None, tuple[str | None, str | None]] | None:
+        """The dispense recorded under request ``key``, its plan JSON, and what it
+        was for: the order JSON (as recorded) and the patient; None if none."""
         with self.engine.connect() as db:
             found = db.execute(
-                sa.select(dispenses.c.id, dispenses.c.plan_json).where(
-                    dispenses.c.request_key == key
-                )
-            ).first()
+                sa.select(
+                    dispenses.c.id, dispenses.c.plan_json, dispenses.c.order_json,
+                    dispenses.c.patient,
+                ).where(dispenses.c.request_key == key)
+            ).first()  # fmt: skip
         if found is None:
             return None
-        return int(found.id), None if found.plan_json is None else json.loads(found.plan_json)
+        plan = None if found.plan_json is None else json.loads(found.plan_json)
+        return int(found.id), plan, (found.order_json, found.patient)
 
     def _keyed(self, db: sa.Connection, wanted: Sequence[Dispense]) -> list[int] | None:
         """The ids already recorded under the dispenses' keys, when every one has
@@ -683,8 +689,9 @@ class Shelf:
         return int(found["id"])
 
 
-def _json(data: Mapping[str, object] | None) -> str | None:
-    """``data`` as JSON text; the order reader's exact decimals as JSON numbers."""
+def order_text(data: Mapping[str, object] | None) -> str | None:
+    """``data`` (an order or plan JSON) as the JSON text recorded; the order
+    reader's exact decimals as JSON numbers."""
     if data is None:
         return None
 

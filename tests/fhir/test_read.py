@@ -33,6 +33,7 @@ EXAMPLE_ORDER: dict[str, Any] = {
     "dose_per_kg": 50,
     "tolerance_pct": 10,
     "payer": "medicare",
+    "code_set": "cms",  # Medicare reads codes by the CMS HCPCS file
     "date_of_service": "2026-11-26",
     "patient_id": "P-1001",
     "age_years": 34,  # born 1992-04-17
@@ -70,14 +71,15 @@ BASE = {k: v for k, v in EXAMPLE_ORDER.items() if k != "weight_kg"}
         pytest.param(
             {"weight": (159.8, "[lb_av]"), "medication": "concept", "coverage": "commercial"},
             {**BASE, "weight_kg": Decimal("159.8") * POUND, "code": "J7211",
-             "payer": "example-commercial", "prior_authorization": "PA-2026-0042"},
+             "payer": "example-commercial", "prior_authorization": "PA-2026-0042",
+             "code_set": None},
             KOVALTRY, id="lb-inline-ndc-commercial",
         ),
         pytest.param(
             {"weight": (64000, "g"), "medication": "rxnorm", "coverage": None,
              "dose": (75, "[IU]/kg")},
             {**BASE, "weight_kg": 64, "product": "FEIBA", "code": "J7198", "dose_per_kg": 75,
-             "payer": None},
+             "payer": None, "code_set": None},
             feiba_lots(), id="g-rxnorm-no-coverage",
         ),
         pytest.param(
@@ -221,11 +223,40 @@ DOSE = "MedicationRequest.dosageInstruction.0.doseAndRate.0.doseQuantity"
          "Coverage.extension(payer-profile)"),
         (lambda b: b | {"entry": b["entry"] + [b["entry"][0]]}, "Bundle.entry"),
         (lambda b: b | {"resourceType": "Patient"}, "Bundle"),
+        # found by a new user's trial: each was planned as if it were not there
+        (_set("MedicationRequest.doNotPerform", True), "MedicationRequest.doNotPerform"),
+        (_set("MedicationRequest.modifierExtension", [
+            {"url": "https://ehr.example/ext/hold", "valueBoolean": True}]),
+         "MedicationRequest.modifierExtension"),
+        (_set("MedicationRequest.dosageInstruction.0.modifierExtension", [
+            {"url": "https://ehr.example/ext/hold", "valueBoolean": True}]),
+         "MedicationRequest.dosageInstruction[0].modifierExtension"),
+        (_set("Observation.valueQuantity.unit", "lb"), None),  # code [lb_av]: agrees
+        (_set("Observation.valueQuantity.code", "kg"), "Observation.valueQuantity.unit"),
+        (_set(DOSE + ".unit", "mg/kg"),
+         "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity.unit"),
+        (_set(DOSE + ".unit", "units"),
+         "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity.unit"),
+        (_set("MedicationRequest.extension", [
+            {"url": EXT + "tolerance-pct", "valueDecimal": 5},
+            {"url": EXT + "tolerance-pct", "valueDecimal": 20}]),
+         "MedicationRequest.extension(tolerance-pct)"),
+        (_set("MedicationRequest.extension", [{"url": EXT + "tolerance_pct", "valueDecimal": 5}]),
+         "MedicationRequest.extension[0].url"),
+        (_set("MedicationRequest.extension", [
+            {"url": EXT.replace("https:", "http:") + "tolerance-pct", "valueDecimal": 5}]),
+         "MedicationRequest.extension[0].url"),
+        (_set("MedicationRequest.subject",
+              {"reference": "https://elsewhere.example/fhir/Patient/pt-1001"}),
+         "MedicationRequest.subject"),
         (lambda b: b | {"entry": [{"resource": {"resourceType": "Observation"}}] * 201},
          "Bundle.entry"),
     ],
 )  # fmt: skip
-def test_bad_bundles_are_refused_naming_the_element(change: Any, element: str) -> None:
+def test_bad_bundles_are_refused_naming_the_element(change: Any, element: str | None) -> None:
+    if element is None:  # the control: the change alone is fine
+        read_bundle(change(example()))
+        return
     with pytest.raises(FhirInputError) as refused:
         read_bundle(change(example()))
     assert refused.value.field == element
@@ -315,3 +346,45 @@ def test_any_change_to_a_bundle_is_planned_or_refused_never_a_crash(
 
         assert isinstance(refused, InputError), type(refused)
         assert "\n" not in str(refused)
+
+
+def test_two_different_weights_at_the_same_time_are_refused() -> None:
+    bundle = example()
+    twin = copy.deepcopy(resource(bundle, "Observation")) | {"id": "w2"}
+    twin["valueQuantity"] = {**twin["valueQuantity"], "value": 132}
+    bundle["entry"].append({"resource": twin})
+    with pytest.raises(FhirInputError, match="two different weights at the same time"):
+        read_bundle(bundle)
+    twin["valueQuantity"]["value"] = 159.8  # the same weight recorded twice is one weight
+    assert read_bundle(bundle).order["weight_kg"] == Fraction("159.8") * Fraction(POUND)
+
+
+def test_what_is_read_past_is_said() -> None:
+    bundle = example()
+    resource(bundle, "Observation")["effectiveDateTime"] = "2026-08-01"
+    resource(bundle, "Coverage")["status"] = "cancelled"
+    resource(bundle, "MedicationRequest")["dosageInstruction"][0]["timing"] = {
+        "event": ["2026-11-26", "2026-11-29"]
+    }
+    said = dict(read_bundle(bundle).warnings)
+    assert said["Observation.effective[x]"] == (
+        "the body weight is 117 days old (measured 2026-08-01): confirm it before dosing by weight"
+    )
+    assert said["Coverage.status"] == "no active coverage: planned with the site's defaults"
+    assert said["MedicationRequest.dosageInstruction[0].timing"].startswith("one dose planned")
+
+
+def test_sevenfact_needs_a_code_set_that_bills_it() -> None:
+    # Sevenfact is J7212 in the CMS set and has no code in the default (spec) set
+    bundle = build(medication="concept", coverage=None, dose=(225, "ug/kg"))
+    concept = resource(bundle, "MedicationRequest")["medicationCodeableConcept"]
+    concept["coding"] = [{"system": "http://hl7.org/fhir/sid/ndc", "code": "71127-5000-1"}]
+    with pytest.raises(FhirInputError, match="cms: J7212") as refused:
+        read_bundle(bundle)
+    assert refused.value.field == "Bundle"
+    order = read_bundle(bundle, code_set="cms").order
+    assert (order["code"], order["code_set"], order["dose_per_kg"]) == ("J7212", "cms", 225)
+    medicare = build(medication="concept", dose=(0.225, "mg/kg"))
+    resource(medicare, "MedicationRequest")["medicationCodeableConcept"] = concept
+    order = read_bundle(medicare).order
+    assert (order["code"], order["code_set"], order["dose_per_kg"]) == ("J7212", "cms", 225)

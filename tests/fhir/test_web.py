@@ -70,6 +70,23 @@ def test_dispense_records_once_under_its_key(client: TestClient, url: str) -> No
         assert {m["dispense_id"] for m in shelf.log(patient="P-1001")} == {1}
 
 
+def test_a_key_used_for_another_bundle_is_refused(client: TestClient, url: str) -> None:
+    # found by a new user's trial: the key's dispense came back under the new patient
+    headers = {**FHIR, "idempotency-key": "k-001"}
+    assert client.post(DISPENSE, json=example(), headers=headers).status_code == 200
+    other = example()
+    resource(other, "Patient")["identifier"][0]["value"] = "P-2002"
+    issue = is_outcome(client.post(DISPENSE, json=other, headers=headers), 400)["issue"][0]
+    assert "Idempotency-Key" in issue["diagnostics"]  # type: ignore[index, operator]
+    with open_shelf(url) as shelf:
+        assert not shelf.log(patient="P-2002")
+    order = {"code": "J7211", "dose": 1040, "product": "Kovaltry", "patient_id": "P-3003"}
+    api = client.post(
+        "/api/shelf/dispense", json={"order": order}, headers={"idempotency-key": "k-001"}
+    )
+    assert api.status_code == 422 and api.json()["error"]["field"] == "Idempotency-Key"
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "element"),
     [

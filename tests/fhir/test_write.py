@@ -121,3 +121,55 @@ def test_the_same_request_answers_the_same_bundle() -> None:
     assert plan_request(example(), inventory=KOVALTRY) == plan_request(
         example(), inventory=KOVALTRY
     )
+
+
+def test_each_charge_bills_its_own_lots_dispenses() -> None:
+    # found by a new user's trial: the line without an NDC named every lot's dispense
+    import datetime as dt
+    from fractions import Fraction
+
+    from optimizer import Lot
+
+    lots = (
+        Lot("WITHNDC", Fraction(1040), 1, ndc="00026382125", expires=dt.date(2028, 1, 31),
+            product="Kovaltry"),
+        Lot("NONDC", Fraction(3110), 1, expires=dt.date(2028, 1, 31), product="Kovaltry"),
+    )  # fmt: skip
+    bundle, ok = plan_request(build(dose=(4150, "[iU]")), inventory=lots)
+    assert ok
+    lot_of = {
+        e["fullUrl"]: e["resource"]["contained"][0]["batch"]["lotNumber"]
+        for e in of(bundle, "MedicationDispense")
+    }
+    billed = {
+        e["resource"].get("productCodeableConcept", {}).get("coding", [{}])[0].get("code"): [
+            lot_of[s["reference"]] for s in e["resource"]["service"]
+        ]
+        for e in of(bundle, "ChargeItem")
+    }
+    assert billed == {"00026382125": ["WITHNDC"], None: ["NONDC"]}
+
+
+def test_an_exact_dose_says_what_to_draw_from_the_opened_vial() -> None:
+    import datetime as dt
+    from fractions import Fraction
+
+    from optimizer import Lot
+
+    lots = (Lot("KV3E14", Fraction(3110), 1, expires=dt.date(2028, 5, 31), product="Kovaltry",
+                volume_ml=Fraction(5)),)  # fmt: skip
+    request = build(dose=(3000, "[iU]"))
+    resource(request, "MedicationRequest")["extension"] = [
+        {"url": EXT + "dose-mode", "valueCode": "exact_dose"}
+    ]
+    bundle, ok = plan_request(request, inventory=lots)
+    planned = plan(read_bundle(request).order, inventory=lots).to_dict()
+    note = of(bundle, "MedicationDispense")[0]["resource"]["note"][0]["text"]
+    draw = planned["draw"]  # 3,000 IU of 3,110 in 5 mL: 4.82 mL, to the 0.1 mL syringe step
+    assert (draw["volume_ml"], draw["amount"]) == (4.8, 2985.6)
+    assert ok and note == (
+        "from one vial of lot KV3E14, give 2,985.6 IU: draw 4.8 mL of its 5 mL; "
+        "the rest is discarded (JW)"
+    )
+    summary = of(bundle, "OperationOutcome")[0]["resource"]["issue"][0]["diagnostics"]
+    assert summary.startswith("3,000 IU ordered, 3,110 IU in 1 vial: 2,985.6 IU given, 124.4 IU")
