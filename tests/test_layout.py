@@ -30,7 +30,7 @@ ALLOWED = {
     "dosing.audit": {"dosing.billing", "dosing.orders", "dosing.pipeline"},
     "dosing.batch": {"dosing.billing", "dosing.jsontext", "dosing.pipeline"},
     "dosing.shelf": {"dosing.billing", "dosing.orders", "dosing.pipeline", "dosing.supply"},
-    "dosing.pk": {"dosing.orders", "dosing.pipeline"},
+    "dosing.pk": {"dosing.billing", "dosing.orders", "dosing.pipeline"},
     "dosing.fhir": {"dosing.billing", "dosing.pipeline"},
     "dosing.cli": {
         "dosing",

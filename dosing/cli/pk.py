@@ -49,7 +49,11 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
 def _text(action: str, result: dict[str, Any]) -> str:
     lines = [result["decision_support"], f"Model: {result['model']['name']}"]
     covariates = ", ".join(f"{k} {v:g}" for k, v in result["covariates"].items())
-    params = ", ".join(f"{k} {v:g}" for k, v in result["parameters"].items())
+    # clearances (CL, Q) in dL/h, volumes (V, V1, V2) in dL: the models' units
+    params = ", ".join(
+        f"{k} {v:.4g} {'dL' if k.startswith('V') else 'dL/h'}"
+        for k, v in result["parameters"].items()
+    )
     who = (
         "this patient (fitted to the measured levels)"
         if result["individual"]
@@ -80,9 +84,17 @@ def _text(action: str, result: dict[str, Any]) -> str:
             goal = f"a trough of at least {result['target_trough']:g} IU/dL"
         lines.append(f"Least factor per week for {goal}:")
         for option in result["options"]:
+            sure = ""
+            if "amount_for_90pct" in option:
+                sure = f"; 9 in 10 at {option['amount_for_90pct']:,.0f} IU a dose"
             lines.append(
                 f"  {option['schedule']:<18} {option['amount']:>9,.0f} IU a dose, "
-                f"{option['per_week']:>9,.0f} IU a week{_chances(option)}"
+                f"{option['per_week']:>9,.0f} IU a week{_chances(option)}{sure}"
+            )
+        if any("amount_for_90pct" in o for o in result["options"]):
+            lines.append(
+                "  (the least dose meets the target for the fitted patient, so about half the "
+                "time given the fit's uncertainty; '9 in 10' is the dose that meets it in 90%)"
             )
     if "vials" in result:
         vials = result["vials"]
@@ -92,7 +104,7 @@ def _text(action: str, result: dict[str, Any]) -> str:
                 f"{v['count']} x {v['lot']} ({v['amount']:g})" for v in plan["vials"]
             )
             lines.append(
-                f"Vials for {vials['schedule']}: {pulled} = {plan['dispensed']:,.0f} IU, "
+                f"Vials ({vials['schedule']}): {pulled} = {plan['dispensed']:,.0f} IU, "
                 f"predicted trough {vials['trough']:.2f} IU/dL{_chances(vials, interval=False)}"
             )
             for alt in vials["alternatives"]:
@@ -102,7 +114,8 @@ def _text(action: str, result: dict[str, Any]) -> str:
                     f"trough {alt['trough']:.2f} IU/dL{_chances(alt, interval=False)}"
                 )
         else:
-            lines.append(f"Vials for {vials['schedule']}: none ({plan.get('reason', '')})")
+            lines.append(f"Vials ({vials['schedule']}): none ({plan.get('reason', '')})")
+        lines += [f"! vials: {w}" for w in plan.get("warnings", [])]
     lines += [f"! {w}" for w in result["warnings"]]
     return "\n".join(lines) + "\n"
 

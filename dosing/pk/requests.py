@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -112,7 +113,7 @@ def run(kind: str, data: object) -> dict[str, Any]:
                 model, covariates, individual, _regimen(request["regimen"]), request
             )
     else:
-        result.update(_regimens(model, covariates, disposition, individual, request))
+        result.update(_regimens(model, covariates, disposition, individual, request, warnings))
     result["warnings"] = warnings
     return result
 
@@ -223,6 +224,7 @@ def _regimens(
     disposition: Disposition,
     individual: Fit | None,
     request: Mapping[str, Any],
+    warnings: list[str],
 ) -> dict[str, Any]:
     target = _target(request.get("target"))
     hours = _hours_target(request.get("target"))
@@ -258,13 +260,64 @@ def _regimens(
         entry = {"schedule": option.label, **_summary(model, disposition, option.regimen)}
         if drawn is not None:
             entry.update(_chances(model, drawn, option.regimen, request))
+            if target is not None:
+                entry["amount_for_90pct"] = _sure(model, drawn, option.regimen, target)
         listed.append(entry)
+    warnings += _over_label(model, options, request)
     result: dict[str, Any] = {"target_trough": target, "options": listed}
     if hours is not None:
         result["target_hours_above"] = {"level_iu_dl": hours[0], "hours_per_week": hours[1]}
     if request.get("inventory") is not None:
-        result["vials"] = _vials(model, disposition, options[0], request, drawn)
+        # the least factor whose vials the shelf holds: the next schedule when one's
+        # dose has no selection
+        for option in options:
+            result["vials"] = _vials(model, disposition, option, request, drawn)
+            if result["vials"]["plan"]["status"] == "ok":
+                break
     return result
+
+
+def _sure(
+    model: PopulationModel, drawn: Sequence[Disposition], regimen: Regimen, target: float
+) -> float:
+    """The least dose on this schedule whose trough meets ``target`` in 90% of the
+    draws: every draw's trough is linear in the dose, so it is the target over
+    the 10th percentile of the unit dose's troughs (rounded up to 0.001 IU)."""
+    unit = Regimen(1.0, regimen.period, regimen.offsets, regimen.duration)
+    per_unit = troughs_many(drawn, unit, 0.0)
+    tenth = float(np.quantile(per_unit, 0.10, method="lower"))
+    return math.ceil(max(target - model.baseline, 0.0) / tenth * 1000) / 1000
+
+
+def _over_label(
+    model: PopulationModel, options: Sequence[Any], request: Mapping[str, Any]
+) -> list[str]:
+    """Options whose dose passes the label's most per infusion, or per kg."""
+    from dosing.billing.catalog import load_catalog
+
+    product = load_catalog().get(model.product)
+    if product is None:
+        return []
+    patient = request.get("patient") or {}
+    weight = patient.get("weight_kg") if isinstance(patient, Mapping) else None
+    out = []
+    for option in options:
+        amount = option.regimen.amount
+        if product.max_dose is not None and amount > product.max_dose:
+            out.append(
+                f"{option.label}: {amount:,.0f} IU a dose is over {product.name}'s labeled "
+                f"most per infusion ({float(product.max_dose):,.0f} IU)"
+            )
+        elif (
+            product.max_per_kg is not None
+            and isinstance(weight, int | float | Decimal)
+            and amount / float(weight) > product.max_per_kg
+        ):
+            out.append(
+                f"{option.label}: {amount / float(weight):,.0f} IU/kg a dose is over "
+                f"{product.name}'s labeled most ({float(product.max_per_kg):g} IU/kg)"
+            )
+    return out
 
 
 def _vials(

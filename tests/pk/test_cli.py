@@ -206,3 +206,35 @@ def test_the_chance_of_meeting_the_target_is_that_of_the_fit_and_grows_with_the_
     assert all(p <= q for (_, p), (_, q) in itertools.pairwise(ordered))
     assert ordered[0][0] >= best["amount"]  # never below the dose
     assert all(c[1] >= best[key] for c in chosen)
+
+
+def test_the_dose_that_meets_the_trough_in_nine_of_ten_is_exactly_that() -> None:
+    from dosing.pk.curves import Dose, Regimen
+    from dosing.pk.fit import Level, fit
+    from dosing.pk.models import load_model
+    from dosing.pk.regimen import trough
+
+    result = json.loads(run_json("regimen", {**example(), "schedules": [{"every_h": 72}]}))
+    best = result["options"][0]
+    model = load_model("Jivi")
+    found = fit(model, result["covariates"], [Dose(0, 3532, 10 / 60)],
+                [Level(4, 96.5), Level(24, 52.0), Level(48, 21.4)])  # fmt: skip
+    draws = [model.disposition(model.parameters(result["covariates"], e)) for e in found.draws()]
+
+    def share(amount: float) -> float:
+        return float(np.mean([trough(d, Regimen(amount, 72.0)) >= 3 for d in draws]))
+
+    assert share(best["amount_for_90pct"]) >= 0.9 > share(best["amount_for_90pct"] * 0.995)
+
+
+def test_a_dose_over_the_label_is_said_and_the_vials_come_from_the_next_schedule() -> None:
+    # found by a new user's trial: every 120 h asked 11,460 IU of Jivi (label: 6,000 at
+    # most), and a schedule whose dose no vials make stopped the search for vials
+    request = {**example(), "target": {"hours_above": {"level_iu_dl": 5, "hours_per_week": 120}}}
+    result = json.loads(run_json("regimen", request))
+    assert result["options"][0]["schedule"] == "on Mon, Wed, Fri"  # 681 IU: no vials make it
+    assert result["vials"]["schedule"] != "on Mon, Wed, Fri"
+    assert result["vials"]["plan"]["status"] == "ok"
+    trough_target = json.loads(run_json("regimen", example()))
+    assert any("over Jivi's labeled most per infusion (6,000 IU)" in w
+               for w in trough_target["warnings"])  # fmt: skip
