@@ -40,8 +40,16 @@ def register(commands: Any) -> None:
     )
     shelf.add_argument("--site", default="", help="the site (pharmacy) the lots belong to")
     actions = shelf.add_subparsers(dest="action", required=True)
+    # --db and --site after the action too (`shelf receive FILE --db URL`), as plan takes them
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    after.add_argument("--site", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    receive = actions.add_parser(
+    def action(name: str, **options: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = actions.add_parser(name, parents=[after], **options)
+        return parser
+
+    receive = action(
         "receive",
         help="record vials received: an inventory CSV, or one scanned package",
         description="Record vials received: every row of an inventory CSV, or one package "
@@ -61,7 +69,7 @@ def register(commands: Any) -> None:
     receive.add_argument("--json", action="store_true", help="print JSON")
     receive.set_defaults(run=run_receive)
 
-    listing = actions.add_parser("list", help="stock by product and lot")
+    listing = action("list", help="stock by product and lot")
     listing.add_argument(
         "--expiring-days",
         type=int,
@@ -75,10 +83,10 @@ def register(commands: Any) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(run=run_list)
 
-    export = actions.add_parser("export", help="today's stock as an inventory CSV")
+    export = action("export", help="today's stock as an inventory CSV")
     export.set_defaults(run=run_export)
 
-    waste = actions.add_parser("waste", help="take vials off the shelf as waste")
+    waste = action("waste", help="take vials off the shelf as waste")
     waste.add_argument("lot", help="the lot number")
     waste.add_argument("--count", type=int, required=True, help="vials wasted")
     waste.add_argument("--reason", required=True, help="expired, damaged, ...")
@@ -86,7 +94,7 @@ def register(commands: Any) -> None:
     waste.add_argument("--json", action="store_true", help="print JSON")
     waste.set_defaults(run=run_waste)
 
-    back = actions.add_parser("return", help="put a dispense's unopened vials back")
+    back = action("return", help="put a dispense's unopened vials back")
     back.add_argument("dispense", type=int, help="the dispense id")
     back.add_argument("--lot", help="only this lot's vials")
     back.add_argument("--count", type=int, help="only this many (with --lot)")
@@ -94,14 +102,14 @@ def register(commands: Any) -> None:
     back.add_argument("--json", action="store_true", help="print JSON")
     back.set_defaults(run=run_return)
 
-    void = actions.add_parser("void", help="undo a dispense recorded in error")
+    void = action("void", help="undo a dispense recorded in error")
     void.add_argument("dispense", type=int, help="the dispense id")
     void.add_argument("--reason", required=True, help="why")
     void.add_argument("--by", required=True, metavar="NAME", help="who voids it")
     void.add_argument("--json", action="store_true", help="print JSON")
     void.set_defaults(run=run_void)
 
-    log = actions.add_parser("log", help="the movements, oldest first")
+    log = action("log", help="the movements, oldest first")
     log.add_argument("--lot", help="only this lot")
     log.add_argument("--patient", help="only this patient")
     log.add_argument("--user", help="only this user")
@@ -110,7 +118,7 @@ def register(commands: Any) -> None:
     log.add_argument("--json", action="store_true", help="JSON Lines, one movement a line")
     log.set_defaults(run=run_log)
 
-    recall = actions.add_parser("recall", help="every dispense of a lot: who received it")
+    recall = action("recall", help="every dispense of a lot: who received it")
     recall.add_argument("lot", help="the lot number")
     recall.add_argument("--json", action="store_true", help="print JSON")
     recall.set_defaults(run=run_recall)

@@ -136,3 +136,14 @@ def test_the_log_by_day(db_url: str) -> None:
         assert code == 0 and out == ""
     code, _, err = run("shelf", "--db", db_url, "log", "--since", "yesterday")
     assert code == 2 and "`since` must be a date YYYY-MM-DD" in err
+
+
+def test_db_and_site_may_follow_the_action(tmp_path: Path) -> None:
+    # found by a new user's trial: `shelf receive FILE --by ana --db URL` was a usage error
+    url = f"sqlite:///{tmp_path / 'after.db'}"
+    inventory = str(EXAMPLES / "inventory.csv")
+    code, out, _ = run("shelf", "receive", inventory, "--by", "ana", "--db", url, "--site", "S1")
+    assert code == 0 and out.startswith("Received 22 vials")
+    assert "JV5K21" in run("shelf", "--db", url, "--site", "S1", "list")[1]
+    assert "JV5K21" in run("shelf", "list", "--site", "S1", "--db", url)[1]
+    assert "empty" in run("shelf", "list", "--db", url)[1]  # another site's stock is not here
