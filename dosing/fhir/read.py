@@ -483,8 +483,8 @@ def _dose(request: MedicationRequest, product: Product, reading: Reading) -> Non
 
 
 def _date_of_service(request: MedicationRequest, reading: Reading) -> dt.date | None:
-    dosage = (request.dosageInstruction or [None])[0]
-    timing = dosage.timing if dosage is not None else None
+    dosages = request.dosageInstruction or []
+    timing = dosages[0].timing if dosages else None
     events = list(timing.event or []) if timing is not None else []
     if not events:
         return None
@@ -602,7 +602,8 @@ def _patient_fields(patient: Patient, service: dt.date | None, reading: Reading)
     medical_record = [
         i for i in identifiers if any(c.code == "MR" for c in _codings(i.type)) and i.value
     ]
-    chosen = (medical_record or [i for i in identifiers if i.value] or [None])[0]
+    usable = medical_record or [i for i in identifiers if i.value]
+    chosen = usable[0] if usable else None
     if chosen is not None:
         reading.order["patient_id"] = str(chosen.value)
         reading.sources["patient_id"] = "Patient.identifier"
@@ -743,9 +744,9 @@ def _request_fields(
             )
         extensions[url] = extension
     for name, key in (("tolerance-pct", "tolerance_pct"), ("max-vials", "max_vials")):
-        extension = extensions.get(EXTENSION + name)
-        if extension is not None:
-            value = extension.valueDecimal if key == "tolerance_pct" else extension.valuePositiveInt
+        given = extensions.get(EXTENSION + name)
+        if given is not None:
+            value = given.valueDecimal if key == "tolerance_pct" else given.valuePositiveInt
             if value is None:
                 raise FhirInputError(
                     f"MedicationRequest.extension({name})",
