@@ -35,25 +35,27 @@ def register(commands: Any) -> None:
     users = commands.add_parser("users", help="who may use the web service")
     users.add_argument("--db", metavar="URL", help=f"the shelf's database (else {DB_ENV})")
     actions = users.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help="add a user (asks for the password)")
+    after = argparse.ArgumentParser(add_help=False)  # --db after the action too
+    after.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add = actions.add_parser("add", parents=[after], help="add a user (asks for the password)")
     add.add_argument("name")
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     add.set_defaults(run=run_add)
-    token = actions.add_parser("token", help="a new API token for a user (shown once)")
+    token = actions.add_parser("token", parents=[after], help="a new API token for a user (shown once)")
     token.add_argument("name")
     token.set_defaults(run=run_token)
-    revoke = actions.add_parser("revoke", help="end every token and session of a user")
+    revoke = actions.add_parser("revoke", parents=[after], help="end every token and session of a user")
     revoke.add_argument("name")
     revoke.set_defaults(run=run_revoke)
-    password = actions.add_parser("password", help="a new password (ends the user's sessions)")
+    password = actions.add_parser("password", parents=[after], help="a new password (ends the user's sessions)")
     password.add_argument("name")
     password.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     password.set_defaults(run=run_password)
-    listing = actions.add_parser("list", help="the users")
+    listing = actions.add_parser("list", parents=[after], help="the users")
     listing.set_defaults(run=run_list)
 
 

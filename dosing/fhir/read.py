@@ -75,16 +75,22 @@ __all__ = [
 
 #: This project's extensions: ``EXTENSION + "tolerance-pct"`` and so on.
 EXTENSION = "https://factordose.org/fhir/StructureDefinition/"
-#: The extensions read (docs/design.md "FHIR")
-EXTENSIONS = (
-    "tolerance-pct",
-    "tolerance-under-pct",
-    "tolerance-over-pct",
-    "max-vials",
-    "dose-mode",
-    "prior-authorization",
-    "payer-profile",
-)
+#: The extensions read (docs/design.md "FHIR"), with their value's type
+_VALUE_OF = {
+    "tolerance-pct": "valueDecimal",
+    "tolerance-under-pct": "valueDecimal",
+    "tolerance-over-pct": "valueDecimal",
+    "max-vials": "valuePositiveInt",
+    "dose-mode": "valueCode",
+    "prior-authorization": "valueString",
+    "payer-profile": "valueString",
+}
+EXTENSIONS = tuple(_VALUE_OF)
+#: Where each is read: on the resource itself, nowhere else
+_EXTENSIONS_AT = {
+    "MedicationRequest": frozenset(EXTENSIONS) - {"payer-profile"},
+    "Coverage": frozenset({"payer-profile"}),
+}
 NDC = "http://hl7.org/fhir/sid/ndc"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
@@ -195,11 +201,12 @@ def read_bundle(
     patient, patient_ref = _patient(index, request)
     product, codings, concept = _product(index, request)
     read = [(request, "MedicationRequest"), (patient, "Patient")]
-    read += [(r, "Medication") for r in index.of_type(Medication)]
-    read += [(r, "Observation") for r in index.of_type(Observation)]
-    read += [(r, "Coverage") for r in index.of_type(Coverage)]
-    for resource, kind in read:
-        _no_modifier_extensions(resource.model_dump(exclude_none=True), kind)
+    for kind in (Medication, Observation, Coverage, Organization):
+        read += [(r, kind.__name__) for r in index.of_type(kind)]
+    for resource, name in read:
+        dumped = resource.model_dump(exclude_none=True)
+        _no_modifier_extensions(dumped, name)
+        _our_extensions(dumped, name, _EXTENSIONS_AT.get(name, frozenset()))
     reading = Reading(
         order={"product": product.id},
         request=index.reference_to(request),
@@ -248,6 +255,41 @@ def _validated(data: object) -> Bundle:
         issues = [(path, str(InputError(path, expected, got))) for path, expected, got in found]
         path, expected, got = found[0]
         raise FhirInputError(path, expected, got, issues=issues) from None
+
+
+def _our_extensions(data: object, path: str, allowed: frozenset[str], top: bool = True) -> None:
+    """This program's extensions: each spelled as documented, where it is read
+    (on the resource itself), once, with its value type; never ignored."""
+    if isinstance(data, Mapping):
+        seen: set[str] = set()
+        extensions = data.get("extension")
+        for i, extension in enumerate(extensions if isinstance(extensions, list) else []):
+            url = str(extension.get("url", "")) if isinstance(extension, Mapping) else ""
+            if "factordose" not in url.lower():
+                continue  # another's: FHIR lets a reader ignore it
+            name = url.rstrip("/").rsplit("/", 1)[-1]
+            if url != EXTENSION + name or name not in _VALUE_OF:
+                raise FhirInputError(
+                    f"{path}.extension[{i}].url",
+                    f"one of this program's extensions ({EXTENSION}: {', '.join(EXTENSIONS)})",
+                    Described("another"),
+                )
+            where = f"{path}.extension({name})"
+            if not top or name not in allowed:
+                places = ", ".join(k for k, v in _EXTENSIONS_AT.items() if name in v)
+                raise FhirInputError(where, f"on the {places} itself", Described("elsewhere"))
+            if name in seen:
+                raise FhirInputError(where, "given once", Described("twice"))
+            seen.add(name)
+            values = [k for k in extension if k.startswith("value")]
+            if values != [_VALUE_OF[name]]:
+                raise FhirInputError(where, f"a {_VALUE_OF[name]}", Described("another value"))
+        for key, value in data.items():
+            if key != "extension":
+                _our_extensions(value, f"{path}.{key}", allowed, top=False)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _our_extensions(value, f"{path}[{i}]", allowed, top=False)
 
 
 def _no_modifier_extensions(data: object, path: str) -> None:
@@ -327,6 +369,10 @@ class _Index:
             resource = entry.resource
             self.resources.append(resource)
             if entry.fullUrl:
+                if str(entry.fullUrl) in self.by_reference:
+                    raise FhirInputError(
+                        "Bundle.entry.fullUrl", "unique in the Bundle", Described("repeated")
+                    )
                 self.by_reference[str(entry.fullUrl)] = resource
                 self.full_urls[id(resource)] = str(entry.fullUrl)
             if resource.id:
@@ -573,11 +619,13 @@ def _plain(unit: str) -> str:
     return "".join(unit.lower().split())
 
 
-def _weight_of(observation: Observation) -> tuple[str, str]:
+def _weight_of(observation: Observation) -> Fraction | None:
+    """The weight in kg, exactly, when its unit is one read (for comparing two)."""
     quantity = observation.valueQuantity
-    if quantity is None:
-        return ("", "")
-    return (str(quantity.value), str(quantity.code))
+    factor = _WEIGHT_UNITS.get(str(quantity.code)) if quantity is not None else None
+    if quantity is None or quantity.value is None or factor is None:
+        return None
+    return _exact(quantity.value, "Observation.valueQuantity.value") * factor
 
 
 def _same(index: _Index, reference: Reference, patient: str) -> bool:
@@ -629,6 +677,11 @@ def _coverage(index: _Index, request: MedicationRequest, patient: str, reading: 
             index.resolve(r, Coverage, f"MedicationRequest.insurance[{i}]")
             for i, r in enumerate(request.insurance)
         ]
+        for coverage in coverages:
+            if coverage.beneficiary is None or not _same(index, coverage.beneficiary, patient):
+                raise FhirInputError(
+                    "Coverage.beneficiary", "the request's patient", Described("another")
+                )
     else:
         coverages = [
             c for c in index.of_type(Coverage)
@@ -652,7 +705,7 @@ def _coverage(index: _Index, request: MedicationRequest, patient: str, reading: 
     coverage = ranked[0]
     named = [e for e in coverage.extension or [] if e.url == EXTENSION + "payer-profile"]
     if named:
-        name = named[0].valueString or named[0].valueCode
+        name = named[0].valueString
         if name not in SHIPPED_PAYERS:
             raise FhirInputError(
                 "Coverage.extension(payer-profile)",
@@ -728,21 +781,7 @@ def _request_fields(
     mode: str | None,
 ) -> None:
     order = reading.order
-    extensions = {}
-    for i, extension in enumerate(request.extension or []):
-        url = str(extension.url)
-        name = url.removeprefix(EXTENSION).removeprefix(EXTENSION.replace("https:", "http:"))
-        if name != url and (url != EXTENSION + name or name not in EXTENSIONS):
-            raise FhirInputError(
-                f"MedicationRequest.extension[{i}].url",
-                f"one of this program's extensions ({EXTENSION}: {', '.join(EXTENSIONS)})",
-                Described("another"),
-            )
-        if url in extensions:
-            raise FhirInputError(
-                f"MedicationRequest.extension({name})", "given once", Described("twice")
-            )
-        extensions[url] = extension
+    extensions = {str(e.url): e for e in request.extension or []}  # checked on reading
     for name, key in (("tolerance-pct", "tolerance_pct"), ("max-vials", "max_vials")):
         given = extensions.get(EXTENSION + name)
         if given is not None:
@@ -801,6 +840,11 @@ def _request_fields(
                 performer, Organization, "MedicationRequest.dispenseRequest.performer"
             )
             site = next((i.value for i in organization.identifier or [] if i.value), None)
+            if site is None:
+                raise FhirInputError(
+                    "MedicationRequest.dispenseRequest.performer",
+                    "an Organization with an identifier (the site)", Described("none"),
+                )  # fmt: skip
         if site is not None:
             order["site"] = str(site)
             reading.sources["site"] = "MedicationRequest.dispenseRequest.performer"

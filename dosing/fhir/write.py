@@ -48,7 +48,7 @@ def plan_bundle(
         url = _url(seed, "dispense", vial["lot"])
         dispense = _dispense(reading, vial, dispense_ids)
         if draw.get("lot") == vial["lot"]:  # an exact dose: part of one vial is given
-            dispense["note"] = [{"text": _draw_text(reading, draw)}]
+            dispense["note"] = [{"text": _draw_text(reading, draw, plan)}]
         entries.append({"fullUrl": url, "resource": dispense})
         dispenses.setdefault(vial.get("ndc") or "", []).append(url)
     for number, line in enumerate(plan.get("claim_lines", []), start=1):
@@ -253,13 +253,15 @@ def _served(line: Mapping[str, Any], dispenses: Mapping[str, list[str]]) -> list
 # --- helpers --------------------------------------------------------------------------
 
 
-def _draw_text(reading: Reading, draw: Mapping[str, Any]) -> str:
+def _draw_text(reading: Reading, draw: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
     """What to draw from the opened vial, as the worksheet says it."""
     unit = reading.product.unit
     text = f"from one vial of lot {draw['lot']}, give {_amount(draw['amount'])} {unit}"
     if draw.get("volume_ml") is not None:
         text += f": draw {draw['volume_ml']} mL of its {draw.get('vial_ml')} mL"
-    return text + "; the rest is discarded (JW)"
+    if plan.get("discarded"):
+        return text + "; the rest is discarded (JW)"
+    return text + " (the whole vial: nothing is discarded)"
 
 
 def _amount(value: float) -> str:

@@ -221,7 +221,34 @@ DOSE = "MedicationRequest.dosageInstruction.0.doseAndRate.0.doseQuantity"
         (_set("Coverage.extension", [{"url": EXT + "payer-profile",
                                       "valueString": "/etc/passwd"}]),
          "Coverage.extension(payer-profile)"),
-        (lambda b: b | {"entry": b["entry"] + [b["entry"][0]]}, "Bundle.entry"),
+        (lambda b: b | {"entry": b["entry"] + [{"resource": b["entry"][0]["resource"]}]},
+         "Bundle.entry"),
+        (lambda b: b | {"entry": b["entry"] + [b["entry"][0]]}, "Bundle.entry.fullUrl"),
+        # found by a second trial: extensions of ours anywhere but where they are read
+        (_set("Coverage.extension", [{"url": EXT + "payer-profle", "valueString": "medicare"}]),
+         "Coverage.extension[0].url"),
+        (_set("Coverage.extension", [
+            {"url": EXT + "payer-profile", "valueString": "medicare"},
+            {"url": EXT + "payer-profile", "valueString": "example-commercial"}]),
+         "Coverage.extension(payer-profile)"),
+        (_set("MedicationRequest.extension", [
+            {"url": EXT + "payer-profile", "valueString": "medicare"}]),
+         "MedicationRequest.extension(payer-profile)"),
+        (_set("MedicationRequest.extension", [
+            {"url": EXT + "prior-authorization", "valueCode": "PA-1"}]),
+         "MedicationRequest.extension(prior-authorization)"),
+        (_set("MedicationRequest.extension", [
+            {"url": EXT + "tolerance-pct", "valueInteger": 5}]),
+         "MedicationRequest.extension(tolerance-pct)"),
+        (_set("Patient.extension", [{"url": EXT + "tolerance-pct", "valueDecimal": 5}]),
+         "Patient.extension(tolerance-pct)"),
+        (_set(DOSE + ".extension", [{"url": EXT + "tolerance-pct", "valueDecimal": 5}]),
+         "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity.extension"
+         "(tolerance-pct)"),
+        (_set("Coverage.beneficiary", {"reference": "Patient/someone-else"}),
+         "Coverage.beneficiary"),
+        (_set("MedicationRequest.dispenseRequest", {"performer": {"display": "Pharmacy"}}),
+         None),  # no site named: the default site (an inline display names none)
         (lambda b: b | {"resourceType": "Patient"}, "Bundle"),
         # found by a new user's trial: each was planned as if it were not there
         (_set("MedicationRequest.doNotPerform", True), "MedicationRequest.doNotPerform"),
@@ -388,3 +415,27 @@ def test_sevenfact_needs_a_code_set_that_bills_it() -> None:
     resource(medicare, "MedicationRequest")["medicationCodeableConcept"] = concept
     order = read_bundle(medicare).order
     assert (order["code"], order["code_set"], order["dose_per_kg"]) == ("J7212", "cms", 225)
+
+
+def test_one_weight_recorded_in_two_units_is_one_weight() -> None:
+    bundle = example()
+    same = copy.deepcopy(resource(bundle, "Observation")) | {"id": "w-kg"}
+    same["valueQuantity"] = {"value": Decimal("72.484060726"), "unit": "kg",
+                             "system": "http://unitsofmeasure.org", "code": "kg"}  # fmt: skip
+    bundle["entry"].append({"resource": same})
+    assert read_bundle(bundle).order["weight_kg"] == Fraction("72.484060726")
+
+
+def test_a_pharmacy_without_an_identifier_is_not_a_site() -> None:
+    bundle = example()
+    resource(bundle, "MedicationRequest")["dispenseRequest"] = {
+        "performer": {"reference": "Organization/rx"}
+    }
+    bundle["entry"].append({"resource": {"resourceType": "Organization", "id": "rx",
+                                         "name": "Main St Pharmacy"}})  # fmt: skip
+    with pytest.raises(FhirInputError) as refused:
+        read_bundle(bundle)
+    assert refused.value.field == "MedicationRequest.dispenseRequest.performer"
+    organization = resource(bundle, "Organization")
+    organization["identifier"] = [{"system": "urn:site", "value": "HTC-0001"}]
+    assert read_bundle(bundle).order["site"] == "HTC-0001"

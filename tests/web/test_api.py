@@ -363,7 +363,7 @@ def test_a_form_without_its_csrf_token_is_refused(client: TestClient, url: str) 
 def test_users_from_the_command_line(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
     assert cli("users", "--db", url, "add", "bo", "--password-stdin") == (0, "Added user bo.\n")
-    code, token = cli("users", "--db", url, "token", "bo")
+    code, token = cli("users", "token", "bo", "--db", url)  # --db after the action too
     assert code == 0 and len(token.strip()) >= 40
     shelf: Shelf = open_shelf(url)
     assert Accounts(shelf.engine).token_user(token.strip()) == "bo"
