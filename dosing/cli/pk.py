@@ -115,6 +115,11 @@ def _text(action: str, result: dict[str, Any]) -> str:
                 )
         else:
             lines.append(f"Vials ({vials['schedule']}): none ({plan.get('reason', '')})")
+        if vials.get("skipped"):
+            lines.append(
+                f"  (no vial selection makes the dose of {', '.join(vials['skipped'])}: "
+                "the next schedule's)"
+            )
         lines += [f"! vials: {w}" for w in plan.get("warnings", [])]
     lines += [f"! {w}" for w in result["warnings"]]
     return "\n".join(lines) + "\n"

@@ -43,13 +43,19 @@ def register(commands: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     add.set_defaults(run=run_add)
-    token = actions.add_parser("token", parents=[after], help="a new API token for a user (shown once)")
+    token = actions.add_parser(
+        "token", parents=[after], help="a new API token for a user (shown once)"
+    )
     token.add_argument("name")
     token.set_defaults(run=run_token)
-    revoke = actions.add_parser("revoke", parents=[after], help="end every token and session of a user")
+    revoke = actions.add_parser(
+        "revoke", parents=[after], help="end every token and session of a user"
+    )
     revoke.add_argument("name")
     revoke.set_defaults(run=run_revoke)
-    password = actions.add_parser("password", parents=[after], help="a new password (ends the user's sessions)")
+    password = actions.add_parser(
+        "password", parents=[after], help="a new password (ends the user's sessions)"
+    )
     password.add_argument("name")
     password.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"

@@ -77,9 +77,27 @@ PATIENT_KEYS = (
 )
 
 
+#: The keys each action reads: any other is refused, never ignored
+ACTION_KEYS = {
+    "predict": ("model", "patient", "doses", "times_h", "regimen"),
+    "fit": ("model", "patient", "doses", "levels", "regimen", "target"),
+    "regimen": (
+        "model", "patient", "doses", "levels", "target", "schedules", "code", "inventory",
+        "date_of_service", "over_pct",
+    ),
+}  # fmt: skip
+
+
 def run(kind: str, data: object) -> dict[str, Any]:
     """The result of a ``predict``, ``fit`` or ``regimen`` request."""
     request = checked_object(data, KEYS, what="pk request")
+    for key in request:
+        if key not in ACTION_KEYS[kind]:
+            readers = [a for a, keys in ACTION_KEYS.items() if key in keys]
+            raise InputError(
+                key, f"absent from a {kind} request (read by {', '.join(readers)})",
+                Described("given"),
+            )  # fmt: skip
     model = load_model(_text(request.get("model"), "model"))
     warnings: list[str] = []
     covariates = covariates_of(model, request.get("patient"), warnings)
@@ -93,9 +111,24 @@ def run(kind: str, data: object) -> dict[str, Any]:
     if kind in ("fit", "regimen") and "levels" in request:
         if not doses:
             raise InputError("doses", "the doses the levels were measured after", "none")
-        individual = fit(model, covariates, doses, _levels(request["levels"]))
+        levels = _levels(request["levels"])
+        first = min(d.time for d in doses)
+        for i, measured in enumerate(levels):
+            if measured.time <= first:
+                warnings.append(
+                    f"levels[{i}] was measured before the first dose given: it tells only "
+                    "the baseline (list the earlier doses if there were any)"
+                )
+        individual = fit(model, covariates, doses, levels)
         if not individual.converged:
             warnings.append("the fit did not converge: the estimate may be off")
+        spread = np.sqrt(np.diag(model.omega))
+        for name, eta, sd in zip(model.varying, individual.eta, spread, strict=True):
+            if abs(eta) > 3 * sd:
+                warnings.append(
+                    f"the fitted {name} is {abs(eta) / sd:.1f} SD from the model's population: "
+                    "check the levels, their times and the doses"
+                )
     elif kind == "fit":
         raise InputError("levels", "1 to 6 measured levels", "none")
     parameters = individual.parameters if individual else model.parameters(covariates)
@@ -234,6 +267,8 @@ def _regimens(
             '{"trough_iu_dl": T} or {"hours_above": {"level_iu_dl": L, "hours_per_week": H}}',
             "none",
         )
+    if request.get("schedules") == []:
+        raise InputError("schedules", "at least one schedule (or none given: the defaults)", "[]")
     raw = request.get("schedules") or [{"every_h": h} for h in (24, 48, 72)] + [
         {"weekdays": ["mon", "thu"]},
         {"weekdays": ["mon", "wed", "fri"]},
@@ -263,17 +298,25 @@ def _regimens(
             if target is not None:
                 entry["amount_for_90pct"] = _sure(model, drawn, option.regimen, target)
         listed.append(entry)
-    warnings += _over_label(model, options, request)
+    sure = [
+        (option, entry["amount_for_90pct"])
+        for option, entry in zip(options, listed, strict=True)
+        if "amount_for_90pct" in entry
+    ]
+    warnings += _over_label(model, options, request, sure)
     result: dict[str, Any] = {"target_trough": target, "options": listed}
     if hours is not None:
         result["target_hours_above"] = {"level_iu_dl": hours[0], "hours_per_week": hours[1]}
     if request.get("inventory") is not None:
         # the least factor whose vials the shelf holds: the next schedule when one's
         # dose has no selection
+        skipped = []
         for option in options:
             result["vials"] = _vials(model, disposition, option, request, drawn)
             if result["vials"]["plan"]["status"] == "ok":
                 break
+            skipped.append(option.label)
+        result["vials"]["skipped"] = skipped if result["vials"]["plan"]["status"] == "ok" else []
     return result
 
 
@@ -290,9 +333,13 @@ def _sure(
 
 
 def _over_label(
-    model: PopulationModel, options: Sequence[Any], request: Mapping[str, Any]
+    model: PopulationModel,
+    options: Sequence[Any],
+    request: Mapping[str, Any],
+    sure: Sequence[tuple[Any, float]] = (),
 ) -> list[str]:
-    """Options whose dose passes the label's most per infusion, or per kg."""
+    """Options whose dose (or whose 9-in-10 dose, ``sure``) passes the label's
+    most per infusion, or per kg."""
     from dosing.billing.catalog import load_catalog
 
     product = load_catalog().get(model.product)
@@ -301,11 +348,12 @@ def _over_label(
     patient = request.get("patient") or {}
     weight = patient.get("weight_kg") if isinstance(patient, Mapping) else None
     out = []
-    for option in options:
-        amount = option.regimen.amount
+    doses = [(o.label, o.regimen.amount) for o in options]
+    doses += [(f"{o.label}, 9 in 10", amount) for o, amount in sure]
+    for label, amount in doses:
         if product.max_dose is not None and amount > product.max_dose:
             out.append(
-                f"{option.label}: {amount:,.0f} IU a dose is over {product.name}'s labeled "
+                f"{label}: {amount:,.0f} IU a dose is over {product.name}'s labeled "
                 f"most per infusion ({float(product.max_dose):,.0f} IU)"
             )
         elif (
@@ -314,7 +362,7 @@ def _over_label(
             and amount / float(weight) > product.max_per_kg
         ):
             out.append(
-                f"{option.label}: {amount / float(weight):,.0f} IU/kg a dose is over "
+                f"{label}: {amount / float(weight):,.0f} IU/kg a dose is over "
                 f"{product.name}'s labeled most ({float(product.max_per_kg):g} IU/kg)"
             )
     return out
@@ -484,9 +532,16 @@ def _schedule(raw: object, field: str) -> tuple[str, float, tuple[float, ...]]:
         raise InputError(field, "every_h or weekdays, one of them", "both or neither")
     if "weekdays" in item:
         days = item["weekdays"]
-        if not isinstance(days, list) or not days or any(d not in WEEKDAYS for d in days):
+        if (
+            not isinstance(days, list)
+            or not days
+            or any(d not in WEEKDAYS for d in days)
+            or len(set(days)) != len(days)
+        ):
             raise InputError(
-                f"{field}.weekdays", f"days among {', '.join(WEEKDAYS)}", Described("another")
+                f"{field}.weekdays",
+                f"days among {', '.join(WEEKDAYS)}, each once",
+                Described("another"),
             )
         return schedule(weekdays=days)
     every = _number(item["every_h"], f"{field}.every_h", positive=True)

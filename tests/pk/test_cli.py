@@ -91,6 +91,10 @@ def run_json(action: str, request: dict[str, object], tmp: Path | None = None) -
         ({"target": {"trough_iu_dl": 0}}, "`target.trough_iu_dl` must be a number > 0"),
         ({"extra": 1}, "`extra` must be a known pk request key"),
         ({"patient": {"weight_kg": 200, "height_cm": 150}}, "James formula fails"),
+        # found by a second trial: each of these was read past
+        ({"schedules": []}, "`schedules` must be at least one schedule"),
+        ({"schedules": [{"weekdays": ["mon", "mon"]}]}, "each once"),
+        ({"times_h": [1, 2]}, "`times_h` must be absent from a regimen request (read by predict)"),
     ],
 )
 def test_bad_requests_are_one_line_and_exit_2(
@@ -184,7 +188,9 @@ def test_the_chance_of_meeting_the_target_is_that_of_the_fit_and_grows_with_the_
     # recomputed one draw at a time, the hours on the 0.01 h grid of the point estimates
     model = load_model("Jivi")
     given = example()
-    lean = json.loads(run_json("fit", {**given, "target": None}))["covariates"]
+    lean = json.loads(
+        run_json("fit", {k: given[k] for k in ("model", "patient", "doses", "levels")})
+    )["covariates"]
     found = fit(model, lean, [Dose(0, 3532, 10 / 60)],
                 [Level(4, 96.5), Level(24, 52.0), Level(48, 21.4)])  # fmt: skip
     draws = [model.disposition(model.parameters(lean, eta)) for eta in found.draws()]
@@ -238,3 +244,27 @@ def test_a_dose_over_the_label_is_said_and_the_vials_come_from_the_next_schedule
     trough_target = json.loads(run_json("regimen", example()))
     assert any("over Jivi's labeled most per infusion (6,000 IU)" in w
                for w in trough_target["warnings"])  # fmt: skip
+
+
+def test_levels_are_refused_by_predict_and_doubtful_ones_are_said() -> None:
+    request = {k: example()[k] for k in ("model", "patient", "doses", "levels")}
+    path = Path(__file__).parent / "_predict.json"
+    path.write_text(json.dumps(request))
+    try:
+        code, _, err = run("pk", "predict", str(path))
+    finally:
+        path.unlink()
+    assert code == 2 and "`levels` must be absent from a predict request" in err
+    odd = {**request, "levels": [{"time_h": -4, "value": 1.0}, {"time_h": 4, "value": 5000}]}
+    said = json.loads(run_json("fit", odd))["warnings"]
+    assert any(w.startswith("levels[0] was measured before the first dose") for w in said)
+    assert any("SD from the model's population" in w for w in said)
+
+
+def test_the_nine_in_ten_dose_over_the_label_is_said_and_skipped_schedules_named() -> None:
+    result = json.loads(run_json("regimen", example()))
+    assert any(w.startswith("on Mon, Thu, 9 in 10: 8,2") and "6,000 IU" in w
+               for w in result["warnings"])  # fmt: skip
+    request = {**example(), "target": {"hours_above": {"level_iu_dl": 5, "hours_per_week": 120}}}
+    vials = json.loads(run_json("regimen", request))["vials"]
+    assert vials["skipped"] == ["on Mon, Wed, Fri"]
