@@ -156,7 +156,8 @@ def run(quick: bool, out_dir: Path) -> dict[str, object]:
         ],
         "headline": (
             f"service: {rate:,.0f} plans/s over HTTP with {CLIENTS} clients "
-            f"({rate / local:.0%} of in process), p95 {p95:.1f} ms, {errors} errors"
+            f"({rate / local:.0%} of in process), p95 {p95:.1f} ms, "
+            f"{errors} error{'' if errors == 1 else 's'}"
         ),
         "notes": [
             f"With {CLIENTS} requests in flight, a request's latency at the client is "
