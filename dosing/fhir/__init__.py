@@ -17,7 +17,8 @@ from fractions import Fraction
 from typing import Any
 
 from dosing.errors import InputError
-from dosing.fhir.read import EXTENSION, FhirInputError, Reading, read_bundle
+from dosing.fhir.bundle import EXTENSION, FhirInputError
+from dosing.fhir.read import Reading, read_bundle
 from dosing.fhir.write import DISPENSE_SYSTEM, error_outcome, outcome, plan_bundle
 from dosing.pipeline import plan
 from optimizer import Lot

@@ -20,7 +20,8 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from dosing.errors import InputError
-from dosing.fhir.read import EXTENSION, HCPCS, ICD10CM, NDC, UCUM, FhirInputError, Reading
+from dosing.fhir.bundle import EXTENSION, HCPCS, ICD10CM, NDC, UCUM, FhirInputError
+from dosing.fhir.read import Reading
 
 __all__ = ["DISPENSE_SYSTEM", "error_outcome", "outcome", "plan_bundle"]
 
