@@ -69,7 +69,6 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    args.patient = None
     shelf_arguments(args)
     if (args.inventory is None) == (not args.shelf):
         raise UsageError("give --inventory INVENTORY.csv or --shelf, one of them")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
-from typing import Any, TextIO
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dosing.cli.report import Report, UsageError
 from dosing.errors import InputError
 from dosing.shelf.store import DB_ENV, open_shelf
 from optimizer.errors import Described
+
+if TYPE_CHECKING:  # the service's modules load only for the users commands
+    from dosing.web.auth import Accounts
 
 __all__ = ["register"]
 
@@ -108,45 +113,44 @@ def _password(args: argparse.Namespace) -> str:
     return password
 
 
-def run_add(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+@contextlib.contextmanager
+def _accounts(args: argparse.Namespace) -> Iterator[Accounts]:
+    """The users of the shelf ``--db`` names, for one command."""
     from dosing.web.auth import Accounts
 
-    password = _password(args)
     with open_shelf(args.db) as shelf:
-        Accounts(shelf.engine).add(args.name, password)
+        yield Accounts(shelf.engine)
+
+
+def run_add(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    password = _password(args)
+    with _accounts(args) as accounts:
+        accounts.add(args.name, password)
     print(f"Added user {args.name}.", file=out)
 
 
 def run_token(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    from dosing.web.auth import Accounts
-
-    with open_shelf(args.db) as shelf:
-        token = Accounts(shelf.engine).new_token(args.name)
+    with _accounts(args) as accounts:
+        token = accounts.new_token(args.name)
     print(token, file=out)
 
 
 def run_revoke(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    from dosing.web.auth import Accounts
-
-    with open_shelf(args.db) as shelf:
-        ended = Accounts(shelf.engine).revoke(args.name)
+    with _accounts(args) as accounts:
+        ended = accounts.revoke(args.name)
     print(f"Ended {args.name}'s sessions and {ended} token(s).", file=out)
 
 
 def run_password(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    from dosing.web.auth import Accounts
-
     password = _password(args)
-    with open_shelf(args.db) as shelf:
-        Accounts(shelf.engine).set_password(args.name, password)
+    with _accounts(args) as accounts:
+        accounts.set_password(args.name, password)
     print(f"New password for {args.name}; their sessions ended.", file=out)
 
 
 def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
-    from dosing.web.auth import Accounts
-
-    with open_shelf(args.db) as shelf:
-        names = Accounts(shelf.engine).names()
+    with _accounts(args) as accounts:
+        names = accounts.names()
     print(
         "\n".join(names) if names else "No users: the service serves this machine only.", file=out
     )

@@ -32,6 +32,7 @@ Every error names the element (``MedicationRequest.dosageInstruction[0]
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -155,10 +156,16 @@ def read_bundle(
     read = [(request, "MedicationRequest"), (patient, "Patient")]
     for kind in (Medication, Observation, Coverage, Organization):
         read += [(r, kind.__name__) for r in index.of_type(kind)]
+    # walked as sent (the JSON in hand, not the models serialized again)
+    sent = data.get("entry") if isinstance(data, Mapping) else None
+    raw = {
+        id(entry.resource): given.get("resource")
+        for entry, given in zip(bundle.entry or [], sent or [], strict=False)
+        if isinstance(given, Mapping)
+    }
     for resource, name in read:
-        dumped = resource.model_dump(exclude_none=True)
-        no_modifier_extensions(dumped, name)
-        our_extensions(dumped, name, EXTENSIONS_AT.get(name, frozenset()))
+        no_modifier_extensions(raw.get(id(resource)), name)
+        our_extensions(raw.get(id(resource)), name, EXTENSIONS_AT.get(name, frozenset()))
     reading = Reading(
         order={"product": product.id},
         request=index.reference_to(request),

@@ -65,10 +65,10 @@ def plan_bundle(
     return _valid(Bundle, bundle)
 
 
-def error_outcome(error: InputError, sources: Mapping[str, str] | None = None) -> dict[str, Any]:
+def error_outcome(error: InputError) -> dict[str, Any]:
     """The OperationOutcome of an error: each issue with the element's FHIRPath
-    (an order field's source, when the plan refused what a Bundle said) and the
-    CLI's own message."""
+    (an order field's source, for an error the plan raised on what a Bundle
+    said: :class:`dosing.fhir.Located`) and the CLI's own message."""
     if isinstance(error, FhirInputError):
         issues = [
             {
@@ -80,7 +80,7 @@ def error_outcome(error: InputError, sources: Mapping[str, str] | None = None) -
             for path, message in error.issues
         ]
     else:
-        known = sources if sources is not None else getattr(error, "sources", {})
+        known: Mapping[str, str] = getattr(error, "sources", {})
         root = error.field.split(".")[0].split("[")[0]
         where = known.get(error.field) or known.get(root)
         issue: dict[str, Any] = {"severity": "error", "code": "invalid", "diagnostics": str(error)}
