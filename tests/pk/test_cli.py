@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +54,16 @@ def test_predict_a_regimen_at_steady_state() -> None:
     assert steady["hours_above_per_week"]["1"] == 168.0
 
 
-def run_json(action: str, request: dict[str, object], tmp: Path | None = None) -> str:
-    path = Path(__file__).parent / "_request.json"
-    path.write_text(json.dumps(request))
-    try:
-        code, out, err = run("pk", action, str(path), "--json")
-    finally:
-        path.unlink()
+def run_request(action: str, request: dict[str, object], *flags: str) -> tuple[int, str, str]:
+    """``factordose pk ACTION`` on ``request`` written to a file of its own."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "request.json"
+        path.write_text(json.dumps(request))
+        return run("pk", action, str(path), *flags)
+
+
+def run_json(action: str, request: dict[str, object]) -> str:
+    code, out, err = run_request(action, request, "--json")
     assert code == 0, err
     return out
 
@@ -160,12 +164,7 @@ def test_a_whole_week_above_a_level_is_a_trough_at_that_level(level: float) -> N
     del request["inventory"]
     result = json.loads(run_json("regimen", request))
     assert result["options"][0]["trough"] >= level - 1e-6
-    path = Path(__file__).parent / "_hours.json"
-    path.write_text(json.dumps(request))
-    try:
-        code, out, _ = run("pk", "regimen", str(path))
-    finally:
-        path.unlink()
+    code, out, _ = run_request("regimen", request)
     assert code == 0 and f"at least 168 h a week above {level:g} IU/dL" in out
 
 
@@ -248,12 +247,7 @@ def test_a_dose_over_the_label_is_said_and_the_vials_come_from_the_next_schedule
 
 def test_levels_are_refused_by_predict_and_doubtful_ones_are_said() -> None:
     request = {k: example()[k] for k in ("model", "patient", "doses", "levels")}
-    path = Path(__file__).parent / "_predict.json"
-    path.write_text(json.dumps(request))
-    try:
-        code, _, err = run("pk", "predict", str(path))
-    finally:
-        path.unlink()
+    code, _, err = run_request("predict", request)
     assert code == 2 and "`levels` must be absent from a predict request" in err
     odd = {**request, "levels": [{"time_h": -4, "value": 1.0}, {"time_h": 4, "value": 5000}]}
     said = json.loads(run_json("fit", odd))["warnings"]
