@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from dosing.billing.catalog import load_catalog
 from dosing.errors import InputError
 from dosing.orders import checked_object
 from dosing.pk.curves import Disposition, Dose, Regimen, level, steady_state
@@ -340,8 +341,6 @@ def _over_label(
 ) -> list[str]:
     """Options whose dose (or whose 9-in-10 dose, ``sure``) passes the label's
     most per infusion, or per kg."""
-    from dosing.billing.catalog import load_catalog
-
     product = load_catalog().get(model.product)
     if product is None:
         return []
