@@ -73,7 +73,9 @@ MAX_ENTRIES = 200
 
 class FhirInputError(InputError):
     """A Bundle that cannot be planned: ``field`` is the FHIRPath of the element,
-    ``issues`` every problem found as (FHIRPath, message) when there are several."""
+    ``code`` the FHIR issue type (``invalid``, ``required``, ``not-found``,
+    ``conflict``, ``not-supported``), ``issues`` every problem found as
+    (FHIRPath, message) when there are several."""
 
     def __init__(
         self,

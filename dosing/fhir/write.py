@@ -28,8 +28,6 @@ __all__ = ["DISPENSE_SYSTEM", "error_outcome", "outcome", "plan_bundle"]
 #: The identifier system of the shelf's dispense ids.
 DISPENSE_SYSTEM = "https://factordose.org/fhir/sid/dispense"
 _NAMESPACE = uuid.UUID("6f1c3a52-2f4e-4d8e-9b8e-3f5d2b7c9a10")
-#: FHIR's issue type for the CLI's exit codes' kinds of failure
-_ISSUE_CODE = {"invalid": "invalid", "required": "required", "not-found": "not-found"}
 
 
 def plan_bundle(
@@ -73,7 +71,7 @@ def error_outcome(error: InputError) -> dict[str, Any]:
         issues = [
             {
                 "severity": "error",
-                "code": _ISSUE_CODE.get(error.code, "invalid"),
+                "code": error.code,  # a FHIR issue type
                 "diagnostics": message,
                 "expression": [path],
             }

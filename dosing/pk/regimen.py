@@ -62,7 +62,7 @@ class Option:
 
 
 def schedule(
-    every_h: float | None = None, weekdays: Sequence[str] = (), duration: float = 0.0
+    every_h: float | None = None, weekdays: Sequence[str] = ()
 ) -> tuple[str, float, tuple[float, ...]]:
     """(label, period, offsets) of 'every N hours' or 'on these weekdays'."""
     if weekdays:

@@ -439,3 +439,24 @@ def test_a_pharmacy_without_an_identifier_is_not_a_site() -> None:
     organization = resource(bundle, "Organization")
     organization["identifier"] = [{"system": "urn:site", "value": "HTC-0001"}]
     assert read_bundle(bundle).order["site"] == "HTC-0001"
+
+
+@pytest.mark.parametrize(
+    ("change", "issue_type"),
+    [
+        (_set("Medication.code.coding", [
+            {"system": "http://hl7.org/fhir/sid/ndc", "code": "0026-3821-25"},
+            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1659998"}]),
+         "conflict"),
+        (_set("MedicationRequest.modifierExtension", [
+            {"url": "https://ehr.example/ext/hold", "valueBoolean": True}]), "not-supported"),
+        (lambda b: without(b, "Observation"), "required"),
+        (_set("MedicationRequest.subject", {"reference": "Patient/nobody"}), "not-found"),
+    ],
+)  # fmt: skip
+def test_each_refusal_says_its_fhir_issue_type(change: Any, issue_type: str) -> None:
+    from dosing.fhir import error_outcome
+
+    with pytest.raises(FhirInputError) as refused:
+        read_bundle(change(example()))
+    assert error_outcome(refused.value)["issue"][0]["code"] == issue_type
