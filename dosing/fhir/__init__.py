@@ -12,9 +12,9 @@ kept up).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from dosing.errors import InputError
 from dosing.fhir.bundle import EXTENSION, FhirInputError
@@ -36,6 +36,8 @@ __all__ = [
     "read_bundle",
 ]
 
+T = TypeVar("T")
+
 
 def plan_request(
     data: object,
@@ -43,19 +45,21 @@ def plan_request(
     inventory: Sequence[Lot],
     tolerance_pct: Fraction | None = None,
     mode: str | None = None,
+    code_set: str | None = None,
     **options: Any,
 ) -> tuple[dict[str, Any], bool]:
     """The response Bundle for a request Bundle (parsed JSON) planned from
-    ``inventory``, and whether the plan is ``ok``.  A Bundle that cannot be
-    planned raises :class:`InputError` (:func:`error_outcome` says it in FHIR);
-    ``options`` go to :func:`dosing.plan`."""
-    reading = read_bundle(data, tolerance_pct=tolerance_pct, mode=mode)
+    ``inventory``, and whether the plan is ``ok``.  ``tolerance_pct``, ``mode``
+    and ``code_set`` are the site's defaults (:func:`read_bundle`).  A Bundle
+    that cannot be planned raises :class:`InputError` (:func:`error_outcome`
+    says it in FHIR); ``options`` go to :func:`dosing.plan`."""
+    reading = read_bundle(data, tolerance_pct=tolerance_pct, mode=mode, code_set=code_set)
     result = planned(reading, lambda order: plan(order, inventory=inventory, **options))
     answer = result.to_dict()
     return plan_bundle(reading, answer), answer["status"] == "ok"
 
 
-def planned(reading: Reading, run: Any) -> Any:
+def planned(reading: Reading, run: Callable[[dict[str, Any]], T]) -> T:
     """``run(order)``, its errors pointed at the Bundle's elements they came from."""
     try:
         return run(reading.order)

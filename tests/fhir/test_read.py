@@ -411,6 +411,13 @@ def test_sevenfact_needs_a_code_set_that_bills_it() -> None:
     assert refused.value.field == "Bundle"
     order = read_bundle(bundle, code_set="cms").order
     assert (order["code"], order["code_set"], order["dose_per_kg"]) == ("J7212", "cms", 225)
+    import datetime as dt
+
+    from optimizer import Lot
+
+    lots = [Lot("SF5", Fraction(5000), 6, expires=dt.date(2028, 1, 31), product="Sevenfact")]
+    answer, ok = plan_request(bundle, inventory=lots, code_set="cms")  # the Python API too
+    assert ok and any(e["resource"]["resourceType"] == "ChargeItem" for e in answer["entry"])
     medicare = build(medication="concept", dose=(0.225, "mg/kg"))
     resource(medicare, "MedicationRequest")["medicationCodeableConcept"] = concept
     order = read_bundle(medicare).order
