@@ -41,7 +41,9 @@ class SortedShelf:
     #: when the lots set aside are billed under the ordered code in another set
     hint: str = ""
 
-    def warnings(self) -> list[str]:
+    def warnings(self, *, unverified: bool = True) -> list[str]:
+        """What the plan says of the shelf; ``unverified=False`` leaves out the
+        note on lots of unverified identity (a stop says it instead)."""
         by_what: dict[str, list[str]] = {}
         for lot, what in self.set_aside:
             by_what.setdefault(what, []).append(lot.lot)
@@ -51,14 +53,18 @@ class SortedShelf:
         ]
         notes = [f"{note}, not the ordered {self.ordered}: set aside" for note in notes]
         notes += self.notes
-        if self.unverified:
-            lots = ", ".join(lot.lot for lot in self.unverified)
-            notes.append(
-                f"lot{'s' * (len(self.unverified) != 1)} {lots}: identity not verified (no "
-                "product named, and no NDC the catalog or the crosswalk lists): used "
-                f"as {self.ordered}; check the label"
-            )
+        if self.unverified and unverified:
+            notes.append(self.unverified_note(self.unverified))
         return notes
+
+    def unverified_note(self, lots: Sequence[Lot]) -> str:
+        """What is said of ``lots``, of unverified identity, used as the ordered drug."""
+        names = ", ".join(lot.lot for lot in lots)
+        return (
+            f"lot{'s' * (len(lots) != 1)} {names}: identity not verified (no "
+            "product named, and no NDC the catalog or the crosswalk lists): used "
+            f"as {self.ordered}; check the label"
+        )
 
     def reason(self) -> str:
         """Why nothing on the shelf can be used ("" when something can)."""

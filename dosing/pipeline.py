@@ -35,6 +35,7 @@ from dosing.billing.units import equivalent_units, units_for
 from dosing.errors import InputError
 from dosing.identity import SortedShelf, sort_shelf
 from dosing.orders import DoseCalculation, Order, parse_order
+from dosing.stops import Stop
 from optimizer import Lot, Mode, Selection, SelectionResult, Tolerance, select
 from optimizer.errors import Described, FieldError
 from optimizer.numbers import floor_div, format_amount, to_json_number
@@ -116,6 +117,11 @@ class Plan:
     #: the closest selection (least deviation or discard), when the resolution chose
     #: another with fewer vials
     closest: Selection | None = None
+    #: what a pharmacist must override before these vials are dispensed (dosing.stops)
+    stops: tuple[Stop, ...] = ()
+    #: the day the lots' expiry was judged on: the later of the date of service and
+    #: the day the vials leave the shelf (docs/design.md "Bench safety")
+    expiry_day: dt.date | None = None
 
     @property
     def ok(self) -> bool:
@@ -180,6 +186,8 @@ class Plan:
             "patient_id": self.order.patient_id,
             "draw": self.draw.to_dict() if self.draw else None,
             "infusion_ml": _float(self.infusion_ml),
+            "expiry_as_of": self.expiry_day.isoformat() if self.expiry_day else None,
+            "stops": [stop.to_dict() for stop in self.stops],
             "warnings": list(self.warnings),
         }
         if not self.ok:
@@ -201,6 +209,7 @@ def plan(
     crosswalk: Crosswalk | None = None,
     mue: Mapping[str, Mue] | None = None,
     inventory: Sequence[Lot] | None = None,
+    leaves: dt.date | None = None,
 ) -> Plan:
     """Plan one dose.  ``order`` is the order JSON as a dict, or an :class:`Order`.
     ``inventory`` (the shelf's stock) stands in for the order's lots; an order
@@ -219,13 +228,24 @@ def plan(
     drug than the ordered one (:mod:`dosing.identity`; ``crosswalk`` links NDCs
     to codes).  ``mue`` (a CMS MUE table, :mod:`dosing.billing.mue`) applies over
     the payer profile's MUEs.
+
+    ``leaves`` is the day the vials leave the shelf (a dispense: the site's
+    today): lots are then judged on the later of it and the date of service, and
+    a date of service before it is said.  Without it (planning from a file, which
+    dispenses nothing) the date of service judges expiry.
     """
     if not isinstance(order, Order):
         order = parse_order(order, base_dir=base_dir, code_set=code_set, inventory=inventory)
     elif inventory is not None:
         order = replace(order, inventory=tuple(inventory))
     prepared = prepare(
-        order, code_set=code_set, today=today, base_dir=base_dir, crosswalk=crosswalk, mue=mue
+        order,
+        code_set=code_set,
+        today=today,
+        base_dir=base_dir,
+        crosswalk=crosswalk,
+        mue=mue,
+        leaves=leaves,
     )
 
     def choose(lots: Sequence[Lot], resolution: Fraction, mode: Mode) -> SelectionResult:
@@ -236,7 +256,7 @@ def plan(
                 tolerance=prepared.tolerance,
                 mode=mode,
                 max_vials=order.max_vials,
-                as_of=prepared.day,
+                as_of=prepared.expiry_day,
                 engine=engine,
                 time_limit=float(order.time_limit),
                 resolution_pct=resolution,
@@ -335,6 +355,14 @@ class Prepared:
     ndcs: Mapping[str, str]
     shelf: SortedShelf
     resolution_pct: Fraction = Fraction(DEFAULT_RESOLUTION_PCT)
+    #: the day the vials leave the shelf, when they do (a dispense)
+    leaves: dt.date | None = None
+
+    @property
+    def expiry_day(self) -> dt.date:
+        """The day expiry is judged on: the later of the date of service and the
+        day the vials leave the shelf (when they do)."""
+        return max(self.day, self.leaves) if self.leaves is not None else self.day
 
 
 def prepare(
@@ -346,6 +374,7 @@ def prepare(
     base_dir: Path | None = None,
     crosswalk: Crosswalk | None = None,
     mue: Mapping[str, Mue] | None = None,
+    leaves: dt.date | None = None,
 ) -> Prepared:
     """Look up the order's code, amount, payer, tolerance and NDCs (of ``lots``,
     default the order's inventory), checking each, and sort the lots by drug
@@ -375,7 +404,7 @@ def prepare(
         shelf = replace(
             shelf, notes=("an MUE table was given, but the order names no payer: not applied",)
         )
-    day = order.date_of_service or today or dt.date.today()
+    day = order.date_of_service or today or leaves or dt.date.today()
     resolution = order.resolution_pct
     if resolution is None:
         resolution = payer.resolution_pct if payer and payer.resolution_pct is not None else None
@@ -390,6 +419,7 @@ def prepare(
         ndcs,
         shelf,
         Fraction(DEFAULT_RESOLUTION_PCT) if resolution is None else resolution,
+        leaves,
     )
 
 
@@ -418,38 +448,52 @@ def _as_the_payer_reads(
 
 
 def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] = ()) -> Plan:
-    """The plan for a prepared order and its vial selection: amounts, claim lines
-    (``extra``: notes on how the vials were chosen)."""
+    """The plan for a prepared order and its vial selection: amounts, claim lines,
+    warnings and stops (``extra``: notes on how the vials were chosen)."""
     order, code, payer = prepared.order, prepared.code, prepared.payer
-    warnings = (
+    stops = _label_limits(prepared)
+    chosen_unverified = [
+        lot for lot in prepared.shelf.unverified if result.selection is not None
+        and any(p.lot.lot == lot.lot for p in result.selection.picks)
+    ]  # fmt: skip
+    if chosen_unverified:
+        stops.append(Stop("unverified-lot", prepared.shelf.unverified_note(chosen_unverified)))
+    warnings = [
         *extra,
-        *prepared.shelf.warnings(),
-        *_warnings(order, result, code, prepared.day, prepared.tolerance),
-        *_label_limits(prepared),
-    )
+        *prepared.shelf.warnings(unverified=not chosen_unverified),
+        *_warnings(order, result, code, prepared),
+        *_label_notes(prepared),
+    ]
     kx = False
     if payer is not None and payer.kx_required:
         missing = [name for name in payer.kx_documentation if not order.documented(name)]
         kx = not missing
         if missing:
-            warnings += (
+            warnings.append(
                 f"payer {payer.name} requires KX, but the order does not document "
-                f"{', '.join(missing)}: KX not appended",
+                f"{', '.join(missing)}: KX not appended"
             )
-    common = dict(
-        order=order,
-        code=code,
-        code_set=prepared.table.name,
-        calculation=prepared.calculation,
-        tolerance=prepared.tolerance,
-        selection=result,
-        warnings=warnings,
-        payer=payer,
-        shelf_reason=prepared.shelf.reason(),
-        drug=prepared.shelf.ordered,
-    )
+
+    def built(status: str, **amounts: object) -> Plan:
+        return Plan(
+            status=status,
+            order=order,
+            code=code,
+            code_set=prepared.table.name,
+            calculation=prepared.calculation,
+            tolerance=prepared.tolerance,
+            selection=result,
+            warnings=tuple(warnings),
+            payer=payer,
+            shelf_reason=prepared.shelf.reason(),
+            drug=prepared.shelf.ordered,
+            stops=tuple(stops),
+            expiry_day=prepared.expiry_day,
+            **amounts,  # type: ignore[arg-type]
+        )
+
     if result.selection is None:
-        return Plan(status="infeasible", **common)  # type: ignore[arg-type]
+        return built("infeasible")
     chosen = result.selection
     dispensed = chosen.total
     administered = dispensed if result.mode is Mode.WHOLE_VIALS else prepared.calculation.amount
@@ -468,17 +512,15 @@ def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] =
         draw = _draw(vials[-1], volumes.get(vials[-1].lot), dispensed, administered, order)
         if draw is not None and draw.amount != administered - (dispensed - vials[-1].amount):
             administered = dispensed - vials[-1].amount + draw.amount
-            common["warnings"] = (
-                *common["warnings"],  # type: ignore[misc]
+            warnings.append(
                 f"the draw is rounded to the syringe's {format_amount(draw.step_ml)} mL: "
                 f"{format_amount(administered)} {code.unit} is given and billed, not the "
-                f"{format_amount(prepared.calculation.amount)} ordered",
+                f"{format_amount(prepared.calculation.amount)} ordered"
             )
         elif draw is None:
-            common["warnings"] = (
-                *common["warnings"],  # type: ignore[misc]
+            warnings.append(
                 f"the volume of lot {vials[-1].lot}'s vials is not known (no catalog volume, no "
-                "volume_ml): draw the amount by its share of the vial's volume",
+                "volume_ml): draw the amount by its share of the vial's volume"
             )
     if not 0 <= administered <= dispensed:  # a bug, never a claim: refuse to bill it
         raise AssertionError("administered must lie between 0 and what was dispensed")
@@ -495,11 +537,9 @@ def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] =
         ndc_unit=payer.ndc_unit(code.unit) if payer else None,
         modifier_340b=payer.modifier_340b if payer and _is_340b(order, payer) else None,
     )
-    notes = _billing_notes(order, payer, code, lines)
-    if notes:
-        common["warnings"] = (*warnings, *notes)
-    return Plan(
-        status="ok",
+    warnings.extend(_billing_notes(order, payer, code, lines))
+    return built(
+        "ok",
         draw=draw,
         volumes=volumes,
         vials=vials,
@@ -508,7 +548,6 @@ def assemble(prepared: Prepared, result: SelectionResult, extra: Sequence[str] =
         discarded=dispensed - administered,
         claim_lines=lines,
         equivalent_units=equivalent_units(billed, code, code_set=prepared.table),
-        **common,  # type: ignore[arg-type]
     )
 
 
@@ -611,10 +650,16 @@ def _billing_notes(
 
 
 def _warnings(
-    order: Order, result: SelectionResult, code: BillingCode, day: dt.date, tolerance: Tolerance
+    order: Order, result: SelectionResult, code: BillingCode, prepared: Prepared
 ) -> tuple[str, ...]:
-    unit = code.unit
+    unit, day, tolerance = code.unit, prepared.expiry_day, prepared.tolerance
     notes = []
+    if prepared.leaves is not None and prepared.day < prepared.leaves:
+        notes.append(
+            f"the date of service {prepared.day.isoformat()} is before today "
+            f"({prepared.leaves.isoformat()}): the vials leave the shelf today and their "
+            "expiry is judged today; the claim keeps the date of service given"
+        )
     for lot in result.expired:
         assert lot.expires is not None
         notes.append(
@@ -643,48 +688,70 @@ def _warnings(
 PLAUSIBLE_IU_PER_KG = 100
 
 
-def _label_limits(prepared: Prepared) -> list[str]:
-    """The ordered amount against the label's limits and the patient's age
-    (docs/billing.md section 8): warnings, never refusals."""
-    notes = []
-    amount, order = prepared.calculation.amount, prepared.order
-    if prepared.calculation.label_recovery and (order.age_years is None or order.age_years < 12):
-        notes.append(
+def _label_notes(prepared: Prepared) -> list[str]:
+    """What the label's recovery means for a young patient (a warning)."""
+    if prepared.calculation.label_recovery and (
+        prepared.order.age_years is None or prepared.order.age_years < 12
+    ):
+        return [
             "the dose uses the label's recovery for adults and adolescents (12 years and "
             "older); a younger child's is often lower: give the patient's observed `recovery`"
-        )
+        ]
+    return []
+
+
+def _label_limits(prepared: Prepared) -> list[Stop]:
+    """The ordered amount against the label's limits and the patient's age
+    (docs/billing.md section 8): hard stops at the bench, which a pharmacist
+    may override with a reason (:mod:`dosing.stops`); planning goes on."""
+    stops = []
+    amount, order = prepared.calculation.amount, prepared.order
     products = load_catalog().for_code(prepared.code)
     per_kg = amount / order.weight_kg if order.weight_kg is not None else None
     unit = prepared.code.unit
     limited = False
     for product in products:
         if product.max_dose is not None and amount > product.max_dose:
-            notes.append(
-                f"{format_amount(amount)} {unit} is above {product.name}'s labeled maximum of "
-                f"about {format_amount(product.max_dose)} {unit} per infusion: confirm the order"
+            stops.append(
+                Stop(
+                    "over-label-dose",
+                    f"{format_amount(amount)} {unit} is above {product.name}'s labeled maximum "
+                    f"of about {format_amount(product.max_dose)} {unit} per infusion: confirm "
+                    "the order",
+                )
             )
         if product.max_per_kg is not None:
             limited = True
             if per_kg is not None and per_kg > product.max_per_kg:
-                notes.append(
-                    f"{format_amount(per_kg)} {unit}/kg is above {product.name}'s labeled "
-                    f"{format_amount(product.max_per_kg)} {unit}/kg: confirm the order"
+                stops.append(
+                    Stop(
+                        "over-label-per-kg",
+                        f"{format_amount(per_kg)} {unit}/kg is above {product.name}'s labeled "
+                        f"{format_amount(product.max_per_kg)} {unit}/kg: confirm the order",
+                    )
                 )
         if (
             order.age_years is not None
             and product.min_age_years is not None
             and order.age_years < product.min_age_years
         ):
-            notes.append(
-                f"{product.name} is approved from {format_amount(product.min_age_years)} years "
-                f"of age; the patient is {format_amount(order.age_years)}: confirm the product"
+            stops.append(
+                Stop(
+                    "under-label-age",
+                    f"{product.name} is approved from {format_amount(product.min_age_years)} "
+                    f"years of age; the patient is {format_amount(order.age_years)}: confirm "
+                    "the product",
+                )
             )
     if not limited and unit == "IU" and per_kg is not None and per_kg > PLAUSIBLE_IU_PER_KG:
-        notes.append(
-            f"{format_amount(per_kg)} IU/kg is above {PLAUSIBLE_IU_PER_KG} IU/kg, more than "
-            "a loading dose: confirm the order and the weight"
+        stops.append(
+            Stop(
+                "over-plausible-per-kg",
+                f"{format_amount(per_kg)} IU/kg is above {PLAUSIBLE_IU_PER_KG} IU/kg, more "
+                "than a loading dose: confirm the order and the weight",
+            )
         )
-    return notes
+    return stops
 
 
 def _float(value: Fraction | None) -> float | None:

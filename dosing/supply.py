@@ -127,11 +127,13 @@ def plan_supply(
     crosswalk: Crosswalk | None = None,
     mue: Mapping[str, Mue] | None = None,
     inventory: Sequence[Lot] | None = None,
+    leaves: dt.date | None = None,
 ) -> SupplyPlan:
     """Plan every dose of a supply request (a dict of the supply JSON);
     ``crosswalk`` links the lots' NDCs to codes (:mod:`dosing.identity`).
     ``inventory`` (the shelf's stock) stands in for the request's lots, which
-    it must then not name."""
+    it must then not name.  ``leaves`` is the day the vials leave the shelf, as
+    for :func:`dosing.plan`."""
     started = time.monotonic()
     request = checked_object(request, SUPPLY_KEYS, what="supply")
     if inventory is None:
@@ -144,7 +146,7 @@ def plan_supply(
         raise InputError("doses", "a non-empty list of orders", doses)
     set_name = code_set or _text(request.get("code_set"), "code_set")
     prepared = [
-        _prepare(i, dose, lots, set_name, today, base_dir, crosswalk, mue)
+        _prepare(i, dose, lots, set_name, today, base_dir, crosswalk, mue, leaves)
         for i, dose in enumerate(doses)
     ]
     units_of: dict[str, set[str]] = {}
@@ -175,7 +177,7 @@ def plan_supply(
             p.tolerance,
             p.order.max_vials,
             p.order.patient_id or f"dose {i + 1}",
-            p.day,
+            p.expiry_day,
             p.resolution_pct,
             # each dose draws only on its own drug's lots (dosing.identity)
             frozenset(lot.lot for lot in p.shelf.usable),
@@ -228,6 +230,7 @@ def _prepare(
     base_dir: Path | None,
     crosswalk: Crosswalk | None,
     mue: Mapping[str, Mue] | None,
+    leaves: dt.date | None,
 ) -> Prepared:
     where = f"doses[{index}]"
     if not isinstance(dose, Mapping):
@@ -253,6 +256,7 @@ def _prepare(
             base_dir=base_dir,
             crosswalk=crosswalk,
             mue=mue,
+            leaves=leaves,
         )
     except InputError as exc:
         raise InputError(f"{where}.{exc.field}", exc.expected, exc.got) from None

@@ -53,3 +53,10 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _SKIPPED_MODULES:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+#: The site's today in every test, and in the commands they run
+#: (dosing.shelf.clock): receiving and dispensing judge expiry on it, so no test
+#: depends on the day it runs.  A test of the clock itself unsets it.
+TEST_TODAY = "2026-12-08"
+os.environ["FACTORDOSE_TODAY"] = TEST_TODAY

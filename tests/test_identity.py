@@ -42,10 +42,23 @@ def test_lots_of_another_drug_are_set_aside_and_the_ordered_ones_used() -> None:
     assert any("lot N1 is NovoSeven RT (J7189)" in w for w in planned.warnings)
 
 
-def test_an_unidentified_lot_is_used_with_a_warning() -> None:
+def test_an_unidentified_lot_is_planned_with_a_stop() -> None:
     shelf = [{"lot": "U1", "amount": 1750, "count": 2, "ndc": "12345-6789-01"}]
     planned = plan(order(inventory=shelf))
     assert planned.ok and planned.vials[0].lot == "U1"
+    assert [s.id for s in planned.stops] == ["unverified-lot"]
+    assert "lot U1: identity not verified" in planned.stops[0].message
+    assert not any("identity not verified" in w for w in planned.warnings)
+
+
+def test_an_unidentified_lot_not_chosen_is_a_warning_not_a_stop() -> None:
+    shelf = [
+        {"lot": "U1", "amount": 100, "count": 1, "ndc": "12345-6789-01"},
+        {"lot": "J1", "amount": 1750, "count": 2, "product": "Jivi"},
+    ]
+    planned = plan(order(inventory=shelf))
+    assert planned.ok and {v.lot for v in planned.vials} == {"J1"}
+    assert planned.stops == ()
     assert any("lot U1: identity not verified" in w for w in planned.warnings)
 
 

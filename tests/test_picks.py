@@ -136,8 +136,10 @@ def test_a_lot_volume_from_the_inventory_and_an_unknown_one() -> None:
 
 def test_the_worksheet_names_patient_payer_date_volumes_and_trades() -> None:
     text = worksheet(
-        plan(order(patient_id="P-7", payer="medicare", code="J7208", age_years=30)),
-        today=dt.date(2026, 11, 27),
+        plan(
+            order(patient_id="P-7", payer="medicare", code="J7208", age_years=30),
+            today=dt.date(2026, 11, 27),
+        )
     )
     assert "Patient:   patient P-7, 30 years, payer medicare" in text
     assert "Date:      today, 2026-11-27 (no date of service: used for expiry)" in text
@@ -182,12 +184,17 @@ def test_whole_vials_show_the_closest_and_the_volume_to_infuse() -> None:
         ({"dose": 7000, "mode": "whole_vials"}, "above Jivi's labeled maximum of about 6,000 IU"),
     ],
 )
-def test_implausible_doses_are_warned_about_never_refused(
+def test_implausible_doses_are_stops_on_the_plan_never_refusals_to_plan(
     extra: dict[str, object], needle: str
 ) -> None:
+    """The plan is made and shown; the stop (docs/design.md "Bench safety") is what
+    a dispense must override, and it is not repeated among the warnings."""
     shelf = [{"lot": "J1", "amount": 1000, "count": 8, "product": "Jivi"}]
     planned = plan({**order(), "inventory": shelf, **extra})
-    assert any(needle in w for w in planned.warnings), planned.warnings
+    assert planned.ok
+    assert any(needle in s.message for s in planned.stops), planned.stops
+    assert not any(needle in w for w in planned.warnings)
+    assert planned.to_dict()["stops"] == [s.to_dict() for s in planned.stops]
 
 
 @pytest.mark.parametrize("target", [Fraction(3500), Fraction(4400), Fraction(2900), Fraction(6100)])

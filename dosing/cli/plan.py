@@ -14,6 +14,7 @@ from dosing.cli.shelf import add_shelf_options, from_shelf, shelf_arguments
 from dosing.cli.worksheet import worksheet
 from dosing.errors import InputError
 from dosing.pipeline import plan
+from dosing.shelf.clock import site_today
 from dosing.shelf.dispensing import plan_order
 from optimizer.select import ENGINES
 
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
                 site=args.site,
                 user=by,
                 patient=args.patient,
+                override=args.override,
+                today=site_today(args.tz),
                 code_set=args.code_set,
                 base_dir=base_dir,
                 engine=args.engine,

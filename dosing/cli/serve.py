@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from dosing.cli.report import Report, UsageError
 from dosing.errors import InputError
+from dosing.shelf.clock import TZ_ENV, site_zone
 from dosing.shelf.store import DB_ENV, open_shelf
 from optimizer.errors import Described
 
@@ -32,6 +33,12 @@ def register(commands: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--db", metavar="URL", help=f"the shelf's database (else {DB_ENV})")
+    serve.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help=f"the site's time zone, whose today judges expiry (else {TZ_ENV}, else the "
+        "machine's)",
+    )
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes (default 1; one per core)"
     )
@@ -80,6 +87,9 @@ def run_serve(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         raise InputError("port", "a port from 1 to 65535", args.port)
     if not 1 <= args.workers <= 64:
         raise InputError("workers", "a number of processes from 1 to 64", args.workers)
+    if args.tz is not None:  # the service's and each worker's today
+        site_zone(args.tz)
+        os.environ[TZ_ENV] = args.tz.strip()
     app = create_app(args.db)  # the database opened and migrated once, here
     if not loopback_name(args.host) and not app.state.accounts.any():
         raise UsageError(

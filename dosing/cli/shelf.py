@@ -13,16 +13,30 @@ from typing import Any, TextIO
 from dosing.billing.catalog import load_catalog
 from dosing.cli.report import Exit, Report, UsageError
 from dosing.errors import InputError
+from dosing.shelf.clock import TZ_ENV, site_today
 from dosing.shelf.dispensing import Dispensed
 from dosing.shelf.gs1 import parse_element_string
 from dosing.shelf.receiving import lot_from_scan
 from dosing.shelf.store import DB_ENV, Shelf, StockChanged, open_shelf
 from dosing.shelf.views import move_record, recall_record, received_record, stock_records
+from dosing.stops import Override, Stopped
 from optimizer import InventoryError, read_inventory_csv
 from optimizer.inventory import INVENTORY_COLUMNS
 from optimizer.numbers import counted, format_amount, parse_number
 
-__all__ = ["add_shelf_options", "dispensed_note", "from_shelf", "register", "shelf_arguments"]
+__all__ = [
+    "OVERRIDE_OPTION",
+    "add_shelf_options",
+    "dispensed_note",
+    "from_shelf",
+    "override_note",
+    "register",
+    "shelf_arguments",
+]
+
+#: How a stop is overridden on the command line (said with every stop).
+OVERRIDE_OPTION = '--override "REASON"'
+
 
 #: Lots expiring within this many days are flagged by ``shelf list``.
 EXPIRING_DAYS = 30
@@ -39,11 +53,18 @@ def register(commands: Any) -> None:
         "--db", metavar="URL", help="database URL (sqlite:///path, postgresql://...)"
     )
     shelf.add_argument("--site", default="", help="the site (pharmacy) the lots belong to")
+    shelf.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help=f"the site's time zone, whose today judges expiry (else {TZ_ENV}, else the "
+        "machine's)",
+    )
     actions = shelf.add_subparsers(dest="action", required=True)
-    # --db and --site after the action too (`shelf receive FILE --db URL`), as plan takes them
+    # --db, --site, --tz after the action too (`shelf receive FILE --db URL`), as plan takes them
     after = argparse.ArgumentParser(add_help=False)
     after.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     after.add_argument("--site", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    after.add_argument("--tz", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     def action(name: str, **options: Any) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = actions.add_parser(name, parents=[after], **options)
@@ -65,6 +86,12 @@ def register(commands: Any) -> None:
     receive.add_argument("--ndc", help="the package NDC, when the catalog does not know the GTIN")
     receive.add_argument("--product", help="the product, when the catalog does not know the NDC")
     receive.add_argument("--volume-ml", metavar="ML", help="reconstituted volume per vial")
+    receive.add_argument(
+        "--add",
+        action="store_true",
+        help="the file adds to lots already on the shelf (without it, a lot received before "
+        "is refused: a file imported twice never doubles the stock)",
+    )
     receive.add_argument("--by", required=True, metavar="NAME", help="who received them")
     receive.add_argument("--json", action="store_true", help="print JSON")
     receive.set_defaults(run=run_receive)
@@ -78,7 +105,7 @@ def register(commands: Any) -> None:
         help=f"flag lots expiring within N days (default {EXPIRING_DAYS})",
     )
     listing.add_argument(
-        "--as-of", metavar="YYYY-MM-DD", help="the day expiry is judged on (default today)"
+        "--as-of", metavar="YYYY-MM-DD", help="the day expiry is judged on (default the site's today)"
     )
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(run=run_list)
@@ -144,6 +171,18 @@ def add_shelf_options(parser: argparse.ArgumentParser, what: str) -> None:
         "--dispense", action="store_true", help="record the plan as dispensed (with --by)"
     )
     group.add_argument("--by", metavar="NAME", help="who dispenses")
+    group.add_argument(
+        "--override",
+        metavar="REASON",
+        help="dispense despite the plan's stops (a dose over the label, a second dispense "
+        "the same day, ...): why, recorded with the dispense and who gave it",
+    )
+    group.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help=f"the site's time zone, whose today judges expiry (else {TZ_ENV}, else the "
+        "machine's)",
+    )
     if what == "order":
         group.add_argument("--patient", metavar="ID", help="for whom (default the order's)")
 
@@ -151,9 +190,11 @@ def add_shelf_options(parser: argparse.ArgumentParser, what: str) -> None:
 def shelf_arguments(args: argparse.Namespace) -> None:
     """Refuse the shelf options that make no sense together."""
     if not args.shelf:
-        for name in ("dispense", "db", "site", "by", "patient"):
+        for name in ("dispense", "db", "site", "by", "patient", "override", "tz"):
             if getattr(args, name, None) not in (None, False):
                 raise UsageError(f"--{name} needs --shelf")
+    if args.override is not None and not args.dispense:
+        raise UsageError("--override is the reason to dispense despite a stop: give it with --dispense")
     if args.dispense and not (args.by or "").strip():
         raise UsageError("--dispense needs --by NAME (who dispenses)")
     if args.by is not None and not args.dispense:
@@ -175,15 +216,27 @@ def from_shelf(
     with _open(args) as shelf:
         try:
             done = plan(shelf, args.by if args.dispense else None)
+        except Stopped as exc:  # the plan with its stops is shown; nothing was recorded
+            if isinstance(exc.shown, Dispensed):
+                _print_plan(args, exc.shown, render, out)
+            print(f"factordose: {exc}; to dispense, {OVERRIDE_OPTION}", file=report.err)
+            report.saw(Exit.NEGATIVE)
+            return
         except StockChanged as exc:
             print(f"factordose: {exc}", file=report.err)
             report.saw(Exit.NEGATIVE)
             return
+    _print_plan(args, done, render, out)
+    report.saw(Exit.OK if done.plan.ok else Exit.NEGATIVE)
+
+
+def _print_plan(
+    args: argparse.Namespace, done: Dispensed, render: Callable[[Any], str], out: TextIO
+) -> None:
     if args.json:
         print(json.dumps(done.to_dict()), file=out)
     else:
         print(render(done.plan) + dispensed_note(done), file=out, end="")
-    report.saw(Exit.OK if done.plan.ok else Exit.NEGATIVE)
 
 
 def dispensed_note(done: Dispensed) -> str:
@@ -200,13 +253,24 @@ def dispensed_note(done: Dispensed) -> str:
             + ", ".join(str(i) for i in done.dispense_ids)
             + "."
         )
+        if done.override is not None:
+            lines.append(override_note(done.override))
     return "".join(f"{line}\n" for line in lines)
+
+
+def override_note(override: Override) -> str:
+    """The line that says a stop was overridden, by whom and why."""
+    return (
+        f"Override by {override.by} of {', '.join(override.stops)}: {override.reason}"
+    )
 
 
 def run_receive(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     if (args.inventory is None) == (args.scan is None):
         raise UsageError("give an inventory CSV or --scan CODE, one of them")
     if args.scan is not None:
+        if args.add:
+            raise UsageError("--add goes with an inventory CSV (each scanned package adds)")
         _receive_scan(args, out)
         return
     for name in ("amount", "ndc", "product", "volume_ml"):
@@ -217,7 +281,9 @@ def run_receive(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     except InventoryError as exc:
         raise InputError(exc.field, exc.expected, exc.got) from None
     with _open(args) as shelf:
-        vials = shelf.receive(lots, user=args.by, site=args.site)
+        vials = shelf.receive(
+            lots, user=args.by, site=args.site, add=args.add, today=site_today(args.tz)
+        )
     if args.json:
         print(json.dumps({"lots": len(lots), "vials": vials}), file=out)
     else:
@@ -239,7 +305,14 @@ def _receive_scan(args: argparse.Namespace, out: TextIO) -> None:
         else parse_number(args.volume_ml, "volume-ml", error=InputError),
     )
     with _open(args) as shelf:
-        shelf.receive_package(lot, gtin=scan.gtin, serial=scan.serial, user=args.by, site=args.site)
+        shelf.receive_package(
+            lot,
+            gtin=scan.gtin,
+            serial=scan.serial,
+            user=args.by,
+            site=args.site,
+            today=site_today(args.tz),
+        )
     if args.json:
         print(json.dumps(received_record(lot, scan.serial)), file=out)
     else:
@@ -259,7 +332,7 @@ def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     with _open(args) as shelf:
         lots = [lot for lot in shelf.stock(args.site) if lot.count]
     try:
-        today = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
+        today = dt.date.fromisoformat(args.as_of) if args.as_of else site_today(args.tz)
     except ValueError:
         raise InputError("as-of", "a date YYYY-MM-DD", args.as_of) from None
     rows = stock_records(lots, today=today, expiring_days=args.expiring_days)
@@ -373,7 +446,8 @@ def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
                 f"{move['quantity']:>+5}  by {move['user']}"
                 + (f"  patient {move['patient']}" if move["patient"] else "")
                 + (f"  dispense {move['dispense_id']}" if move["dispense_id"] else "")
-                + (f"  ({move['reason']})" if move["reason"] else ""),
+                + (f"  ({move['reason']})" if move["reason"] else "")
+                + (f"  [{override_note(o)}]" if isinstance(o := move["override"], Override) else ""),
                 file=out,
             )
 
@@ -391,6 +465,7 @@ def run_recall(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     for r in found:
         print(
             f"  dispense {r.dispense_id}  {r.at:%Y-%m-%d %H:%M} UTC  patient {r.patient or '-'}  "
-            f"{counted(r.vials, 'vial')}  by {r.user}",
+            f"{counted(r.vials, 'vial')}  by {r.user}"
+            + (f"  [{override_note(r.override)}]" if r.override else ""),
             file=out,
         )

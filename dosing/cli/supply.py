@@ -12,6 +12,7 @@ from dosing.cli.report import Exit, Report
 from dosing.cli.shelf import add_shelf_options, from_shelf, shelf_arguments
 from dosing.cli.worksheet import supply_worksheet
 from dosing.errors import InputError
+from dosing.shelf.clock import site_today
 from dosing.shelf.dispensing import plan_doses
 from dosing.supply import plan_supply
 
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace, out: TextIO, report: Report) -> None:
                 request,
                 site=args.site or "",
                 user=by,
+                override=args.override,
+                today=site_today(args.tz),
                 base_dir=base_dir,
                 code_set=args.code_set,
                 crosswalk=args.crosswalk,

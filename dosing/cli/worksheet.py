@@ -15,7 +15,7 @@ from optimizer.supply import TAKEN_BY_OTHERS, SupplyResult
 __all__ = ["format_gap", "supply_worksheet", "worksheet"]
 
 
-def worksheet(plan: Plan, *, today: dt.date | None = None) -> str:
+def worksheet(plan: Plan) -> str:
     """The plan as a worksheet: who and what, the vials to pull (with their
     volumes), what to give and draw, the claim lines, what fewer vials would trade."""
     code, unit = plan.code, plan.code.unit
@@ -49,11 +49,25 @@ def worksheet(plan: Plan, *, today: dt.date | None = None) -> str:
         f"Tolerance: {tolerance}",
         f"Mode:      {mode}" + (f", at most {order.max_vials} vials" if order.max_vials else ""),
     ]
+    judged = plan.expiry_day
     if order.date_of_service:
-        lines.append(f"Date:      {order.date_of_service.isoformat()} (date of service)")
+        service = order.date_of_service.isoformat()
+        if judged is None or judged == order.date_of_service:
+            lines.append(f"Date:      {service} (date of service; expiry judged on it)")
+        else:
+            lines.append(
+                f"Date:      {service} (date of service); expiry judged on "
+                f"{judged.isoformat()}, the day the vials leave the shelf"
+            )
     else:
-        day = today or dt.date.today()
+        day = judged or dt.date.today()
         lines.append(f"Date:      today, {day.isoformat()} (no date of service: used for expiry)")
+    if plan.stops:
+        lines += [
+            "",
+            "STOP: do not dispense without a pharmacist's override (with the reason):",
+            *(f"  !! {stop.message} [{stop.id}]" for stop in plan.stops),
+        ]
     lines.append("")
     if not plan.ok:
         lines.append(f"NO PLAN: {plan.reason}.")

@@ -2,29 +2,63 @@
 
 :func:`plan_order` and :func:`plan_doses` plan exactly as :func:`dosing.plan`
 and :func:`dosing.plan_supply` do, with the ledger's stock at the site as the
-lots.  With ``user`` they also dispense: the vials are recorded in one
-transaction that reads the chosen lots' stock again (:meth:`Shelf.dispense_all`).
-When another dispense took some of them in between, the order is planned once
-more from what is left and that plan dispensed; when that also loses, or what
-is left cannot make the dose, :class:`StockChanged` says what changed and
-nothing is recorded.  Only a plan that is ``ok`` is dispensed.
+lots and the site's today as the day the vials leave: a lot is used only if it
+has not expired on the later of today and the date of service.  With ``user``
+they also dispense, in one transaction that reads the chosen lots' stock again
+(:meth:`Shelf.dispense_all`).
+
+The bench's rules (docs/design.md "Bench safety"):
+
+* a plan with hard stops (:mod:`dosing.stops`: a dose over the label, a patient
+  younger than the label allows, a lot not identified as the ordered drug, a
+  second dispense of the drug for the patient and date of service) is dispensed
+  only with an ``override`` reason, recorded with the user; otherwise
+  :class:`~dosing.stops.Stopped` and nothing is recorded;
+* given the ``vials`` that were shown, exactly those are recorded after
+  checking they are on hand and usable, or :class:`ShownChanged` says what
+  changed (with the plan the shelf now gives) and nothing is recorded;
+* without them (a one-step dispense: the command line, FHIR without a shown
+  selection), the plan is recorded as printed; when another dispense took vials
+  in between, the order is planned once more from what is left and that plan,
+  said to be planned again, recorded; when that also loses, or what is left
+  cannot make the dose, :class:`StockChanged` says what changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from dosing.errors import DosingError, InputError
+from dosing.identity import sort_shelf
 from dosing.pipeline import Plan, plan
-from dosing.shelf.store import Dispense, Shelf, StockChanged, order_text
+from dosing.shelf.clock import site_today
+from dosing.shelf.store import (
+    Dispense,
+    Shelf,
+    StockChanged,
+    duplicate_stop,
+    order_text,
+)
+from dosing.stops import Override, Stop, Stopped, override_reason
 from dosing.supply import SupplyPlan, plan_supply
 from optimizer import Lot
 from optimizer.errors import Described
 from optimizer.numbers import counted
 
-__all__ = ["AlreadyDispensed", "Dispensed", "plan_doses", "plan_order"]
+__all__ = [
+    "AlreadyDispensed",
+    "Dispensed",
+    "ShownChanged",
+    "plan_doses",
+    "plan_order",
+    "shown_vials",
+]
+
+#: The most lots a shown selection names (a dose is a handful of vials).
+MAX_SHOWN_LOTS = 64
 
 
 class AlreadyDispensed(DosingError):
@@ -52,14 +86,35 @@ class Dispensed:
     #: who dispensed, and for whom each dispense was (with ``dispense_ids``)
     user: str | None = None
     patients: tuple[str | None, ...] = ()
+    #: every hard stop: the plan's and the ledger's (a second dispense that day)
+    stops: tuple[Stop, ...] = ()
+    #: the override recorded with the dispense, when a stop was overridden
+    override: Override | None = None
+    #: the site's day the vials leave (or would leave) the shelf
+    today: dt.date | None = None
 
     def to_dict(self) -> dict[str, object]:
-        """The plan JSON (or supply JSON) with ``dispense_ids`` and ``replanned``."""
+        """The plan JSON (or supply JSON) with ``stops`` (all of them),
+        ``override``, ``dispense_ids`` and ``replanned``."""
         return {
             **self.plan.to_dict(),
+            "stops": [stop.to_dict() for stop in self.stops],
+            "override": self.override.to_dict() if self.override else None,
             "dispense_ids": list(self.dispense_ids),
             "replanned": self.changed or None,
         }
+
+
+class ShownChanged(StockChanged):
+    """The vials shown for a dispense are no longer what the shelf can give
+    (taken, expired, or no longer this order's plan): nothing was recorded.
+    ``now`` is the plan the shelf gives today, for a new decision."""
+
+    def __init__(
+        self, message: str, short: Mapping[str, tuple[int, int]], now: Dispensed | None
+    ) -> None:
+        super().__init__(message, short)
+        self.now = now
 
 
 def plan_order(
@@ -70,20 +125,29 @@ def plan_order(
     user: str | None = None,
     patient: str | None = None,
     key: str | None = None,
+    override: str | None = None,
+    vials: object = None,
+    today: dt.date | None = None,
     **options: Any,
 ) -> Dispensed:
     """Plan ``order`` (the order JSON, naming no inventory) from the stock at its
-    ``site`` (or ``site``; the two must agree), and with ``user`` dispense it for
-    ``patient`` (default the order's ``patient_id``).  ``options`` go to
-    :func:`dosing.plan`.  ``key`` names the request: dispensed once under it,
-    the same key again is :class:`AlreadyDispensed`, and nothing is recorded."""
+    ``site`` (or ``site``; the two must agree) on ``today`` (the site's, by
+    default), and with ``user`` dispense it for ``patient`` (default the order's
+    ``patient_id``).  ``options`` go to :func:`dosing.plan`.  ``key`` names the
+    request: dispensed once under it, the same key again is
+    :class:`AlreadyDispensed`, and nothing is recorded.  ``override`` is the
+    reason a pharmacist gives to dispense despite the stops; ``vials`` the
+    selection that was shown (:func:`shown_vials`), to be recorded exactly."""
     where = _site(order.get("site"), site)
     ordered = _text(order.get("patient_id"))
-    if patient is not None and ordered is not None and patient != ordered:
+    if patient is not None and ordered is not None and patient.strip() != ordered:
         raise InputError(
             "patient", "the order's own patient_id (or none given)", Described("another")
         )
-    who = patient if patient is not None else ordered
+    who = patient.strip() if patient is not None and patient.strip() else ordered
+    reason = None if override is None else override_reason(override)
+    shown = None if vials is None else shown_vials(vials)
+    day = today or site_today()
     if key is not None and user is not None:
         seen = shelf.already(key)
         if seen is not None:
@@ -97,13 +161,22 @@ def plan_order(
             raise AlreadyDispensed(dispense_id, recorded)
 
     def planned(lots: tuple[Lot, ...]) -> Plan:
-        return plan(order, inventory=lots, **options)
+        return plan(order, inventory=lots, today=day, leaves=day, **options)
 
-    def wanted(result: Plan) -> list[Dispense]:
-        vials = {v.lot: v.count for v in result.vials}
-        return [Dispense(vials, who, dict(order), result.to_dict(), key)]
+    def stops_of(result: Plan) -> tuple[Plan, tuple[Stop, ...]]:
+        stops = (*result.stops, *_second_dispense(shelf, result, who, day))
+        return replace(result, stops=stops), stops
 
-    return _dispensing(shelf, where, user, planned, wanted, lambda p: p.ok)
+    def wanted(result: Plan, granted: Override | None) -> list[Dispense]:
+        chosen = {v.lot: v.count for v in result.vials}
+        service, drug = result.order.date_of_service or day, result.code.product
+        return [Dispense(chosen, who, dict(order), result.to_dict(), key, service, drug, granted)]
+
+    if shown is not None:
+        return _dispense_shown(
+            shelf, where, user, day, shown, planned, stops_of, wanted, reason, options
+        )
+    return _dispensing(shelf, where, user, day, planned, stops_of, wanted, reason)
 
 
 def plan_doses(
@@ -112,17 +185,39 @@ def plan_doses(
     *,
     site: str = "",
     user: str | None = None,
+    override: str | None = None,
+    today: dt.date | None = None,
     **options: Any,
 ) -> Dispensed:
-    """Plan a supply request (naming no inventory) from the stock at ``site``,
-    and with ``user`` dispense every dose, each for its ``patient_id``, all in
-    one transaction.  ``options`` go to :func:`dosing.plan_supply`."""
+    """Plan a supply request (naming no inventory) from the stock at ``site`` on
+    ``today`` (the site's, by default), and with ``user`` dispense every dose,
+    each for its ``patient_id``, all in one transaction.  ``options`` go to
+    :func:`dosing.plan_supply`; ``override`` as for :func:`plan_order` (one
+    reason for every dose's stops)."""
     where = _site(None, site)
+    reason = None if override is None else override_reason(override)
+    day = today or site_today()
 
     def planned(lots: tuple[Lot, ...]) -> SupplyPlan:
-        return plan_supply(request, inventory=lots, **options)
+        return plan_supply(request, inventory=lots, today=day, leaves=day, **options)
 
-    def wanted(result: SupplyPlan) -> list[Dispense]:
+    def stops_of(result: SupplyPlan) -> tuple[SupplyPlan, tuple[Stop, ...]]:
+        found, doses = [], []
+        seen: set[tuple[str, dt.date, str]] = set()
+        for number, dose in enumerate(result.plans, start=1):
+            patient = dose.order.patient_id
+            mine = [*dose.stops, *_second_dispense(shelf, dose, patient, day)]
+            service = dose.order.date_of_service or day
+            if patient is not None and dose.ok:
+                here = (patient, service, dose.code.product)
+                if here in seen and not any(s.id == "duplicate-dispense" for s in mine):
+                    mine.append(duplicate_stop(patient, service, [0]))
+                seen.add(here)
+            doses.append(replace(dose, stops=tuple(mine)))
+            found += [replace(s, message=f"dose {number}: {s.message}") for s in mine]
+        return replace(result, plans=tuple(doses)), tuple(found)
+
+    def wanted(result: SupplyPlan, granted: Override | None) -> list[Dispense]:
         doses = request.get("doses")
         assert isinstance(doses, list)  # plan_supply checked it
         return [
@@ -131,35 +226,95 @@ def plan_doses(
                 dose.order.patient_id,
                 dict(order),
                 dose.to_dict(),
+                None,
+                dose.order.date_of_service or day,
+                dose.code.product,
+                granted,
             )
             for dose, order in zip(result.plans, doses, strict=True)
         ]
 
-    return _dispensing(shelf, where, user, planned, wanted, lambda p: p.ok)
+    return _dispensing(shelf, where, user, day, planned, stops_of, wanted, reason)
+
+
+def shown_vials(vials: object, field: str = "vials") -> dict[str, int]:
+    """The selection shown for a dispense, as lot -> vials: a list of ``{"lot",
+    "count"}`` (as ``/api/shelf/plan`` answers in ``vials``; other keys of those
+    records are allowed) or a mapping of lot to count.  Each lot once, each
+    count a whole number >= 1."""
+    if isinstance(vials, Mapping):
+        vials = [{"lot": lot, "count": count} for lot, count in vials.items()]
+    if not isinstance(vials, list | tuple) or not vials:
+        raise InputError(field, "a non-empty list of {lot, count}", vials)
+    if len(vials) > MAX_SHOWN_LOTS:
+        raise InputError(field, f"at most {MAX_SHOWN_LOTS} lots", Described(f"{len(vials)}"))
+    chosen: dict[str, int] = {}
+    for index, record in enumerate(vials):
+        where = f"{field}[{index}]"
+        if not isinstance(record, Mapping):
+            raise InputError(where, "an object {lot, count}", record)
+        lot, count = record.get("lot"), record.get("count")
+        if not isinstance(lot, str) or not lot.strip() or len(lot) > 64:
+            raise InputError(f"{where}.lot", "a lot number (text of at most 64 characters)", lot)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
+            raise InputError(f"{where}.count", "a whole number of vials from 1 to 10,000", count)
+        if lot in chosen:
+            raise InputError(f"{where}.lot", "each lot once", Described(f"lot {lot} again"))
+        chosen[lot] = count
+    return chosen
+
+
+def _second_dispense(
+    shelf: Shelf, result: Plan, patient: str | None, day: dt.date
+) -> tuple[Stop, ...]:
+    """The stop for a drug the patient already has dispensed for the date of service."""
+    if patient is None or not result.ok:
+        return ()
+    service = result.order.date_of_service or day
+    found = shelf.dispensed_for(patient, service, result.code.product)
+    return (duplicate_stop(patient, service, found),) if found else ()
+
+
+def _granted(stops: Sequence[Stop], reason: str | None, user: str) -> Override | None:
+    """The override recorded for ``stops``; :class:`Stopped` when there are stops
+    and no reason to override them."""
+    if not stops:
+        return None
+    if reason is None:
+        raise Stopped(stops)
+    return Override(reason, user, tuple(dict.fromkeys(s.id for s in stops)))
 
 
 def _dispensing(
     shelf: Shelf,
     site: str,
     user: str | None,
+    day: dt.date,
     planned: Callable[[tuple[Lot, ...]], P],
-    wanted: Callable[[P], list[Dispense]],
-    ok: Callable[[P], bool],
+    stops_of: Callable[[P], tuple[P, tuple[Stop, ...]]],
+    wanted: Callable[[P, Override | None], list[Dispense]],
+    reason: str | None,
 ) -> Dispensed:
-    result = planned(tuple(lot for lot in shelf.stock(site) if lot.count))
-    if user is None or not ok(result):
-        return Dispensed(result)
+    result, stops = stops_of(planned(tuple(lot for lot in shelf.stock(site) if lot.count)))
+    if user is None or not result.ok:
+        return Dispensed(result, stops=stops, today=day)
     try:
-        return _recorded(shelf, result, wanted(result), user, site, "")
+        granted = _granted(stops, reason, user)
+    except Stopped as stopped:
+        stopped.shown = Dispensed(result, stops=stops, today=day)
+        raise
+    try:
+        return _recorded(shelf, result, wanted(result, granted), user, site, "", stops, day)
     except StockChanged as lost:
         changed, short = _what_changed(lost), lost.short
-    again = planned(tuple(lot for lot in shelf.stock(site) if lot.count))
-    if not ok(again):
+    again, stops = stops_of(planned(tuple(lot for lot in shelf.stock(site) if lot.count)))
+    if not again.ok:
         raise StockChanged(
             f"{changed}; what is left cannot make the dose: nothing was dispensed", short
         )
+    granted = _granted(stops, reason, user)
     try:
-        return _recorded(shelf, again, wanted(again), user, site, changed)
+        return _recorded(shelf, again, wanted(again, granted), user, site, changed, stops, day)
     except StockChanged as twice:
         raise StockChanged(
             f"{changed}, and again while planning from what was left "
@@ -168,11 +323,99 @@ def _dispensing(
         ) from None
 
 
-def _recorded(
-    shelf: Shelf, result: P, wanted: list[Dispense], user: str, site: str, changed: str
+def _dispense_shown(
+    shelf: Shelf,
+    site: str,
+    user: str | None,
+    day: dt.date,
+    shown: Mapping[str, int],
+    planned: Callable[[tuple[Lot, ...]], Plan],
+    stops_of: Callable[[Plan], tuple[Plan, tuple[Stop, ...]]],
+    wanted: Callable[[Plan, Override | None], list[Dispense]],
+    reason: str | None,
+    options: Mapping[str, Any],
 ) -> Dispensed:
-    ids = shelf.dispense_all(wanted, user=user, site=site)
-    return Dispensed(result, tuple(ids), changed, user, tuple(d.patient for d in wanted))
+    """Record exactly the ``shown`` vials, or say what changed (:class:`ShownChanged`)."""
+    stock = {lot.lot: lot for lot in shelf.stock(site)}
+    for index, lot in enumerate(shown):
+        if lot not in stock:
+            raise InputError(f"vials[{index}].lot", "a lot on the shelf at this site", lot)
+
+    def now() -> Dispensed:  # the plan the shelf gives today, for a new decision
+        result, stops = stops_of(planned(tuple(lot for lot in stock.values() if lot.count)))
+        return Dispensed(result, stops=stops, today=day)
+
+    given = tuple(replace(stock[lot], count=count) for lot, count in shown.items())
+    result = planned(given)
+    aside = sort_shelf(
+        given, result.code, product=result.order.product, crosswalk=options.get("crosswalk")
+    ).set_aside
+    for lot, what in aside:
+        index = list(shown).index(lot.lot)
+        raise InputError(
+            f"vials[{index}].lot", f"a lot of the ordered {result.drug}", Described(f"{what}")
+        )
+    changes, short = [], {}
+    for lot, count in shown.items():
+        held = stock[lot]
+        if held.count < count:
+            short[lot] = (held.count, count)
+            changes.append(f"lot {lot} has {counted(held.count, 'vial')} left, {count} were shown")
+        if held.expires is not None and held.expires < (result.expiry_day or day):
+            changes.append(
+                f"lot {lot} expired on {held.expires.isoformat()} (expiry judged on "
+                f"{(result.expiry_day or day).isoformat()})"
+            )
+    if not changes and (not result.ok or {v.lot: v.count for v in result.vials} != shown):
+        changes.append("the vials shown are no longer this order's plan")
+    if changes:
+        raise ShownChanged(
+            "the shelf changed since the plan was shown: "
+            + "; ".join(changes)
+            + ": nothing was dispensed; here is the plan from the shelf now",
+            short,
+            now(),
+        )
+    result, stops = stops_of(result)
+    if user is None:
+        return Dispensed(result, stops=stops, today=day)
+    try:
+        granted = _granted(stops, reason, user)
+    except Stopped as stopped:
+        stopped.shown = Dispensed(result, stops=stops, today=day)
+        raise
+    try:
+        return _recorded(shelf, result, wanted(result, granted), user, site, "", stops, day)
+    except StockChanged as lost:
+        stock = {lot.lot: lot for lot in shelf.stock(site)}
+        raise ShownChanged(
+            f"{_what_changed(lost)}: nothing was dispensed; here is the plan from the shelf now",
+            lost.short,
+            now(),
+        ) from None
+
+
+def _recorded(
+    shelf: Shelf,
+    result: P,
+    wanted: list[Dispense],
+    user: str,
+    site: str,
+    changed: str,
+    stops: tuple[Stop, ...],
+    day: dt.date,
+) -> Dispensed:
+    ids = shelf.dispense_all(wanted, user=user, site=site, today=day)
+    return Dispensed(
+        result,
+        tuple(ids),
+        changed,
+        user,
+        tuple(d.patient for d in wanted),
+        stops,
+        wanted[0].override if wanted else None,
+        day,
+    )
 
 
 def _what_changed(lost: StockChanged) -> str:
@@ -184,10 +427,11 @@ def _what_changed(lost: StockChanged) -> str:
 
 def _site(ordered: object, given: str | None) -> str:
     named = _text(ordered)
+    given = given.strip() if given else given
     if named is not None and given and named != given:
         raise InputError("site", "the order's own site (or no --site)", Described("another"))
     return named or given or ""
 
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+    return value.strip() if isinstance(value, str) and value.strip() else None

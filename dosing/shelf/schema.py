@@ -7,6 +7,7 @@ import sqlalchemy as sa
 __all__ = [
     "KINDS",
     "dispenses",
+    "keys",
     "lots",
     "metadata",
     "movements",
@@ -50,6 +51,21 @@ dispenses = sa.Table(
     sa.Column("plan_json", sa.Text),
     # the caller's key for the request: the same key twice records one dispense (0005)
     sa.Column("request_key", sa.String(64), unique=True),
+    # what the dispense was for and when its vials left, and a stop's override (0006)
+    sa.Column("service_date", sa.Date),
+    sa.Column("drug", sa.String(64)),  # the code set's drug (codes sharing it)
+    sa.Column("left_on", sa.Date),  # the site's day the vials left: expiry judged on it
+    sa.Column("override_reason", sa.String(200)),
+    sa.Column("override_by", sa.String(64)),
+    sa.Column("override_stops", sa.String(200)),  # the stop ids overridden, comma-separated
+)
+
+#: secrets the service keeps (the key its pages sign Dispense forms with)
+keys = sa.Table(
+    "keys",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
 )
 
 movements = sa.Table(

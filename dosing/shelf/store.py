@@ -29,7 +29,9 @@ from sqlalchemy import event
 
 from dosing.billing.catalog import load_catalog
 from dosing.errors import DosingError, InputError, NotOnRecord
-from dosing.shelf.schema import dispenses, lots, movements, serials
+from dosing.shelf.clock import site_today
+from dosing.shelf.schema import dispenses, keys, lots, movements, serials
+from dosing.stops import Override, Stop, Stopped
 from optimizer import Lot
 from optimizer.errors import Described
 from optimizer.numbers import counted
@@ -132,6 +134,12 @@ class Dispense:
     plan: Mapping[str, object] | None = None
     #: the caller's key for this request: sent again, the dispense is not repeated
     key: str | None = None
+    #: the date of service, and the drug (the code set's: codes that share it), that a
+    #: second dispense for the same patient is checked against
+    service_date: dt.date | None = None
+    drug: str | None = None
+    #: the stops a pharmacist overrode for this dispense, and why
+    override: Override | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,7 @@ class Recall:
     at: dt.datetime
     vials: int
     user: str
+    override: Override | None = None
 
 
 def default_url() -> str:
@@ -238,18 +247,31 @@ class Shelf:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def receive(self, received: Iterable[Lot], *, user: str, site: str = "") -> int:
-        """Record vials received; each lot must be a drug the catalog knows, and a
-        lot seen before must match what is on file.  Returns the vials received."""
+    def receive(
+        self,
+        received: Iterable[Lot],
+        *,
+        user: str,
+        site: str = "",
+        add: bool = False,
+        today: dt.date | None = None,
+    ) -> int:
+        """Record vials received, all or none: each lot must be a drug the catalog
+        knows and not expired on ``today`` (the site's, by default); a lot already
+        received at the site is refused unless ``add`` says the receipt adds to
+        it (a file imported twice never doubles the stock), and must match what
+        is on file.  Returns the vials received."""
         user, site = _text(user, "by", 64) or "", _site(site)
         received = list(received)
+        day = today or site_today()
         for lot in received:
             _identified(lot)
+            _in_date(lot, day)
         total = 0
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as db:
             for lot in received:
-                lot_id = self._lot_id(db, lot, site)
+                lot_id = self._lot_id(db, lot, site, add=add)
                 if lot.count:
                     db.execute(
                         movements.insert().values(
@@ -275,17 +297,33 @@ class Shelf:
         patient: str | None = None,
         order: Mapping[str, object] | None = None,
         plan: Mapping[str, object] | None = None,
+        today: dt.date | None = None,
     ) -> int:
         """Take ``vials`` (lot id -> count) off the shelf in one transaction that
         reads the stock again first: :class:`StockChanged` names a lot short of
         them (another dispense got there first), and nothing is recorded.
         Returns the dispense's id."""
-        return self.dispense_all([Dispense(vials, patient, order, plan)], user=user, site=site)[0]
+        one = Dispense(vials, patient, order, plan)
+        return self.dispense_all([one], user=user, site=site, today=today)[0]
 
-    def dispense_all(self, wanted: Sequence[Dispense], *, user: str, site: str = "") -> list[int]:
+    def dispense_all(
+        self,
+        wanted: Sequence[Dispense],
+        *,
+        user: str,
+        site: str = "",
+        today: dt.date | None = None,
+    ) -> list[int]:
         """Several dispenses (a supply's doses) in one transaction: all recorded,
-        or none when a lot is short (:class:`StockChanged`).  Returns their ids."""
+        or none.  Refused, with nothing recorded: a lot short of the vials
+        (:class:`StockChanged`: another dispense got there first); a lot expired
+        on the later of ``today`` (the site's day the vials leave, by default)
+        and the dose's date of service (:class:`~dosing.errors.InputError`); a
+        second dispense of the same drug for the same patient and date of service
+        whose stop was not overridden (:class:`~dosing.stops.Stopped`).  Returns
+        their ids."""
         user, site = _text(user, "by", 64) or "", _site(site)
+        day = today or site_today()
         wanted = [
             replace(
                 one,
@@ -304,7 +342,7 @@ class Shelf:
                 total[lot] = total.get(lot, 0) + count
         now = dt.datetime.now(dt.UTC)
         try:
-            return self._record(wanted, total, user, site, now)
+            return self._record(wanted, total, user, site, now, day)
         except sa.exc.IntegrityError:  # the same key committed by another request meanwhile
             with self.engine.connect() as db:
                 done = self._keyed(db, wanted)
@@ -319,17 +357,30 @@ class Shelf:
         user: str,
         site: str,
         now: dt.datetime,
+        day: dt.date,
     ) -> list[int]:
         with self.engine.begin() as db:
             done = self._keyed(db, wanted)
             if done is not None:  # the same request again: what it recorded, nothing more
                 return done
             # lots locked in one order, so two dispenses never wait on each other
-            ids, short = {}, {}
+            ids, short, expiry = {}, {}, {}
             for lot, count in sorted(total.items()):
-                ids[lot], left = self._locked(db, lot, site)
+                ids[lot], left, expiry[lot] = self._locked(db, lot, site)
                 if count > left:
                     short[lot] = (left, count)
+            for one in wanted:
+                judged = max(day, one.service_date) if one.service_date else day
+                for lot, count in one.vials.items():
+                    expires = expiry[lot]
+                    if count and expires is not None and expires < judged:
+                        raise InputError(
+                            f"lot {lot}",
+                            f"a lot not expired on {judged.isoformat()} (the later of today "
+                            "and the date of service)",
+                            Described(f"one that expired on {expires.isoformat()}"),
+                        )
+            self._no_second_dispense(db, wanted)
             if short:
                 raise StockChanged(
                     "; ".join(
@@ -350,6 +401,12 @@ class Shelf:
                         order_json=order_text(one.order),
                         plan_json=order_text(one.plan),
                         request_key=one.key,
+                        service_date=one.service_date,
+                        drug=one.drug,
+                        left_on=day,
+                        override_reason=one.override.reason if one.override else None,
+                        override_by=one.override.by if one.override else None,
+                        override_stops=",".join(one.override.stops) if one.override else None,
                     )
                 ).inserted_primary_key
                 assert key is not None
@@ -368,6 +425,67 @@ class Shelf:
                             )
                         )
         return made
+
+    def _no_second_dispense(self, db: sa.Connection, wanted: Sequence[Dispense]) -> None:
+        """Refuse (:class:`Stopped`) a dispense of a drug its patient already has
+        for that date of service (not voided, not all returned), here or in the
+        same request, unless its override names the stop.  Read under the write
+        lock, so two dispenses at once cannot both pass."""
+        seen: set[tuple[str, dt.date, str]] = set()
+        for one in wanted:
+            if one.patient is None or one.service_date is None or one.drug is None:
+                continue
+            found = self.dispensed_for(one.patient, one.service_date, one.drug, db=db)
+            here = (one.patient, one.service_date, one.drug)
+            if here in seen:
+                found = [*found, 0]
+            seen.add(here)
+            overridden = one.override is not None and "duplicate-dispense" in one.override.stops
+            if found and not overridden:
+                raise Stopped([duplicate_stop(one.patient, one.service_date, found)])
+
+    def dispensed_for(
+        self, patient: str, service_date: dt.date, drug: str, *, db: sa.Connection | None = None
+    ) -> list[int]:
+        """The dispenses of ``drug`` for ``patient`` on ``service_date``, at any site,
+        that still have vials out (a voided or fully returned one does not count)."""
+        out = (
+            sa.select(sa.func.coalesce(-sa.func.sum(movements.c.quantity), 0))
+            .where(movements.c.dispense_id == dispenses.c.id)
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(dispenses.c.id)
+            .where(
+                dispenses.c.patient == patient,
+                dispenses.c.service_date == service_date,
+                dispenses.c.drug == drug,
+                out > 0,
+            )
+            .order_by(dispenses.c.id)
+        )
+        if db is not None:
+            return [int(i) for i in db.execute(query).scalars()]
+        with self.engine.connect() as connection:
+            return [int(i) for i in connection.execute(query).scalars()]
+
+    def signing_key(self, name: str = "forms") -> bytes:
+        """A random secret kept in the ledger under ``name`` (made on first use), so
+        every worker of the service signs and checks with the same key."""
+        import secrets
+
+        with self.engine.connect() as db:
+            found = db.execute(sa.select(keys.c.value).where(keys.c.name == name)).scalar()
+        if found is None:
+            try:
+                with self.engine.begin() as db:
+                    db.execute(keys.insert().values(name=name, value=secrets.token_hex(32)))
+            except sa.exc.IntegrityError:  # another worker made it first
+                pass
+            with self.engine.connect() as db:
+                found = db.execute(sa.select(keys.c.value).where(keys.c.name == name)).scalar()
+        assert found is not None
+        return bytes.fromhex(found)
 
     def already(
         self, key: str
@@ -406,13 +524,22 @@ class Shelf:
         return [int(found[k]) for k in keys]
 
     def receive_package(
-        self, lot: Lot, *, gtin: str, serial: str | None, user: str, site: str = ""
+        self,
+        lot: Lot,
+        *,
+        gtin: str,
+        serial: str | None,
+        user: str,
+        site: str = "",
+        today: dt.date | None = None,
     ) -> None:
-        """Record one scanned package (``lot.count`` vials); a GTIN and serial
-        already received (here or at another site) is refused and nothing is
-        recorded."""
+        """Record one scanned package (``lot.count`` vials) of a lot received
+        before or new; refused, with nothing recorded: a GTIN and serial already
+        received (here or at another site), a lot expired on ``today`` (the
+        site's day, by default)."""
         user, site = _text(user, "by", 64) or "", _site(site)
         _identified(lot)
+        _in_date(lot, today or site_today())
         with self.engine.begin() as db:
             if serial is not None:
                 seen = db.execute(
@@ -426,7 +553,7 @@ class Shelf:
                         "a serial not received before",
                         Described("one already on record: the same package scanned twice"),
                     )
-            lot_id = self._lot_id(db, lot, site)
+            lot_id = self._lot_id(db, lot, site, add=True)  # each package has its serial
             key = db.execute(
                 movements.insert().values(
                     lot_id=lot_id,
@@ -449,7 +576,7 @@ class Shelf:
         reason = _text(reason, "reason", 200) or ""
         user, site = _text(user, "by", 64) or "", _site(site)
         with self.engine.begin() as db:
-            lot_id, left = self._locked(db, lot, site)
+            lot_id, left, _ = self._locked(db, lot, site)
             if count > left:
                 raise InputError(
                     "count", f"at most the {counted(left, 'vial')} of lot {lot} on hand", count
@@ -591,8 +718,16 @@ class Shelf:
                 movements.c.patient,
                 movements.c.dispense_id,
                 movements.c.reason,
+                dispenses.c.override_reason,
+                dispenses.c.override_by,
+                dispenses.c.override_stops,
             )
-            .select_from(movements.join(lots, movements.c.lot_id == lots.c.id))
+            .select_from(
+                movements.join(lots, movements.c.lot_id == lots.c.id).outerjoin(
+                    dispenses,
+                    (movements.c.dispense_id == dispenses.c.id) & (movements.c.kind == "dispense"),
+                )
+            )
             .where(lots.c.site == site)
             .order_by(movements.c.id)
         )
@@ -607,18 +742,19 @@ class Shelf:
         if until is not None:
             query = query.where(movements.c.at < _utc(until))
         with self.engine.connect() as db:
-            return [{**row, "at": _utc(row["at"])} for row in db.execute(query).mappings()]
+            return [_move(row) for row in db.execute(query).mappings()]
 
-    def _locked(self, db: sa.Connection, lot: str, site: str) -> tuple[int, int]:
-        """The lot's id and vials on hand, its row locked until the transaction ends."""
+    def _locked(self, db: sa.Connection, lot: str, site: str) -> tuple[int, int, dt.date | None]:
+        """The lot's id, vials on hand and expiry, its row locked until the
+        transaction ends."""
         row = db.execute(
-            sa.select(lots.c.id, lots.c.on_hand)
+            sa.select(lots.c.id, lots.c.on_hand, lots.c.expires)
             .where(lots.c.site == site, lots.c.lot == lot)
             .with_for_update()
         ).first()
         if row is None:
             raise NotOnRecord("lot", "a lot on the shelf", Described(f"lot {lot}"))
-        return int(row.id), int(row.on_hand)
+        return int(row.id), int(row.on_hand), row.expires
 
     def recall(self, lot: str, site: str = "") -> list[Recall]:
         """Every dispense of ``lot`` that reached a patient: patient, time, vials net of
@@ -633,6 +769,9 @@ class Shelf:
                 dispenses.c.at,
                 dispenses.c.user,
                 (-sa.func.sum(movements.c.quantity)).label("vials"),
+                dispenses.c.override_reason,
+                dispenses.c.override_by,
+                dispenses.c.override_stops,
             )
             .select_from(
                 movements.join(lots, movements.c.lot_id == lots.c.id).join(
@@ -644,13 +783,28 @@ class Shelf:
                 lots.c.lot == lot,
                 movements.c.kind.in_(("dispense", "return", "adjust")),
             )
-            .group_by(dispenses.c.id)
+            .group_by(
+                dispenses.c.id,
+                dispenses.c.patient,
+                dispenses.c.at,
+                dispenses.c.user,
+                dispenses.c.override_reason,
+                dispenses.c.override_by,
+                dispenses.c.override_stops,
+            )
             .having(sa.func.sum(movements.c.quantity) < 0)  # vials returned unopened: none
             .order_by(dispenses.c.at, dispenses.c.id)
         )
         with self.engine.connect() as db:
             return [
-                Recall(row.id, row.patient, _utc(row.at), int(row.vials), row.user)
+                Recall(
+                    row.id,
+                    row.patient,
+                    _utc(row.at),
+                    int(row.vials),
+                    row.user,
+                    _override(row._mapping),
+                )
                 for row in db.execute(query)
             ]
 
@@ -662,7 +816,7 @@ class Shelf:
         if found is None:
             raise NotOnRecord("lot", "a lot on the shelf (received here)", Described("another"))
 
-    def _lot_id(self, db: sa.Connection, lot: Lot, site: str) -> int:
+    def _lot_id(self, db: sa.Connection, lot: Lot, site: str, *, add: bool) -> int:
         found = (
             db.execute(sa.select(lots).where(lots.c.site == site, lots.c.lot == lot.lot))
             .mappings()
@@ -686,7 +840,37 @@ class Shelf:
                 "the same labeled amount, NDC, product and expiry as the lot on file",
                 Described(f"another {differing[0]}"),
             )
+        if not add:
+            raise InputError(
+                f"lot {lot.lot}",
+                "a lot not yet received at this site, or a receipt that says it adds to it "
+                "(--add; over HTTP \"add\": true): nothing was received",
+                Described(f"one received before, {counted(int(found['on_hand']), 'vial')} on hand"),
+            )
         return int(found["id"])
+
+
+def _in_date(lot: Lot, today: dt.date) -> None:
+    """Refuse a lot that has expired (its expiry before ``today``, the site's day)."""
+    if lot.expires is not None and lot.expires < today:
+        raise InputError(
+            f"lot {lot.lot}: expires",
+            f"a lot not expired on {today.isoformat()} (the site's today): nothing was received",
+            Described(f"expired on {lot.expires.isoformat()}"),
+        )
+
+
+def duplicate_stop(patient: str, service_date: dt.date, found: Sequence[int]) -> Stop:
+    """The stop for a second dispense of a drug for ``patient`` on ``service_date``
+    (``found``: the dispenses on record, 0 for another dose of the same request)."""
+    named = [f"dispense {i}" for i in found if i]
+    if len(named) < len(found):
+        named.append("another dose of this request")
+    return Stop(
+        "duplicate-dispense",
+        f"patient {patient} already has this drug dispensed for {service_date.isoformat()} "
+        f"({', '.join(named)}): a second dose the same day must be confirmed",
+    )
 
 
 def order_text(data: Mapping[str, object] | None) -> str | None:
@@ -701,6 +885,24 @@ def order_text(data: Mapping[str, object] | None) -> str | None:
         raise TypeError(f"{type(value).__name__} is not JSON")
 
     return json.dumps(data, default=number)
+
+
+def _override(row: Mapping[str, Any]) -> Override | None:
+    """The override a dispense row records (its ``override_*`` columns), if any."""
+    if row["override_reason"] is None:
+        return None
+    stops = tuple(s for s in (row["override_stops"] or "").split(",") if s)
+    return Override(row["override_reason"], row["override_by"] or "", stops)
+
+
+_OVERRIDE_COLUMNS = ("override_reason", "override_by", "override_stops")
+
+
+def _move(row: Mapping[str, Any]) -> dict[str, object]:
+    """A movement as :meth:`Shelf.log` gives it: its columns, the time in UTC, and
+    the override of the dispense it records (``None`` for the others)."""
+    move = {k: v for k, v in row.items() if k not in _OVERRIDE_COLUMNS}
+    return {**move, "at": _utc(row["at"]), "override": _override(row)}
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from dosing.shelf.store import Recall
+from dosing.stops import Override
 from optimizer import Lot
 
 __all__ = ["move_record", "recall_record", "received_record", "stock_records"]
@@ -58,10 +59,12 @@ def recall_record(found: Recall) -> dict[str, object]:
         "at": found.at.isoformat(),
         "vials": found.vials,
         "user": found.user,
+        "override": found.override.to_dict() if found.override else None,
     }
 
 
 def move_record(move: Mapping[str, object]) -> dict[str, object]:
-    at = move["at"]
+    at, override = move["at"], move.get("override")
     assert isinstance(at, dt.datetime)
-    return {**move, "at": at.isoformat()}
+    assert override is None or isinstance(override, Override)
+    return {**move, "at": at.isoformat(), "override": override.to_dict() if override else None}

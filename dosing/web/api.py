@@ -24,6 +24,7 @@ from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.billing.views import codes_record, units_record
 from dosing.errors import InputError
 from dosing.pipeline import plan
+from dosing.shelf.clock import site_today
 from dosing.shelf.dispensing import AlreadyDispensed, plan_doses, plan_order
 from dosing.shelf.gs1 import parse_element_string
 from dosing.shelf.receiving import lot_from_scan
@@ -141,7 +142,9 @@ async def api_supply(request: Request, user: User) -> JSONText:
     supply = await json_body(request, "supply")
     refuse_server_files(supply)
     if isinstance(supply, dict) and "inventory" not in supply:  # from the shelf's stock
-        planned = await run_in_threadpool(plan_doses, shelf_of(request), supply)
+        planned = await run_in_threadpool(
+            plan_doses, shelf_of(request), supply, today=site_today()
+        )
         return JSONText(planned.plan.to_dict())
     return JSONText((await run_in_threadpool(plan_supply, supply)).to_dict())
 
@@ -216,7 +219,7 @@ def api_stock(
     expiring_days: Annotated[int, Query(ge=0, le=36500)] = 30,
 ) -> JSONText:
     lots = shelf_of(request).stock(site)
-    return JSONText(stock_records(lots, today=dt.date.today(), expiring_days=expiring_days))
+    return JSONText(stock_records(lots, today=site_today(), expiring_days=expiring_days))
 
 
 @router.post(
@@ -232,13 +235,23 @@ async def api_receive(request: Request, user: User) -> JSONText:
     shelf, site = shelf_of(request), _site(data)
     if ("scan" in data) == ("lots" in data):
         raise InputError("scan|lots", "exactly one of them", Described("both or neither"))
+    add = data.get("add", False)
+    if not isinstance(add, bool):
+        raise InputError("add", "true or false", add)
     if "lots" in data:
+        unknown = sorted(set(data) - {"lots", "site", "add"})
+        if unknown:
+            raise InputError(unknown[0], "one of the keys lots, site, add", Described("another"))
         try:
             lots = lots_from_records(data["lots"], field="lots")
         except FieldError as exc:
             raise InputError(exc.field, exc.expected, exc.got) from None
-        vials = await run_in_threadpool(shelf.receive, lots, user=user, site=site)
+        vials = await run_in_threadpool(
+            shelf.receive, lots, user=user, site=site, add=add, today=site_today()
+        )
         return JSONText({"lots": len(lots), "vials": vials})
+    if add:
+        raise InputError("add", "absent with a scan (each scanned package adds)", add)
     scan = parse_element_string(_text(data.get("scan"), "scan"))
     lot = lot_from_scan(
         scan,
@@ -251,7 +264,13 @@ async def api_receive(request: Request, user: User) -> JSONText:
         else as_fraction(data["volume_ml"], "volume_ml", error=InputError),
     )
     await run_in_threadpool(
-        shelf.receive_package, lot, gtin=scan.gtin, serial=scan.serial, user=user, site=site
+        shelf.receive_package,
+        lot,
+        gtin=scan.gtin,
+        serial=scan.serial,
+        user=user,
+        site=site,
+        today=site_today(),
     )
     return JSONText(received_record(lot, scan.serial))
 
@@ -259,34 +278,46 @@ async def api_receive(request: Request, user: User) -> JSONText:
 @router.post(
     "/shelf/plan",
     summary="Plan from the shelf",
-    description="The order JSON without lots; planned from the stock at its `site`. The "
-    "plan JSON plus `dispense_ids` (empty) and `replanned` (null).",
+    description="The order JSON without lots; planned from the stock at its `site`, on "
+    "the site's today. The plan JSON plus `stops` (the plan's and the ledger's), "
+    "`override` (null), `dispense_ids` (empty) and `replanned` (null).",
     openapi_extra=_body("the order JSON, naming no inventory"),
 )
 async def api_shelf_plan(request: Request, user: User) -> JSONText:
     order = _object(await json_body(request, "order"), "order")
     refuse_server_files(order)
-    return JSONText((await run_in_threadpool(plan_order, shelf_of(request), order)).to_dict())
+    done = await run_in_threadpool(plan_order, shelf_of(request), order, today=site_today())
+    return JSONText(done.to_dict())
 
 
 @router.post(
     "/shelf/dispense",
     summary="Plan from the shelf and dispense",
-    description='`{"order": {...}, "patient": "P-1"}`: planned from the stock and, when '
-    "`ok`, recorded as dispensed by the caller in one transaction that reads the stock "
-    "again (planned once more if another dispense got there first). 409 when it lost "
-    "twice; nothing is recorded then. An `Idempotency-Key` header makes a retry safe: "
+    description='`{"order": {...}, "patient": "P-1", "vials": [{"lot": "L1", "count": 2}], '
+    '"override": "REASON"}`: with `vials` (the selection `/api/shelf/plan` answered), '
+    "exactly those vials are recorded as dispensed by the caller after checking they are "
+    "on hand and usable, or a 409 names what changed (`error.plan`: the plan from the "
+    "shelf now) and nothing is recorded. Without `vials`, the order is planned from the "
+    "stock and recorded (planned once more if another dispense got there first; 409 "
+    "when it lost twice). A plan with hard stops (over the label, a second dispense the "
+    "same day, ...) is a 409 with `error.stop` unless `override` gives the reason, "
+    "which is recorded with the caller. An `Idempotency-Key` header makes a retry safe: "
     "the same key again answers the recorded dispense with `repeated: true`.",
     openapi_extra=_body("the order JSON and the patient"),
 )
 async def api_dispense(request: Request, user: User) -> JSONText:
     data = _object(await json_body(request, "dispense"), "dispense")
-    unknown = sorted(set(data) - {"order", "patient"})
+    unknown = sorted(set(data) - {"order", "patient", "vials", "override"})
     if unknown:
-        raise InputError(unknown[0], "one of the keys order, patient", Described("another"))
+        raise InputError(
+            unknown[0], "one of the keys order, patient, vials, override", Described("another")
+        )
     order = _object(data.get("order"), "order")
     refuse_server_files(order)
     key = request.headers.get("idempotency-key") or None
+    override = data.get("override")
+    if override is not None and not isinstance(override, str):
+        raise InputError("override", "the reason for overriding the stop (text)", override)
     try:
         done = await run_in_threadpool(
             plan_order,
@@ -295,6 +326,9 @@ async def api_dispense(request: Request, user: User) -> JSONText:
             user=user,
             patient=_optional(data.get("patient"), "patient"),
             key=key,
+            override=override,
+            vials=data.get("vials"),
+            today=site_today(),
         )
     except AlreadyDispensed as seen:  # a retry of a dispense that was recorded
         repeat = {"dispense_ids": [seen.dispense_id], "replanned": None, "repeated": True}

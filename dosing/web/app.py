@@ -41,6 +41,7 @@ from dosing import __version__
 from dosing.errors import DosingError, NotOnRecord, UnknownCodeError
 from dosing.fhir import outcome
 from dosing.shelf.store import StockChanged, open_shelf
+from dosing.stops import Stopped
 from dosing.web.access import BadBody, Denied, error_body
 from dosing.web.auth import Accounts
 from dosing.web.fhir import FHIR_JSON, FHIR_PREFIX
@@ -119,6 +120,17 @@ def _errors(app: FastAPI) -> None:
         body["error"]["short"] = {  # type: ignore[index]
             lot: {"left": left, "asked": asked} for lot, (left, asked) in exc.short.items()
         }
+        now = getattr(exc, "now", None)
+        if now is not None:  # the vials shown changed: the plan from the shelf now
+            body["error"]["plan"] = now.to_dict()  # type: ignore[index]
+        return reply(request, body, 409)
+
+    @app.exception_handler(Stopped)
+    async def stopped(request: Request, exc: Stopped) -> JSONResponse:
+        message = f'{exc}; to dispense, send "override": "REASON"'
+        body = error_body("override", "a reason to override the stop", "none", message)
+        body["error"]["stop"] = exc.stop  # type: ignore[index]
+        body["error"]["stops"] = [s.to_dict() for s in exc.stops]  # type: ignore[index]
         return reply(request, body, 409)
 
     @app.exception_handler(DosingError)

@@ -33,11 +33,20 @@ from dosing.billing.catalog import load_catalog
 from dosing.errors import DosingError, InputError
 from dosing.jsontext import read_json
 from dosing.pk.panel import panel
-from dosing.shelf.dispensing import AlreadyDispensed, Dispensed, plan_doses, plan_order
+from dosing.pipeline import Plan
+from dosing.shelf.clock import site_today
+from dosing.shelf.dispensing import (
+    AlreadyDispensed,
+    Dispensed,
+    ShownChanged,
+    plan_doses,
+    plan_order,
+)
 from dosing.shelf.gs1 import parse_element_string
 from dosing.shelf.receiving import lot_from_scan
 from dosing.shelf.store import StockChanged
 from dosing.shelf.views import stock_records
+from dosing.stops import Stopped
 from dosing.supply import plan_supply
 from dosing.web.access import (
     CSRF_COOKIE,
@@ -50,7 +59,9 @@ from dosing.web.access import (
     shelf_of,
 )
 from dosing.web.api import refuse_server_files
-from optimizer.errors import OptimizerError
+from optimizer.errors import Described, FieldError, OptimizerError
+from optimizer.inventory import parse_inventory_csv
+from optimizer.textfile import MAX_BYTES, read_stream
 from optimizer.numbers import format_amount, parse_number
 
 __all__ = ["router"]
@@ -205,7 +216,7 @@ def _plan_context() -> dict[str, Any]:
         "payers": SHIPPED_PAYERS,
         "dose_kinds": DOSE_KINDS,
         "modes": MODES,
-        "today": dt.date.today().isoformat(),
+        "today": site_today().isoformat(),
         "page": "plan",
     }
 
@@ -257,14 +268,11 @@ def order_from_form(form: Mapping[str, Any]) -> dict[str, object]:
 async def plan_post(request: Request) -> Response:
     async def work(user: str, form: FormData) -> dict[str, Any]:
         order = order_from_form(dict(form))
-        done = await run_in_threadpool(plan_order, shelf_of(request), order)
-        # the Dispense form's key: pressed twice (or reloaded), it dispenses once
-        key = secrets.token_urlsafe(24)
+        done = await run_in_threadpool(plan_order, shelf_of(request), order, today=site_today())
         shown = _shown(done)
         return {
+            **_dispense_form(request, order, done),
             "result": shown,
-            "order_json": _order_json(order),
-            "dispense_key": key,
             "pk": _pk_panel(dict(form), order, shown),
         }
 
@@ -273,20 +281,87 @@ async def plan_post(request: Request) -> Response:
 
 @router.post("/plan/dispense")
 async def dispense_post(request: Request) -> Response:
-    async def work(user: str, form: FormData) -> dict[str, Any]:
-        order = read_json(str(form.get("order_json") or ""), "order")
-        if not isinstance(order, dict):
-            raise InputError("order", "a JSON object", type(order).__name__)
-        refuse_server_files(order)
-        key = str(form.get("dispense_key") or "") or None
-        try:
-            done = await run_in_threadpool(plan_order, shelf_of(request), order, user=user, key=key)
-        except AlreadyDispensed as seen:
-            shown = {**seen.plan, "dispense_ids": [seen.dispense_id], "replanned": None}
-            return {"result": shown, "order_json": _order_json(order), "repeated": str(seen)}
-        return {"result": _shown(done), "order_json": _order_json(order)}
+    """Dispense exactly the vials the page showed: the form carries them, signed
+    with the ledger's key so no edit of the form makes another selection; a
+    changed shelf shows the new plan for a new decision (409), never a silent
+    re-plan; a stop without its reason shows the stop (409)."""
+    try:
+        user, form = await _form(request)
+    except _SignIn:
+        return RedirectResponse("/signin", status_code=303)
+    except _Refused as exc:
+        return PlainTextResponse(str(exc), status_code=403)
+    context = _plan_context()
+    fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+    shelf = shelf_of(request)
+    order_text, vials_text = str(form.get("order_json") or ""), str(form.get("vials_json") or "")
+    key = str(form.get("dispense_key") or "")
+    sent = str(form.get("signature") or "")
+    if not hmac.compare_digest(sent, _signature(shelf.signing_key(), order_text, vials_text, key)):
+        return PlainTextResponse(
+            "this Dispense form was changed or is not this service's: plan the order again",
+            status_code=403,
+        )
+    order = read_json(order_text, "order")
+    vials = read_json(vials_text, "vials")
+    assert isinstance(order, dict)  # signed by this service: its own order and vials
+    override = str(form.get("override") or "").strip() or None
+    try:
+        done = await run_in_threadpool(
+            plan_order,
+            shelf,
+            order,
+            user=user,
+            key=key,
+            vials=vials,
+            override=override,
+            today=site_today(),
+        )
+    except AlreadyDispensed as seen:
+        shown = {**seen.plan, "dispense_ids": [seen.dispense_id], "replanned": None}
+        context |= {"result": shown, "repeated": str(seen)}
+        return _page(request, "plan.html", {**context, "form": fields})
+    except ShownChanged as changed:  # what the shelf gives now, for a new decision
+        now = changed.now
+        context |= {"form": fields, "error": str(changed)}
+        if now is not None:
+            context |= {"result": _shown(now), **_dispense_form(request, order, now)}
+        return _page(request, "plan.html", context, 409)
+    except Stopped as stopped:  # the same vials, and the reason field to give
+        shown_plan = stopped.shown if isinstance(stopped.shown, Dispensed) else None
+        context |= {"form": fields, "error": f"{stopped}: give the reason to override it"}
+        if shown_plan is not None:
+            context |= {"result": _shown(shown_plan), **_dispense_form(request, order, shown_plan)}
+        return _page(request, "plan.html", context, 409)
+    except (DosingError, OptimizerError) as exc:
+        return _page(request, "plan.html", {**context, "form": fields, "error": str(exc)}, 422)
+    return _page(request, "plan.html", {**context, "form": fields, "result": _shown(done)})
 
-    return await _handle(request, "plan.html", work, _plan_context())
+
+def _dispense_form(
+    request: Request, order: Mapping[str, object], done: Dispensed
+) -> dict[str, object]:
+    """The hidden fields of a plan's Dispense form: the order, the vials shown, a
+    new key (pressed twice or reloaded, it dispenses once) and their signature."""
+    if not done.plan.ok:
+        return {}
+    assert isinstance(done.plan, Plan)
+    order_text = _order_json(order)
+    vials_text = json.dumps([{"lot": v.lot, "count": v.count} for v in done.plan.vials])
+    key = secrets.token_urlsafe(24)
+    signed = _signature(shelf_of(request).signing_key(), order_text, vials_text, key)
+    return {
+        "order_json": order_text,
+        "vials_json": vials_text,
+        "dispense_key": key,
+        "signature": signed,
+    }
+
+
+def _signature(secret: bytes, *parts: str) -> str:
+    """HMAC-SHA256 of the parts, each length-prefixed (no part runs into the next)."""
+    message = "".join(f"{len(part)}:{part}" for part in parts).encode()
+    return hmac.new(secret, message, "sha256").hexdigest()
 
 
 def _pk_panel(
@@ -375,7 +450,7 @@ def _shelf_context(request: Request, recall: str, site: str) -> dict[str, Any]:
     return {
         "page": "shelf",
         "site": site,
-        "stock": stock_records(shelf.stock(site), today=dt.date.today(), expiring_days=30),
+        "stock": stock_records(shelf.stock(site), today=site_today(), expiring_days=30),
         "recall": recall,
         "recalled": shelf.recall(recall, site) if recall else None,
         "form": {},
@@ -398,12 +473,53 @@ async def receive_post(request: Request) -> Response:
             ndc=fields.get("ndc", "").strip() or None,
             product=fields.get("product", "").strip() or None,
         )
-        shelf_of(request).receive_package(
-            lot, gtin=scan.gtin, serial=scan.serial, user=user, site=site
+        await run_in_threadpool(
+            shelf_of(request).receive_package,
+            lot,
+            gtin=scan.gtin,
+            serial=scan.serial,
+            user=user,
+            site=site,
+            today=site_today(),
         )
         return {
             **_shelf_context(request, "", site),
             "received": lot,
+            "form": {},
+        }
+
+    try:
+        context = _shelf_context(request, "", "")
+    except DosingError:
+        context = {}
+    return await _handle(request, "shelf.html", work, context)
+
+
+@router.post("/shelf/receive-file")
+async def receive_file_post(request: Request) -> Response:
+    """An inventory CSV received whole or not at all; a lot already on the shelf
+    only when the form's "adds to lots on the shelf" box is ticked."""
+
+    async def work(user: str, form: FormData) -> dict[str, Any]:
+        site = str(form.get("site") or "")
+        upload = form.get("inventory")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InputError("inventory", "an inventory CSV file", Described("none"))
+        raw = await upload.read(MAX_BYTES + 1)
+        try:
+            text = read_stream(
+                io.BytesIO(raw), Described("the file"), field="inventory", what="an inventory CSV"
+            )
+            lots = parse_inventory_csv(text)
+        except FieldError as exc:
+            raise InputError(exc.field, exc.expected, exc.got) from None
+        add = form.get("add") == "yes"
+        vials = await run_in_threadpool(
+            shelf_of(request).receive, lots, user=user, site=site, add=add, today=site_today()
+        )
+        return {
+            **_shelf_context(request, "", site),
+            "received_file": {"lots": len(lots), "vials": vials, "added": add},
             "form": {},
         }
 

@@ -19,19 +19,19 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 def test_receive_list_export_and_recall(db_url: str) -> None:
     code, out, _ = run(
-        "shelf", "--db", db_url, "receive", str(EXAMPLES / "inventory.csv"), "--by", "rx1", "--json"
+        "shelf", "--db", db_url, "receive", str(EXAMPLES / "shelf-inventory.csv"), "--by", "rx1", "--json"
     )
-    assert code == 0 and json.loads(out) == {"lots": 7, "vials": 22}
-    code, out, _ = run("shelf", "--db", db_url, "list", "--json", "--as-of", "2026-11-26")
+    assert code == 0 and json.loads(out) == {"lots": 6, "vials": 17}
+    code, out, _ = run("shelf", "--db", db_url, "list", "--json", "--as-of", "2027-04-01")
     rows = json.loads(out)
-    assert code == 0 and sum(r["count"] for r in rows) == 22
-    assert {r["lot"] for r in rows if r["expired"]} == {"JV1X99"}  # expired 2026-10-31
-    assert not any(r["expiring"] for r in rows)  # the next expiry is 2027-03-31
+    assert code == 0 and sum(r["count"] for r in rows) == 17
+    assert {r["lot"] for r in rows if r["expired"]} == {"JV5K21"}  # expired 2027-03-31
+    assert not any(r["expiring"] for r in rows)  # the next expiry is 2027-05-31
     # the export is an inventory CSV again: the same lots, vials and labels
     code, out, _ = run("shelf", "--db", db_url, "export")
     exported = {lot.lot: lot for lot in parse_inventory_csv(out)}
     original = {
-        lot.lot: lot for lot in parse_inventory_csv((EXAMPLES / "inventory.csv").read_text())
+        lot.lot: lot for lot in parse_inventory_csv((EXAMPLES / "shelf-inventory.csv").read_text())
     }
     assert exported == original
     shelf = open_shelf(db_url)
@@ -57,21 +57,21 @@ def test_bad_input_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_waste_return_and_log_from_the_command_line(db_url: str) -> None:
-    run("shelf", "--db", db_url, "receive", str(EXAMPLES / "inventory.csv"), "--by", "rx1")
+    run("shelf", "--db", db_url, "receive", str(EXAMPLES / "shelf-inventory.csv"), "--by", "rx1")
     code, out, _ = run(
         "shelf",
         "--db",
         db_url,
         "waste",
-        "JV1X99",
+        "JV2C19",
         "--count",
-        "5",
+        "3",
         "--reason",
-        "expired",
+        "damaged",
         "--by",
         "rx1",
     )
-    assert code == 0 and "Wasted 5 vials of lot JV1X99 (expired)" in out
+    assert code == 0 and "Wasted 3 vials of lot JV2C19 (damaged)" in out
     shelf = open_shelf(db_url)
     given = shelf.dispense({"JV5K21": 2}, user="rx2", patient="P-7")
     shelf.close()
@@ -109,7 +109,7 @@ def test_waste_return_and_log_from_the_command_line(db_url: str) -> None:
 
 
 def test_void_from_the_command_line(db_url: str) -> None:
-    run("shelf", "--db", db_url, "receive", str(EXAMPLES / "inventory.csv"), "--by", "rx1")
+    run("shelf", "--db", db_url, "receive", str(EXAMPLES / "shelf-inventory.csv"), "--by", "rx1")
     shelf = open_shelf(db_url)
     given = shelf.dispense({"JV2C19": 1}, user="rx2", patient="P-9")
     shelf.close()
@@ -128,9 +128,9 @@ def test_a_database_that_cannot_be_opened_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_the_log_by_day(db_url: str) -> None:
-    run("shelf", "--db", db_url, "receive", str(EXAMPLES / "inventory.csv"), "--by", "rx1")
+    run("shelf", "--db", db_url, "receive", str(EXAMPLES / "shelf-inventory.csv"), "--by", "rx1")
     every = run("shelf", "--db", db_url, "log", "--since", "2000-01-01", "--until", "9999-12-31")
-    assert every[0] == 0 and len(every[1].splitlines()) == 7
+    assert every[0] == 0 and len(every[1].splitlines()) == 6
     for window in (["--since", "2999-01-01"], ["--until", "2000-01-01"]):
         code, out, _ = run("shelf", "--db", db_url, "log", *window)
         assert code == 0 and out == ""
@@ -141,9 +141,9 @@ def test_the_log_by_day(db_url: str) -> None:
 def test_db_and_site_may_follow_the_action(tmp_path: Path) -> None:
     # found by a new user's trial: `shelf receive FILE --by ana --db URL` was a usage error
     url = f"sqlite:///{tmp_path / 'after.db'}"
-    inventory = str(EXAMPLES / "inventory.csv")
+    inventory = str(EXAMPLES / "shelf-inventory.csv")
     code, out, _ = run("shelf", "receive", inventory, "--by", "ana", "--db", url, "--site", "S1")
-    assert code == 0 and out.startswith("Received 22 vials")
+    assert code == 0 and out.startswith("Received 17 vials")
     assert "JV5K21" in run("shelf", "--db", url, "--site", "S1", "list")[1]
     assert "JV5K21" in run("shelf", "list", "--site", "S1", "--db", url)[1]
     assert "empty" in run("shelf", "list", "--db", url)[1]  # another site's stock is not here

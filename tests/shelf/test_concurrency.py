@@ -72,7 +72,9 @@ def _pharmacist(url: str, seed: int, out: multiprocessing.Queue) -> None:  # typ
                     shelf.waste(lot, 1, reason="damaged", user=f"rx{seed}")
                     done.append(("waste", None, {lot: 1}))
                 continue
-            result = plan_order(shelf, _order(rng), user=f"rx{seed}")
+            # one patient a dispense: a second dose the same day would be a stop
+            order = {**_order(rng), "patient_id": f"P-{seed}-{len(done)}"}
+            result = plan_order(shelf, order, user=f"rx{seed}")
         except StockChanged:
             continue  # lost twice: nothing recorded
         except InputError as exc:  # the vial to waste went first; a vial already returned

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from dosing import InputError, plan, plan_supply
 from dosing.cli import main
+from dosing.shelf.clock import site_today
 from dosing.shelf import Shelf, StockChanged, open_shelf, plan_doses, plan_order
 from optimizer import Lot, lots_from_records, read_inventory_csv
 from optimizer.inventory import with_count
@@ -36,7 +37,7 @@ def test_the_shelf_example_is_the_example_order_for_a_patient() -> None:
 
 def stocked(url: str) -> Shelf:
     shelf = open_shelf(url)
-    shelf.receive(read_inventory_csv(EXAMPLES / "inventory.csv"), user="rx")
+    shelf.receive(read_inventory_csv(EXAMPLES / "shelf-inventory.csv"), user="rx")
     return shelf
 
 
@@ -59,10 +60,16 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 def test_the_shelf_plans_as_the_inventory_file_does(db_url: str) -> None:
+    """The same lots plan the same way; the shelf judges expiry on the day the
+    vials leave it (the site's today), as a file plan given that day does."""
     shelf = stocked(db_url)
-    from_file = plan({**order(), "inventory_file": "inventory.csv"}, base_dir=EXAMPLES)
+    today = site_today()
+    from_file = plan(
+        {**order(), "inventory_file": "shelf-inventory.csv"}, base_dir=EXAMPLES, leaves=today
+    )
     from_shelf = plan_order(shelf, order())
     assert from_shelf.plan.to_dict() == from_file.to_dict()
+    assert from_file.to_dict()["expiry_as_of"] == today.isoformat()
     assert from_shelf.dispense_ids == () and counts(shelf)["JV3D08"] == 2  # only planned
 
 
@@ -146,7 +153,8 @@ def test_a_lost_race_is_planned_again_from_what_is_left(db_url: str) -> None:
     # what was dispensed is the plan of the shelf as the rival left it
     taken = {v.lot: v.count for v in done.plan.vials}
     left_by_rival = [with_count(x, x.count + taken.get(x.lot, 0)) for x in shelf.other.stock()]
-    assert done.plan.to_dict() == plan(order(), inventory=left_by_rival).to_dict()
+    again = plan(order(), inventory=left_by_rival, leaves=site_today())
+    assert done.plan.to_dict() == again.to_dict()
     assert counts(shelf)["JV3D08"] == 0
     assert [r.patient for r in shelf.recall("JV3D08")] == ["P-99"]
 
@@ -157,7 +165,9 @@ def rival_in_turn(*rivals: Callable[[Shelf, tuple[Lot, ...]], None]):  # type: i
 
 
 def take_everything(other: Shelf, seen: tuple[Lot, ...]) -> None:
-    other.dispense({x.lot: x.count for x in seen if x.count}, user="bo")
+    """Every vial that may leave the shelf today (an expired one may not)."""
+    usable = [x for x in seen if x.count and (x.expires is None or x.expires >= site_today())]
+    other.dispense({x.lot: x.count for x in usable}, user="bo")
 
 
 def test_losing_twice_records_nothing_and_says_what_changed(db_url: str) -> None:
@@ -186,7 +196,7 @@ def test_a_supply_dispenses_each_dose_for_its_patient_at_once(db_url: str) -> No
     shelf.receive(lots_from_records(request.pop("inventory")), user="rx")
     request["doses"] = request["doses"][:2]
     inline = json.loads((EXAMPLES / "supply.json").read_text())["inventory"]
-    from_file = plan_supply({**request, "inventory": inline}).to_dict()
+    from_file = plan_supply({**request, "inventory": inline}, leaves=site_today()).to_dict()
     done = plan_doses(shelf, request, user="ana")
     assert untimed(done.plan.to_dict()) == untimed(from_file)
     assert len(done.dispense_ids) == 2

@@ -24,7 +24,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 def db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'shelf.db'}"
     assert (
-        run("shelf", "--db", url, "receive", str(EXAMPLES / "inventory.csv"), "--by", "rx")[0] == 0
+        run("shelf", "--db", url, "receive", str(EXAMPLES / "shelf-inventory.csv"), "--by", "rx")[0] == 0
     )
     return url
 
@@ -88,7 +88,7 @@ def test_dispense_ids_past_any_on_record(db: str, argv: list[str]) -> None:
         (["waste", "JV5K21", "--count", "1", "--reason", "x" * 201, "--by", "rx"], "reason"),
         (["waste", "JV5K21", "--count", "1", "--reason", "x", "--by", "r\u202ex"], "by"),
         (["waste", "JV5K21", "--count", str(10**20), "--reason", "x", "--by", "rx"], "count"),
-        (["receive", str(EXAMPLES / "inventory.csv"), "--by", ""], "by"),
+        (["receive", str(EXAMPLES / "shelf-inventory.csv"), "--by", ""], "by"),
         (["log", "--since", "2026-11-28", "--until", "2026-11-20"], "since"),
         (["log", "--lot", "NOPE"], "lot"),
     ],

@@ -17,7 +17,7 @@ from dosing.shelf import Shelf, open_shelf
 from dosing.web import create_app
 from dosing.web.auth import Accounts
 from optimizer import read_inventory_csv
-from tests.paths import EXAMPLES
+from tests.paths import EXAMPLES, RECEIVED_ON
 from tests.shelf.test_dispensing import Racing, rival_in_turn, take_all_of, take_everything
 
 
@@ -67,7 +67,10 @@ def client(url: str) -> Iterator[TestClient]:
 
 def stocked(url: str) -> None:
     shelf = open_shelf(url)
-    shelf.receive(read_inventory_csv(EXAMPLES / "inventory.csv"), user="receiving")
+    # received in October, when JV1X99 (expired 2026-10-31) was still in date
+    shelf.receive(
+        read_inventory_csv(EXAMPLES / "inventory.csv"), user="receiving", today=RECEIVED_ON
+    )
     shelf.close()
 
 

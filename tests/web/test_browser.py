@@ -79,7 +79,7 @@ class Served:
 def db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'shelf.db'}"
     shelf = open_shelf(url)
-    shelf.receive(read_inventory_csv(EXAMPLES / "inventory.csv"), user="receiving")
+    shelf.receive(read_inventory_csv(EXAMPLES / "shelf-inventory.csv"), user="receiving")
     shelf.close()
     return url
 

@@ -17,14 +17,17 @@ from dosing.cli import main
 from dosing.shelf import open_shelf
 from dosing.web import create_app
 from optimizer import read_inventory_csv
-from tests.paths import EXAMPLES
+from tests.paths import EXAMPLES, RECEIVED_ON
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     url = f"sqlite:///{tmp_path / 'shelf.db'}"
     shelf = open_shelf(url)
-    shelf.receive(read_inventory_csv(EXAMPLES / "inventory.csv"), user="receiving")
+    # received in October, when JV1X99 (expired 2026-10-31) was still in date
+    shelf.receive(
+        read_inventory_csv(EXAMPLES / "inventory.csv"), user="receiving", today=RECEIVED_ON
+    )
     shelf.close()
     with TestClient(create_app(url), base_url="http://localhost") as test_client:
         yield test_client
@@ -32,6 +35,16 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 def csrf(client: TestClient, page: str = "/plan") -> str:
     return client.get(page).text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def dispense_form(page: str) -> dict[str, str]:
+    """The hidden fields of the Dispense form a plan page shows (as a browser sends them)."""
+    form = page.split('id="dispense-form"', 1)[1].split("</form>", 1)[0]
+    return {
+        name: html.unescape(value)
+        for name, value in re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form)
+        if name != "csrf"
+    }
 
 
 PLAN_FORM = {
@@ -52,12 +65,16 @@ def test_the_plan_page_plans_as_the_cli_and_dispenses_what_it_showed(client: Tes
     assert page.status_code == 200
     shown = re.findall(r"<td>(JV\w+)</td>", page.text)
     assert shown == ["JV5M07", "JV3D08"]  # the README's worked example
-    order = json.loads(html.unescape(re.search(r'name="order_json" value="([^"]*)"', page.text)[1]))
+    form = dispense_form(page.text)
+    order = json.loads(form["order_json"])
     assert order["weight_kg"] == 72.5 and order["product"] == "Jivi"  # exact decimals kept
-    done = client.post(
-        "/plan/dispense", data={"csrf": csrf(client), "order_json": json.dumps(order)}
-    )
+    assert json.loads(form["vials_json"]) == [
+        {"lot": "JV5M07", "count": 1},
+        {"lot": "JV3D08", "count": 1},
+    ]
+    done = client.post("/plan/dispense", data={"csrf": csrf(client), **form})
     assert "dispense 1" in done.text and 'id="dispense"' not in done.text  # no second button
+    assert [r.patient for r in client.app.state.shelf.recall("JV5M07")] == ["P-17"]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -132,11 +149,7 @@ def test_a_download_error_is_plain_text_never_markup(client: TestClient) -> None
 
 def test_pressing_dispense_twice_dispenses_once(client: TestClient) -> None:
     page = client.post("/plan", data={"csrf": csrf(client), **PLAN_FORM})
-    form = {
-        "csrf": csrf(client),
-        "order_json": html.unescape(re.search(r'name="order_json" value="([^"]*)"', page.text)[1]),
-        "dispense_key": re.search(r'name="dispense_key" value="([^"]*)"', page.text)[1],
-    }
+    form = {"csrf": csrf(client), **dispense_form(page.text)}
     first = client.post("/plan/dispense", data=form)
     second = client.post("/plan/dispense", data=form)  # a double click, a reload
     assert "dispense 1" in first.text and "dispense 1" in second.text
@@ -181,3 +194,94 @@ def test_the_pk_panel_says_when_the_product_has_no_model() -> None:
 
     with pytest.raises(ValueError, match="`model` must be a shipped model"):
         panel("Advate", {"lean_body_weight_kg": 55}, 48.0, None, [("the vials above", 3000.0)])
+
+
+# -- bench safety: what was shown is what is dispensed; stops first --------------
+
+
+def test_an_edited_dispense_form_is_refused_and_nothing_recorded(client: TestClient) -> None:
+    page = client.post("/plan", data={"csrf": csrf(client), **PLAN_FORM})
+    form = dispense_form(page.text)
+    edited = {**form, "vials_json": json.dumps([{"lot": "JV3D08", "count": 2}])}
+    refused = client.post("/plan/dispense", data={"csrf": csrf(client), **edited})
+    assert refused.status_code == 403 and "changed" in refused.text
+    reordered = {**form, "order_json": form["order_json"].replace("72.5", "172.5")}
+    assert client.post("/plan/dispense", data={"csrf": csrf(client), **reordered}).status_code == 403
+    assert client.app.state.shelf.recall("JV3D08") == []  # type: ignore[attr-defined]
+
+
+def test_a_shelf_changed_after_the_plan_shows_the_new_plan_and_records_nothing(
+    client: TestClient,
+) -> None:
+    """The issue's trial: plan on the page, take those lots from the command line,
+    press Dispense: a 409 naming what changed, the plan from the shelf now with its
+    own Dispense form, and no dispense recorded."""
+    page = client.post("/plan", data={"csrf": csrf(client), **PLAN_FORM})
+    form = dispense_form(page.text)
+    shelf = client.app.state.shelf  # type: ignore[attr-defined]
+    shelf.waste("JV3D08", 2, reason="dropped", user="bo")  # the shown lot is gone
+    answer = client.post("/plan/dispense", data={"csrf": csrf(client), **form})
+    assert answer.status_code == 409
+    text = html.unescape(answer.text)
+    assert "lot JV3D08 has 0 vials left, 1 were shown" in text and "nothing was dispensed" in text
+    assert 'id="dispensed"' not in answer.text
+    fresh = dispense_form(answer.text)
+    assert "JV3D08" not in fresh["vials_json"] and fresh["dispense_key"] != form["dispense_key"]
+    assert shelf.recall("JV5M07") == []
+    done = client.post("/plan/dispense", data={"csrf": csrf(client), **fresh})
+    assert done.status_code == 200 and 'id="dispensed"' in done.text
+
+
+def test_a_stop_is_shown_first_and_needs_its_reason_to_dispense(client: TestClient) -> None:
+    heavy = {**PLAN_FORM, "dose_value": "150", "tolerance_pct": "10"}  # 150 IU/kg
+    page = client.post("/plan", data={"csrf": csrf(client), **heavy})
+    assert page.status_code == 200
+    result = page.text.split('id="result"', 1)[1]
+    assert result.index('id="stops"') < result.index('id="pull-list"')  # first
+    assert "150 IU/kg is above 100 IU/kg" in result.split('id="pull-list"', 1)[0]
+    assert 'name="override"' in result and "required" in result.split('name="override"', 1)[1]
+    form = dispense_form(page.text)
+    refused = client.post("/plan/dispense", data={"csrf": csrf(client), **form})
+    assert refused.status_code == 409 and "over-plausible-per-kg" in refused.text
+    assert 'id="dispensed"' not in refused.text
+    blank = client.post("/plan/dispense", data={"csrf": csrf(client), **form, "override": "   "})
+    assert blank.status_code == 409  # a reason of spaces is no reason
+    done = client.post(
+        "/plan/dispense",
+        data={"csrf": csrf(client), **form, "override": "surgical load, <b>Dr Lee</b> confirmed"},
+    )
+    assert done.status_code == 200 and 'id="dispensed"' in done.text
+    assert "&lt;b&gt;Dr Lee&lt;/b&gt;" in done.text and "<b>Dr Lee" not in done.text  # escaped
+    recalled = client.app.state.shelf.recall(json.loads(form["vials_json"])[0]["lot"])  # type: ignore[attr-defined]
+    assert recalled[0].override.reason == "surgical load, <b>Dr Lee</b> confirmed"
+    assert recalled[0].override.stops == ("over-label-dose", "over-plausible-per-kg")
+
+
+def test_a_second_dispense_the_same_day_is_a_stop_on_the_page(client: TestClient) -> None:
+    first = client.post("/plan", data={"csrf": csrf(client), **PLAN_FORM})
+    client.post("/plan/dispense", data={"csrf": csrf(client), **dispense_form(first.text)})
+    again = client.post("/plan", data={"csrf": csrf(client), **PLAN_FORM})
+    assert 'id="stops"' in again.text and "duplicate-dispense" in again.text
+    assert "already has this drug dispensed for 2026-11-26 (dispense 1)" in html.unescape(
+        again.text
+    )
+
+
+def test_an_inventory_file_received_twice_is_refused_unless_it_adds(client: TestClient) -> None:
+    data = (EXAMPLES / "shelf-inventory.csv").read_bytes()
+
+    def send(add: bool) -> str:
+        fields = {"csrf": csrf(client, "/shelf"), **({"add": "yes"} if add else {})}
+        files = {"inventory": ("inventory.csv", data, "text/csv")}
+        answer = client.post("/shelf/receive-file", data=fields, files=files)
+        return f"{answer.status_code} {html.unescape(answer.text)}"
+
+    assert send(False).startswith("422") and "received before" in send(False)
+    assert "Received 17 vials in 6 lots, adding to lots on the shelf" in send(True)
+    expired = b"ndc,lot,amount,count,expires,product\n,OLD1,500,2,2026-12-01,Jivi\n"
+    answer = client.post(
+        "/shelf/receive-file",
+        data={"csrf": csrf(client, "/shelf")},
+        files={"inventory": ("x.csv", expired, "text/csv")},
+    )
+    assert answer.status_code == 422 and "expired on 2026-12-01" in answer.text
