@@ -331,10 +331,7 @@ def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         raise InputError("expiring-days", "a number of days >= 0", args.expiring_days)
     with _open(args) as shelf:
         lots = [lot for lot in shelf.stock(args.site) if lot.count]
-    try:
-        today = dt.date.fromisoformat(args.as_of) if args.as_of else site_today(args.tz)
-    except ValueError:
-        raise InputError("as-of", "a date YYYY-MM-DD", args.as_of) from None
+    today = _day(args.as_of, "as-of") if args.as_of else site_today(args.tz)
     rows = stock_records(lots, today=today, expiring_days=args.expiring_days)
     by_lot = {lot.lot: lot for lot in lots}
     if args.json:
@@ -410,14 +407,18 @@ def run_void(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         )
 
 
+def _day(text: str, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(field, "a date YYYY-MM-DD", text) from None
+
+
 def _day_start(text: str | None, field: str, *, after: bool = False) -> dt.datetime | None:
     """The start (UTC) of the day ``text`` names, or of the next day with ``after``."""
     if text is None:
         return None
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(field, "a date YYYY-MM-DD", text) from None
+    day = _day(text, field)
     if after:
         if day == dt.date.max:
             return None  # no end

@@ -51,6 +51,7 @@ VALUE_OF = {
     "dose-mode": "valueCode",
     "prior-authorization": "valueString",
     "payer-profile": "valueString",
+    "override-reason": "valueString",
 }
 EXTENSIONS = tuple(VALUE_OF)
 #: Where each is read: on the resource itself, nowhere else

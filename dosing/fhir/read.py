@@ -41,6 +41,7 @@ from typing import Any
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.medication import Medication
+from fhir.resources.R4B.medicationdispense import MedicationDispense
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.organization import Organization
@@ -116,6 +117,10 @@ class Reading:
     #: order field -> the FHIRPath it was read from (for errors the plan raises)
     sources: dict[str, str] = field(default_factory=dict)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (FHIRPath, message)
+    #: the reason a pharmacist overrode the plan's stops (extension override-reason)
+    override: str | None = None
+    #: the vials a $plan answer showed, sent back with $dispense: [{"lot", "count"}]
+    shown: list[dict[str, object]] | None = None
 
 
 def read_bundle(
@@ -154,7 +159,7 @@ def read_bundle(
     patient, patient_ref = _patient(index, request)
     product, codings, concept = _product(index, request)
     read = [(request, "MedicationRequest"), (patient, "Patient")]
-    for kind in (Medication, Observation, Coverage, Organization):
+    for kind in (Medication, Observation, Coverage, Organization, MedicationDispense):
         read += [(r, kind.__name__) for r in index.of_type(kind)]
     # walked as sent (the JSON in hand, not the models serialized again)
     sent = data.get("entry") if isinstance(data, Mapping) else None
@@ -181,6 +186,7 @@ def read_bundle(
     _coverage(index, request, patient_ref, reading)
     _code(concept, product, codings, reading, code_set)
     _request_fields(index, request, reading, tolerance_pct, mode)
+    _shown(index, reading)
     if "weight_kg" not in order and "dose_per_kg" in order:
         raise FhirInputError(
             "Bundle.entry",
@@ -189,6 +195,50 @@ def read_bundle(
             code="required",
         )
     return reading
+
+
+def _shown(index: Index, reading: Reading) -> None:
+    """The vials a ``$plan`` answer showed, when its MedicationDispenses (status
+    preparation, for this request) come back in the Bundle: ``$dispense`` then
+    records exactly those or refuses (docs/design.md "Bench safety")."""
+    dispenses = index.of_type(MedicationDispense)
+    if not dispenses:
+        return
+    shown: list[dict[str, object]] = []
+    for i, dispense in enumerate(dispenses):
+        where = f"MedicationDispense[{i}]"
+        if dispense.status != "preparation":
+            raise FhirInputError(
+                f"{where}.status",
+                "preparation (a planned dispense, as $plan answered it)",
+                Described("another status"),
+            )
+        asked = [str(r.reference) for r in dispense.authorizingPrescription or []]
+        if reading.request not in asked:
+            raise FhirInputError(
+                f"{where}.authorizingPrescription",
+                "a reference to the Bundle's MedicationRequest",
+                Described("none" if not asked else "another"),
+            )
+        reference = dispense.medicationReference
+        contained = {f"#{r.id}": r for r in dispense.contained or [] if r.id}
+        medication = contained.get(str(reference.reference)) if reference else None
+        batch = getattr(medication, "batch", None)
+        lot = batch.lotNumber if batch is not None else None
+        if not isinstance(medication, Medication) or not lot:
+            raise FhirInputError(
+                f"{where}.medicationReference",
+                "a contained Medication with its batch.lotNumber (the lot)",
+                Described("none"),
+            )
+        quantity = dispense.quantity.value if dispense.quantity else None
+        if quantity is None or quantity != int(quantity) or not 1 <= quantity <= 10_000:
+            raise FhirInputError(
+                f"{where}.quantity", "a whole number of vials from 1 to 10,000", Described("other")
+            )
+        shown.append({"lot": str(lot), "count": int(quantity)})
+    reading.shown = shown
+    reading.sources["vials"] = "MedicationDispense"
 
 
 # --- the Bundle and its references -------------------------------------------------
@@ -600,6 +650,10 @@ def _request_fields(
         reading.sources["tolerance"] = "MedicationRequest.extension(tolerance-under-pct)"
     if "tolerance_pct" not in order and "tolerance" not in order and tolerance_pct is not None:
         order["tolerance_pct"] = tolerance_pct
+    reason = extensions.get(EXTENSION + "override-reason")
+    if reason is not None:
+        reading.override = reason.valueString
+        reading.sources["override"] = "MedicationRequest.extension(override-reason)"
     authorization = extensions.get(EXTENSION + "prior-authorization")
     if authorization is not None:
         order["prior_authorization"] = authorization.valueString

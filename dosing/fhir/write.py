@@ -200,6 +200,14 @@ def _plan_outcome(reading: Reading, plan: Mapping[str, Any]) -> dict[str, Any]:
                 "diagnostics": str(plan.get("reason") or "no selection of vials meets the order"),
             }
         )
+    issues += [  # the stops first: a dispense needs their override (extension override-reason)
+        {
+            "severity": "warning",
+            "code": "business-rule",
+            "diagnostics": f"stop: {stop['message']} [{stop['id']}]",
+        }
+        for stop in plan.get("stops", [])
+    ]
     issues += [
         {
             "severity": "warning",

@@ -369,6 +369,15 @@ class Shelf:
                 ids[lot], left, expiry[lot] = self._locked(db, lot, site)
                 if count > left:
                     short[lot] = (left, count)
+            if short:
+                raise StockChanged(
+                    "; ".join(
+                        f"lot {lot} has {counted(left, 'vial')} left, not {count}"
+                        for lot, (left, count) in short.items()
+                    )
+                    + ": plan again from the shelf",
+                    short,
+                )
             for one in wanted:
                 judged = max(day, one.service_date) if one.service_date else day
                 for lot, count in one.vials.items():
@@ -381,15 +390,6 @@ class Shelf:
                             Described(f"one that expired on {expires.isoformat()}"),
                         )
             self._no_second_dispense(db, wanted)
-            if short:
-                raise StockChanged(
-                    "; ".join(
-                        f"lot {lot} has {counted(left, 'vial')} left, not {count}"
-                        for lot, (left, count) in short.items()
-                    )
-                    + ": plan again from the shelf",
-                    short,
-                )
             made = []
             for one in wanted:
                 key = db.execute(

@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from dosing.errors import InputError
 from dosing.fhir import error_outcome, plan_bundle, planned, read_bundle
+from dosing.shelf.clock import site_today
 from dosing.shelf.dispensing import AlreadyDispensed, plan_order
+from dosing.stops import Stopped
 from dosing.web.access import api_user, json_body, shelf_of
 
 __all__ = ["FHIR_JSON", "FHIR_PREFIX", "router"]
@@ -75,10 +77,38 @@ async def _answer(request: Request, user: str | None, key: str | None) -> FhirTe
         done = await run_in_threadpool(
             planned,
             reading,
-            lambda order: plan_order(shelf_of(request), order, user=user, key=key),
+            lambda order: plan_order(
+                shelf_of(request),
+                order,
+                user=user,
+                key=key,
+                override=reading.override if user else None,
+                vials=reading.shown if user else None,
+                today=site_today(),
+            ),
         )
     except AlreadyDispensed as seen:  # a retry of a recorded dispense
         return FhirText(plan_bundle(reading, seen.plan, dispense_ids=[seen.dispense_id]))
+    except Stopped as stopped:  # nothing recorded: each stop an issue, then how to override
+        return FhirText(stopped_outcome(stopped), status_code=409)
     except InputError as exc:
         return FhirText(error_outcome(exc), status_code=400)
     return FhirText(plan_bundle(reading, done.plan.to_dict(), dispense_ids=done.dispense_ids))
+
+
+def stopped_outcome(stopped: Stopped) -> dict[str, Any]:
+    """The OperationOutcome of a dispense refused by its stops (issue type
+    business-rule), naming the extension that overrides them."""
+    issues = [
+        {"severity": "error", "code": "business-rule", "diagnostics": f"{s.message} [{s.id}]"}
+        for s in stopped.stops
+    ]
+    issues.append(
+        {
+            "severity": "information",
+            "code": "business-rule",
+            "diagnostics": "nothing was dispensed; a pharmacist who has checked may dispense "
+            "with the MedicationRequest extension override-reason (valueString: why)",
+        }
+    )
+    return {"resourceType": "OperationOutcome", "issue": issues}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from dosing.cli import main
 from dosing.shelf import open_shelf
@@ -129,3 +130,82 @@ def test_other_errors_are_operation_outcomes_too(url: str) -> None:
         assert is_outcome(client.get("/fhir/Patient/1"), 404)["issue"]
         big = b"{" + b" " * 20_000 + b"}"
         assert is_outcome(client.post(PLAN, content=big, headers=FHIR), 413)["issue"]
+
+
+# -- bench safety: stops, their override, and the vials $plan showed ------------
+
+
+def _with_override(bundle: dict[str, object], reason: str) -> dict[str, object]:
+    request = resource(bundle, "MedicationRequest")  # type: ignore[arg-type]
+    request.setdefault("extension", []).append(
+        {"url": "https://factordose.org/fhir/StructureDefinition/override-reason",
+         "valueString": reason}
+    )  # fmt: skip
+    return bundle
+
+
+def test_a_second_dispense_the_same_day_is_a_409_stop_until_overridden(
+    client: TestClient, url: str
+) -> None:
+    assert client.post(DISPENSE, json=example(), headers=FHIR).status_code == 200
+    again = is_outcome(client.post(DISPENSE, json=example(), headers=FHIR), 409)
+    OperationOutcome.model_validate(again)  # a valid R4 OperationOutcome
+    first = again["issue"][0]  # type: ignore[index]
+    assert first["code"] == "business-rule" and "[duplicate-dispense]" in first["diagnostics"]
+    assert "override-reason" in again["issue"][-1]["diagnostics"]  # type: ignore[index]
+    planned = client.post(PLAN, json=example(), headers=FHIR).json()  # $plan shows the stop
+    issues = of(planned, "OperationOutcome")[0]["resource"]["issue"]
+    assert any(i["code"] == "business-rule" and "duplicate-dispense" in i["diagnostics"]
+               for i in issues)  # fmt: skip
+    done = client.post(
+        DISPENSE, json=_with_override(example(), "second infusion: bleed, Dr Kim"), headers=FHIR
+    )
+    assert done.status_code == 200
+    with open_shelf(url) as shelf:
+        ids = sorted({m["dispense_id"] for m in shelf.log(patient="P-1001")})
+        assert len(ids) == 2
+        overridden = [r for r in shelf.recall(shelf.log(patient="P-1001")[0]["lot"]) if r.override]
+        assert overridden and overridden[0].override.reason == "second infusion: bleed, Dr Kim"  # type: ignore[union-attr]
+
+
+def test_dispense_records_the_vials_plan_showed_or_409_when_they_changed(
+    client: TestClient, url: str
+) -> None:
+    planned = client.post(PLAN, json=example(), headers=FHIR).json()
+    shown = [e for e in planned["entry"] if e["resource"]["resourceType"] == "MedicationDispense"]
+    bundle = example()
+    bundle["entry"] += shown  # the $plan answer's dispenses, sent back
+    with open_shelf(url) as shelf:
+        lot = shown[0]["resource"]["contained"][0]["batch"]["lotNumber"]
+        on_hand = next(x.count for x in shelf.stock() if x.lot == lot)
+        shelf.waste(lot, on_hand, reason="dropped", user="bo")  # the shown lot is gone
+    changed = is_outcome(client.post(DISPENSE, json=bundle, headers=FHIR), 409)
+    assert f"lot {lot} has 0 vials left" in changed["issue"][0]["diagnostics"]  # type: ignore[index, operator]
+    with open_shelf(url) as shelf:
+        assert not shelf.log(patient="P-1001")  # nothing recorded
+    fresh = client.post(PLAN, json=example(), headers=FHIR).json()
+    again = example()
+    again["entry"] += [
+        e for e in fresh["entry"] if e["resource"]["resourceType"] == "MedicationDispense"
+    ]
+    done = client.post(DISPENSE, json=again, headers=FHIR)
+    assert done.status_code == 200
+    recorded = {
+        d["resource"]["contained"][0]["batch"]["lotNumber"]: d["resource"]["quantity"]["value"]
+        for d in of(done.json(), "MedicationDispense")
+    }
+    wanted = {
+        d["resource"]["contained"][0]["batch"]["lotNumber"]: d["resource"]["quantity"]["value"]
+        for d in of(fresh, "MedicationDispense")
+    }
+    assert recorded == wanted
+
+
+def test_a_shown_dispense_of_another_request_or_status_is_refused(client: TestClient) -> None:
+    planned = client.post(PLAN, json=example(), headers=FHIR).json()
+    shown = of(planned, "MedicationDispense")[0]
+    bundle = example()
+    shown["resource"]["status"] = "completed"
+    bundle["entry"].append(shown)
+    issue = is_outcome(client.post(DISPENSE, json=bundle, headers=FHIR), 400)["issue"][0]
+    assert issue["expression"] == ["MedicationDispense[0].status"]  # type: ignore[index]

@@ -6,6 +6,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from dosing.cli import main
 from dosing.shelf.store import open_shelf
 from optimizer.inventory import parse_inventory_csv
@@ -147,3 +149,64 @@ def test_db_and_site_may_follow_the_action(tmp_path: Path) -> None:
     assert "JV5K21" in run("shelf", "--db", url, "--site", "S1", "list")[1]
     assert "JV5K21" in run("shelf", "list", "--site", "S1", "--db", url)[1]
     assert "empty" in run("shelf", "list", "--db", url)[1]  # another site's stock is not here
+
+
+# -- bench safety at the command line (docs/design.md "Bench safety") -------------
+
+
+def test_the_bench_refuses_what_a_pharmacist_would(db_url: str, tmp_path: Path) -> None:
+    """The issue's trial, item by item: an expired lot received, the same file
+    received twice, a dispense on an old date of service, a second dispense the
+    same day, 150 IU/kg: each refused or said, and overridden only with a reason."""
+    stale = tmp_path / "stale.csv"
+    stale.write_text(
+        "ndc,lot,amount,count,expires,product\n,OLD1,1000,4,2026-12-01,Jivi\n,OK1,1000,4,2027-12-31,Jivi\n"
+    )
+    code, out, err = run("shelf", "--db", db_url, "receive", str(stale), "--by", "rx")
+    assert code == 2 and "`lot OLD1: expires`" in err and "expired on 2026-12-01" in err
+    assert run("shelf", "--db", db_url, "list")[1] == "The shelf is empty.\n"  # not even OK1
+    inventory = str(EXAMPLES / "shelf-inventory.csv")
+    assert run("shelf", "--db", db_url, "receive", inventory, "--by", "rx")[0] == 0
+    code, _, err = run("shelf", "--db", db_url, "receive", inventory, "--by", "rx")
+    assert code == 2 and "received before" in err and "--add" in err
+    code, out, _ = run("shelf", "--db", db_url, "receive", inventory, "--by", "rx", "--add")
+    assert code == 0 and out == "Received 17 vials in 6 lots.\n"
+    order = tmp_path / "order.json"
+    order.write_text((EXAMPLES / "shelf-order.json").read_text())  # date of service 2026-11-26
+    dispense = ("plan", str(order), "--shelf", "--db", db_url, "--dispense", "--by", "ana")
+    code, out, _ = run(*dispense)
+    assert code == 0 and "expiry judged on 2026-12-08, the day the vials leave the shelf" in out
+    assert "the date of service 2026-11-26 is before today (2026-12-08)" in out
+    code, out, err = run(*dispense)  # the same patient, drug and day again
+    assert code == 1 and err.count("\n") == 1 and "[duplicate-dispense]" in err
+    assert '--override "REASON"' in err and "nothing was dispensed" in err
+    assert "STOP" in out and "Dispensed" not in out  # the plan shown, with its stop first
+    assert out.index("STOP") < out.index("Pull these vials")
+    code, _, err = run(*dispense, "--override", "   ")
+    assert code == 2 and "`override`" in err
+    code, out, _ = run(*dispense, "--override", "second infusion: knee bleed")
+    assert code == 0 and "Override by ana of duplicate-dispense: second infusion: knee bleed" in out
+    log = run("shelf", "--db", db_url, "log", "--patient", "P-17")[1]
+    assert "[Override by ana of duplicate-dispense: second infusion: knee bleed]" in log
+    recall = run("shelf", "--db", db_url, "recall", "JV3D08", "--json")[1]
+    overrides = [r["override"] for r in json.loads(recall)]
+    assert overrides[0] is None and overrides[-1]["reason"] == "second infusion: knee bleed"
+    heavy = tmp_path / "heavy.json"
+    heavy.write_text(json.dumps({**json.loads(order.read_text()), "dose_per_kg": 150,
+                                 "tolerance_pct": 10, "patient_id": "P-18"}))  # fmt: skip
+    code, out, err = run("plan", str(heavy), "--shelf", "--db", db_url, "--dispense", "--by", "ana",
+                         "--json")  # fmt: skip
+    assert code == 1 and "[over-label-dose]" in err
+    shown = json.loads(out)
+    assert shown["dispense_ids"] == [] and [s["id"] for s in shown["stops"]] == [
+        "over-label-dose", "over-plausible-per-kg"
+    ]  # fmt: skip
+    code, _, err = run("plan", str(heavy), "--shelf", "--db", db_url, "--override", "x")
+    assert code == 2 and "--override" in err and "--dispense" in err
+
+
+def test_a_site_time_zone_decides_today(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FACTORDOSE_TODAY")
+    code, _, err = run("shelf", "--db", db_url, "--tz", "Mars/Olympus", "list")
+    assert code == 2 and "`tz` must be an IANA time zone" in err
+    assert run("shelf", "--db", db_url, "--tz", "Pacific/Kiritimati", "list")[0] == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from dosing.cli import main
 from dosing.shelf import Shelf, open_shelf
 from dosing.web import create_app
 from dosing.web.auth import Accounts
-from optimizer import read_inventory_csv
+from optimizer import Lot, read_inventory_csv
 from tests.paths import EXAMPLES, RECEIVED_ON
 from tests.shelf.test_dispensing import Racing, rival_in_turn, take_all_of, take_everything
 
@@ -455,3 +456,147 @@ def test_a_supply_without_lots_plans_from_the_shelf(client: TestClient, url: str
     request["doses"] = request["doses"][:1]
     response = client.post("/api/supply", json=request)
     assert response.status_code == 200 and response.json()["summary"]["met"] == 1
+
+
+# -- bench safety over HTTP (docs/design.md "Bench safety") ----------------------
+
+
+def shelf_order(**extra: object) -> dict[str, object]:
+    order = {k: v for k, v in example_order().items() if k != "inventory"}
+    return {**order, "patient_id": "P-17", **extra}
+
+
+def test_the_dispense_records_exactly_the_vials_the_plan_answered(
+    client: TestClient, url: str
+) -> None:
+    stocked(url)
+    shown = client.post("/api/shelf/plan", json=shelf_order()).json()
+    assert shown["expiry_as_of"] == "2026-12-08" and shown["stops"] == []
+    assert any("JV1X99 expired on 2026-10-31 (before 2026-12-08)" in w for w in shown["warnings"])
+    vials = [{"lot": v["lot"], "count": v["count"]} for v in shown["vials"]]
+    # new stock that would plan better arrives meanwhile: the shown vials are still recorded
+    received = client.post(
+        "/api/shelf/receive",
+        json={"lots": [{"lot": "NEW1", "amount": 3625, "count": 1, "product": "Jivi",
+                        "expires": "2028-01-31"}]},
+    )  # fmt: skip
+    assert received.status_code == 200
+    done = client.post("/api/shelf/dispense", json={"order": shelf_order(), "vials": vials})
+    assert done.status_code == 200
+    assert [{"lot": v["lot"], "count": v["count"]} for v in done.json()["vials"]] == vials
+    with open_shelf(url) as shelf:
+        assert shelf.recall("NEW1") == []
+
+
+def test_vials_that_changed_are_a_409_naming_the_change_and_the_plan_now(
+    client: TestClient, url: str
+) -> None:
+    stocked(url)
+    shown = client.post("/api/shelf/plan", json=shelf_order()).json()
+    vials = [{"lot": v["lot"], "count": v["count"]} for v in shown["vials"]]
+    with open_shelf(url) as shelf:  # the lots taken from the command line meanwhile
+        shelf.dispense({"JV3D08": 2}, user="bo", patient="P-99")
+    answer = client.post("/api/shelf/dispense", json={"order": shelf_order(), "vials": vials})
+    assert answer.status_code == 409
+    error = answer.json()["error"]
+    assert "lot JV3D08 has 0 vials left, 1 were shown" in error["message"]
+    assert error["short"] == {"JV3D08": {"left": 0, "asked": 1}}
+    assert error["plan"]["status"] == "ok" and "JV3D08" not in {
+        v["lot"] for v in error["plan"]["vials"]
+    }
+    with open_shelf(url) as shelf:
+        assert [r.patient for r in shelf.recall("JV3D08")] == ["P-99"]  # nothing for P-17
+    expired = client.post(
+        "/api/shelf/dispense",
+        json={"order": shelf_order(), "vials": [{"lot": "JV1X99", "count": 4}]},
+    )
+    assert expired.status_code == 409 and "lot JV1X99 expired on 2026-10-31" in (
+        expired.json()["error"]["message"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("vials", "field"),
+    [
+        ([{"lot": "JV5M07", "count": 1}, {"lot": "JV5M07", "count": 1}], "vials[1].lot"),
+        ([{"lot": "JV5M07", "count": 0}], "vials[0].count"),
+        ([{"lot": "JV5M07", "count": True}], "vials[0].count"),
+        ([{"lot": "NOPE", "count": 1}], "vials[0].lot"),
+        ([{"lot": "KOV1", "count": 1}], "vials[0].lot"),  # another drug
+        ([], "vials"),
+        ("JV5M07", "vials"),
+    ],
+)
+def test_a_bad_vials_list_is_a_422_naming_it(
+    client: TestClient, url: str, vials: object, field: str
+) -> None:
+    stocked(url)
+    with open_shelf(url) as shelf:
+        shelf.receive([Lot("KOV1", Fraction(1000), 2, product="Kovaltry")], user="rx")
+    answer = client.post("/api/shelf/dispense", json={"order": shelf_order(), "vials": vials})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == field
+    with open_shelf(url) as shelf:
+        assert not shelf.log(patient="P-17")
+
+
+def test_a_stop_is_a_409_with_its_id_until_a_reason_overrides_it(
+    client: TestClient, url: str
+) -> None:
+    stocked(url)
+    heavy = shelf_order(dose_per_kg=150, tolerance_pct=10)  # 10,875 IU: over Jivi's 6,000
+    answer = client.post("/api/shelf/dispense", json={"order": heavy})
+    assert answer.status_code == 409
+    error = answer.json()["error"]
+    assert error["stop"] == "over-label-dose"
+    assert [s["id"] for s in error["stops"]] == ["over-label-dose", "over-plausible-per-kg"]
+    assert '"override": "REASON"' in error["message"]
+    for blank in ("", "   ", 7, "x" * 201, "tab\there"):
+        refused = client.post("/api/shelf/dispense", json={"order": heavy, "override": blank})
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == "override"
+    done = client.post(
+        "/api/shelf/dispense", json={"order": heavy, "override": "surgery: loading dose, Dr Lee"}
+    )
+    assert done.status_code == 200
+    override = done.json()["override"]
+    assert override == {
+        "reason": "surgery: loading dose, Dr Lee",
+        "by": client.app.state.local_user,  # type: ignore[attr-defined]
+        "stops": ["over-label-dose", "over-plausible-per-kg"],
+    }
+    lot = done.json()["vials"][0]["lot"]
+    recall = client.get(f"/api/shelf/recall/{lot}").json()
+    assert recall[0]["override"] == override
+    log = client.get("/api/shelf/log", params={"patient": "P-17"}).json()
+    assert {m["kind"] for m in log if m["override"] == override} == {"dispense"}
+    # the same patient, drug and day again: the ledger's own stop
+    second = client.post("/api/shelf/dispense", json={"order": shelf_order()})
+    assert second.status_code == 409 and second.json()["error"]["stop"] == "duplicate-dispense"
+    voided = client.post(f"/api/shelf/dispenses/{done.json()['dispense_ids'][0]}/void",
+                         json={"reason": "wrong dose"})  # fmt: skip
+    assert voided.status_code == 200
+    third = client.post("/api/shelf/dispense", json={"order": shelf_order()})
+    assert third.status_code == 200 and third.json()["override"] is None  # voided: no stop
+
+
+def test_receiving_refuses_expired_lots_and_lots_already_on_the_shelf(
+    client: TestClient, url: str
+) -> None:
+    lots = [{"lot": "A1", "amount": 1000, "count": 2, "product": "Jivi", "expires": "2027-06-30"}]
+    assert client.post("/api/shelf/receive", json={"lots": lots}).status_code == 200
+    twice = client.post("/api/shelf/receive", json={"lots": lots})
+    assert twice.status_code == 422 and twice.json()["error"]["field"] == "lot A1"
+    assert "received before" in twice.json()["error"]["message"]
+    added = client.post("/api/shelf/receive", json={"lots": lots, "add": True})
+    assert added.status_code == 200 and added.json()["vials"] == 2
+    old = [{**lots[0], "lot": "B1", "expires": "2026-12-07"}, {**lots[0], "lot": "C1"}]
+    expired = client.post("/api/shelf/receive", json={"lots": old})
+    assert expired.status_code == 422 and "expired on 2026-12-07" in expired.json()["error"][
+        "message"
+    ]
+    stock = {r["lot"]: r["count"] for r in client.get("/api/shelf/stock").json()}
+    assert stock == {"A1": 4}  # nothing of the refused file, not even its good row
+    assert client.post("/api/shelf/receive", json={"lots": lots, "add": "yes"}).status_code == 422
+    scan = "(01)00309443053025(17)261207(10)ADV9(21)SN77"  # (17) yesterday
+    refused = client.post("/api/shelf/receive", json={"scan": scan, "amount": 1043})
+    assert refused.status_code == 422 and "expired on 2026-12-07" in refused.text
