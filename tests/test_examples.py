@@ -24,6 +24,7 @@ def test_every_example_file_is_covered() -> None:
         "api-order.json",
         "pk-regimen.json",
         "inventory.csv",
+        "shelf-inventory.csv",  # the README's shelf tour, tests/shelf
         "orders.jsonl",
         "supply.json",
         "claims.csv",
@@ -100,3 +101,13 @@ def test_example_claims_show_the_denials_they_were_written_with() -> None:
     assert {"late-filing", "jw-undocumented", "jw-exceeds-discard"} <= by_claim["CLM-4"]
     assert records[-1]["rows"] == 6 and records[-1]["rows_unreadable"] == 0
     assert code == 1
+
+
+def test_the_shelf_inventory_is_the_example_inventory_less_its_expired_lot() -> None:
+    """The README's shelf tour receives it: every lot of examples/inventory.csv
+    but JV1X99, which expired on 2026-10-31 and is refused at the door."""
+    from optimizer import read_inventory_csv
+
+    every = read_inventory_csv(EXAMPLES / "inventory.csv")
+    shelf = read_inventory_csv(EXAMPLES / "shelf-inventory.csv")
+    assert list(shelf) == [lot for lot in every if lot.lot != "JV1X99"]

@@ -98,10 +98,20 @@ def test_every_factordose_command_in_the_readme_runs(command: str) -> None:
 
 
 #: The shelf's commands, in the README's order on one new database: what each
-#: must exit with and print.
+#: must exit with and print (on stdout, or for a refusal on stderr).
 SHELF_EXPECTED = [
     ("export FACTORDOSE_DB=sqlite:///pharmacy.db", None, ""),
-    ("factordose shelf receive examples/inventory.csv --by ana", 0, "Received 22 vials in 7 lots."),
+    (
+        "factordose shelf receive examples/inventory.csv --by ana   # exits 2: its lot JV1X99 "
+        "has expired",
+        2,
+        "`lot JV1X99: expires` must be a lot not expired on 2026-12-08",
+    ),
+    (
+        "factordose shelf receive examples/shelf-inventory.csv --by ana",
+        0,
+        "Received 17 vials in 6 lots.",
+    ),
     (
         "factordose shelf receive --scan '(01)00309443053025(17)280500(10)ADV123(21)SN0001' "
         "--amount 1043 --by ana",
@@ -114,12 +124,20 @@ SHELF_EXPECTED = [
         0,
         "Dispensed by ana for patient P-17: dispense 1.",
     ),
+    (
+        "factordose plan examples/shelf-order.json --shelf --dispense --by ana   # exits 1: a "
+        "second dispense",
+        1,
+        "already has this drug dispensed for 2026-11-26 (dispense 1): a second dose the same "
+        "day must be confirmed [duplicate-dispense]: nothing was dispensed; to dispense, "
+        '--override "REASON"',
+    ),
     ("factordose shelf recall JV3D08", 0, "dispense 1"),
     ("factordose shelf return 1 --lot JV5M07 --by ana", 0, "Returned 1 vial of dispense 1."),
     (
-        "factordose shelf waste JV1X99 --count 5 --reason expired --by ana",
+        "factordose shelf waste JV2C19 --count 1 --reason damaged --by ana",
         0,
-        "Wasted 5 vials of lot JV1X99 (expired).",
+        "Wasted 1 vial of lot JV2C19 (damaged).",
     ),
     ("factordose shelf log --patient P-17", 0, "return   lot JV5M07"),
     ("factordose shelf export", 0, "JV5M07,565,2,"),
@@ -139,8 +157,12 @@ def test_the_shelf_section_runs_from_receive_to_recall(tmp_path: Path) -> None:
         result = subprocess.run(
             runnable, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True
         )
-        assert (result.returncode, result.stderr) == (code, ""), line
-        assert needle in result.stdout, (line, result.stdout)
+        assert result.returncode == code, (line, result.stderr)
+        if code == 0:
+            assert result.stderr == "", line
+            assert needle in result.stdout, (line, result.stdout)
+        else:  # one line on stderr naming what was refused
+            assert result.stderr.count("\n") == 1 and needle in result.stderr, line
     assert (tmp_path / "pharmacy.db").exists()  # where the README said, nowhere else
 
 

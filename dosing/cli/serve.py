@@ -36,8 +36,7 @@ def register(commands: Any) -> None:
     serve.add_argument(
         "--tz",
         metavar="ZONE",
-        help=f"the site's time zone, whose today judges expiry (else {TZ_ENV}, else the "
-        "machine's)",
+        help=f"the site's time zone, whose today judges expiry (else {TZ_ENV}, else the machine's)",
     )
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes (default 1; one per core)"

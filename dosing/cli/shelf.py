@@ -56,8 +56,7 @@ def register(commands: Any) -> None:
     shelf.add_argument(
         "--tz",
         metavar="ZONE",
-        help=f"the site's time zone, whose today judges expiry (else {TZ_ENV}, else the "
-        "machine's)",
+        help=f"the site's time zone, whose today judges expiry (else {TZ_ENV}, else the machine's)",
     )
     actions = shelf.add_subparsers(dest="action", required=True)
     # --db, --site, --tz after the action too (`shelf receive FILE --db URL`), as plan takes them
@@ -105,7 +104,9 @@ def register(commands: Any) -> None:
         help=f"flag lots expiring within N days (default {EXPIRING_DAYS})",
     )
     listing.add_argument(
-        "--as-of", metavar="YYYY-MM-DD", help="the day expiry is judged on (default the site's today)"
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help="the day expiry is judged on (default the site's today)",
     )
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(run=run_list)
@@ -180,8 +181,7 @@ def add_shelf_options(parser: argparse.ArgumentParser, what: str) -> None:
     group.add_argument(
         "--tz",
         metavar="ZONE",
-        help=f"the site's time zone, whose today judges expiry (else {TZ_ENV}, else the "
-        "machine's)",
+        help=f"the site's time zone, whose today judges expiry (else {TZ_ENV}, else the machine's)",
     )
     if what == "order":
         group.add_argument("--patient", metavar="ID", help="for whom (default the order's)")
@@ -194,7 +194,9 @@ def shelf_arguments(args: argparse.Namespace) -> None:
             if getattr(args, name, None) not in (None, False):
                 raise UsageError(f"--{name} needs --shelf")
     if args.override is not None and not args.dispense:
-        raise UsageError("--override is the reason to dispense despite a stop: give it with --dispense")
+        raise UsageError(
+            "--override is the reason to dispense despite a stop: give it with --dispense"
+        )
     if args.dispense and not (args.by or "").strip():
         raise UsageError("--dispense needs --by NAME (who dispenses)")
     if args.by is not None and not args.dispense:
@@ -260,9 +262,7 @@ def dispensed_note(done: Dispensed) -> str:
 
 def override_note(override: Override) -> str:
     """The line that says a stop was overridden, by whom and why."""
-    return (
-        f"Override by {override.by} of {', '.join(override.stops)}: {override.reason}"
-    )
+    return f"Override by {override.by} of {', '.join(override.stops)}: {override.reason}"
 
 
 def run_receive(args: argparse.Namespace, out: TextIO, report: Report) -> None:
@@ -448,7 +448,9 @@ def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
                 + (f"  patient {move['patient']}" if move["patient"] else "")
                 + (f"  dispense {move['dispense_id']}" if move["dispense_id"] else "")
                 + (f"  ({move['reason']})" if move["reason"] else "")
-                + (f"  [{override_note(o)}]" if isinstance(o := move["override"], Override) else ""),
+                + (
+                    f"  [{override_note(o)}]" if isinstance(o := move["override"], Override) else ""
+                ),
                 file=out,
             )
 

@@ -350,8 +350,8 @@ def _dispense_shown(
     aside = sort_shelf(
         given, result.code, product=result.order.product, crosswalk=options.get("crosswalk")
     ).set_aside
-    for lot, what in aside:
-        index = list(shown).index(lot.lot)
+    for other, what in aside:
+        index = list(shown).index(other.lot)
         raise InputError(
             f"vials[{index}].lot", f"a lot of the ordered {result.drug}", Described(f"{what}")
         )
@@ -360,7 +360,9 @@ def _dispense_shown(
         held = stock[lot]
         if held.count < count:
             short[lot] = (held.count, count)
-            changes.append(f"lot {lot} has {counted(held.count, 'vial')} left, {count} were shown")
+            changes.append(
+                f"lot {lot} has {counted(held.count, 'vial')} left, {_were(count)} shown"
+            )
         if held.expires is not None and held.expires < (result.expiry_day or day):
             changes.append(
                 f"lot {lot} expired on {held.expires.isoformat()} (expiry judged on "
@@ -420,9 +422,14 @@ def _recorded(
 
 def _what_changed(lost: StockChanged) -> str:
     return "another dispense took vials first: " + ", ".join(
-        f"lot {lot} has {counted(left, 'vial')} left, {asked} were planned"
+        f"lot {lot} has {counted(left, 'vial')} left, {_were(asked)} planned"
         for lot, (left, asked) in sorted(lost.short.items())
     )
+
+
+def _were(count: int) -> str:
+    """ "1 was", "2 were": how many vials a plan named."""
+    return f"{count} {'was' if count == 1 else 'were'}"
 
 
 def _site(ordered: object, given: str | None) -> str:

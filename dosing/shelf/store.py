@@ -844,7 +844,7 @@ class Shelf:
             raise InputError(
                 f"lot {lot.lot}",
                 "a lot not yet received at this site, or a receipt that says it adds to it "
-                "(--add; over HTTP \"add\": true): nothing was received",
+                '(--add; over HTTP "add": true): nothing was received',
                 Described(f"one received before, {counted(int(found['on_hand']), 'vial')} on hand"),
             )
         return int(found["id"])
@@ -887,7 +887,7 @@ def order_text(data: Mapping[str, object] | None) -> str | None:
     return json.dumps(data, default=number)
 
 
-def _override(row: Mapping[str, Any]) -> Override | None:
+def _override(row: sa.RowMapping | Mapping[str, Any]) -> Override | None:
     """The override a dispense row records (its ``override_*`` columns), if any."""
     if row["override_reason"] is None:
         return None
@@ -898,7 +898,7 @@ def _override(row: Mapping[str, Any]) -> Override | None:
 _OVERRIDE_COLUMNS = ("override_reason", "override_by", "override_stops")
 
 
-def _move(row: Mapping[str, Any]) -> dict[str, object]:
+def _move(row: sa.RowMapping | Mapping[str, Any]) -> dict[str, object]:
     """A movement as :meth:`Shelf.log` gives it: its columns, the time in UTC, and
     the override of the dispense it records (``None`` for the others)."""
     move = {k: v for k, v in row.items() if k not in _OVERRIDE_COLUMNS}

@@ -142,9 +142,7 @@ async def api_supply(request: Request, user: User) -> JSONText:
     supply = await json_body(request, "supply")
     refuse_server_files(supply)
     if isinstance(supply, dict) and "inventory" not in supply:  # from the shelf's stock
-        planned = await run_in_threadpool(
-            plan_doses, shelf_of(request), supply, today=site_today()
-        )
+        planned = await run_in_threadpool(plan_doses, shelf_of(request), supply, today=site_today())
         return JSONText(planned.plan.to_dict())
     return JSONText((await run_in_threadpool(plan_supply, supply)).to_dict())
 

@@ -8,7 +8,6 @@ under), never a form field.
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import hmac
 import io
@@ -32,8 +31,8 @@ from dosing.billing import SHIPPED_CODE_SETS, SHIPPED_PAYERS
 from dosing.billing.catalog import load_catalog
 from dosing.errors import DosingError, InputError
 from dosing.jsontext import read_json
-from dosing.pk.panel import panel
 from dosing.pipeline import Plan
+from dosing.pk.panel import panel
 from dosing.shelf.clock import site_today
 from dosing.shelf.dispensing import (
     AlreadyDispensed,
@@ -61,8 +60,8 @@ from dosing.web.access import (
 from dosing.web.api import refuse_server_files
 from optimizer.errors import Described, FieldError, OptimizerError
 from optimizer.inventory import parse_inventory_csv
-from optimizer.textfile import MAX_BYTES, read_stream
 from optimizer.numbers import format_amount, parse_number
+from optimizer.textfile import MAX_BYTES, read_stream
 
 __all__ = ["router"]
 
@@ -292,7 +291,6 @@ async def dispense_post(request: Request) -> Response:
     except _Refused as exc:
         return PlainTextResponse(str(exc), status_code=403)
     context = _plan_context()
-    fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
     shelf = shelf_of(request)
     order_text, vials_text = str(form.get("order_json") or ""), str(form.get("vials_json") or "")
     key = str(form.get("dispense_key") or "")
@@ -305,6 +303,7 @@ async def dispense_post(request: Request) -> Response:
     order = read_json(order_text, "order")
     vials = read_json(vials_text, "vials")
     assert isinstance(order, dict)  # signed by this service: its own order and vials
+    fields = form_of(order)  # the Plan form as it was, for a new decision
     override = str(form.get("override") or "").strip() or None
     try:
         done = await run_in_threadpool(
@@ -336,6 +335,20 @@ async def dispense_post(request: Request) -> Response:
     except (DosingError, OptimizerError) as exc:
         return _page(request, "plan.html", {**context, "form": fields, "error": str(exc)}, 422)
     return _page(request, "plan.html", {**context, "form": fields, "result": _shown(done)})
+
+
+def form_of(order: Mapping[str, object]) -> dict[str, str]:
+    """The Plan form's fields for an order it made (:func:`order_from_form`)."""
+    fields = {
+        key: str(order[key])
+        for key in ("product", "code", "code_set", "weight_kg", "tolerance_pct", "age_years",
+                    "mode", "payer", "patient_id", "date_of_service", "site")
+        if order.get(key) is not None
+    }  # fmt: skip
+    for kind in DOSE_KINDS:
+        if order.get(kind) is not None:
+            fields |= {"dose_kind": kind, "dose_value": str(order[kind])}
+    return fields
 
 
 def _dispense_form(

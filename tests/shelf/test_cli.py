@@ -21,7 +21,14 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 def test_receive_list_export_and_recall(db_url: str) -> None:
     code, out, _ = run(
-        "shelf", "--db", db_url, "receive", str(EXAMPLES / "shelf-inventory.csv"), "--by", "rx1", "--json"
+        "shelf",
+        "--db",
+        db_url,
+        "receive",
+        str(EXAMPLES / "shelf-inventory.csv"),
+        "--by",
+        "rx1",
+        "--json",
     )
     assert code == 0 and json.loads(out) == {"lots": 6, "vials": 17}
     code, out, _ = run("shelf", "--db", db_url, "list", "--json", "--as-of", "2027-04-01")

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from dosing import InputError, plan, plan_supply
 from dosing.cli import main
-from dosing.shelf.clock import site_today
 from dosing.shelf import Shelf, StockChanged, open_shelf, plan_doses, plan_order
+from dosing.shelf.clock import site_today
 from optimizer import Lot, lots_from_records, read_inventory_csv
 from optimizer.inventory import with_count
 from tests.paths import EXAMPLES
@@ -148,7 +148,7 @@ def test_a_lost_race_is_planned_again_from_what_is_left(db_url: str) -> None:
     shelf = Racing(db_url, take_all_of("JV3D08"), races=1)
     done = plan_order(shelf, order(), user="ana")
     assert done.plan.ok and len(done.dispense_ids) == 1
-    assert "lot JV3D08 has 0 vials left, 1 were planned" in done.changed
+    assert "lot JV3D08 has 0 vials left, 1 was planned" in done.changed
     assert "JV3D08" not in {v.lot for v in done.plan.vials}
     # what was dispensed is the plan of the shelf as the rival left it
     taken = {v.lot: v.count for v in done.plan.vials}

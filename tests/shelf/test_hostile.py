@@ -24,7 +24,8 @@ def run(*argv: str) -> tuple[int, str, str]:
 def db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'shelf.db'}"
     assert (
-        run("shelf", "--db", url, "receive", str(EXAMPLES / "shelf-inventory.csv"), "--by", "rx")[0] == 0
+        run("shelf", "--db", url, "receive", str(EXAMPLES / "shelf-inventory.csv"), "--by", "rx")[0]
+        == 0
     )
     return url
 

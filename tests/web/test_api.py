@@ -499,7 +499,7 @@ def test_vials_that_changed_are_a_409_naming_the_change_and_the_plan_now(
     answer = client.post("/api/shelf/dispense", json={"order": shelf_order(), "vials": vials})
     assert answer.status_code == 409
     error = answer.json()["error"]
-    assert "lot JV3D08 has 0 vials left, 1 were shown" in error["message"]
+    assert "lot JV3D08 has 0 vials left, 1 was shown" in error["message"]
     assert error["short"] == {"JV3D08": {"left": 0, "asked": 1}}
     assert error["plan"]["status"] == "ok" and "JV3D08" not in {
         v["lot"] for v in error["plan"]["vials"]
@@ -510,8 +510,9 @@ def test_vials_that_changed_are_a_409_naming_the_change_and_the_plan_now(
         "/api/shelf/dispense",
         json={"order": shelf_order(), "vials": [{"lot": "JV1X99", "count": 4}]},
     )
-    assert expired.status_code == 409 and "lot JV1X99 expired on 2026-10-31" in (
-        expired.json()["error"]["message"]
+    assert (
+        expired.status_code == 409
+        and "lot JV1X99 expired on 2026-10-31" in (expired.json()["error"]["message"])
     )
 
 
@@ -591,9 +592,9 @@ def test_receiving_refuses_expired_lots_and_lots_already_on_the_shelf(
     assert added.status_code == 200 and added.json()["vials"] == 2
     old = [{**lots[0], "lot": "B1", "expires": "2026-12-07"}, {**lots[0], "lot": "C1"}]
     expired = client.post("/api/shelf/receive", json={"lots": old})
-    assert expired.status_code == 422 and "expired on 2026-12-07" in expired.json()["error"][
-        "message"
-    ]
+    assert (
+        expired.status_code == 422 and "expired on 2026-12-07" in expired.json()["error"]["message"]
+    )
     stock = {r["lot"]: r["count"] for r in client.get("/api/shelf/stock").json()}
     assert stock == {"A1": 4}  # nothing of the refused file, not even its good row
     assert client.post("/api/shelf/receive", json={"lots": lots, "add": "yes"}).status_code == 422

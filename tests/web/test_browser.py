@@ -271,3 +271,87 @@ def test_plan_and_dispense_with_the_keyboard_alone(browser: object, served: Serv
         active.send_keys(Keys.TAB)
     assert "Dispensed by" in wait_for(browser, "#dispensed").text  # type: ignore[attr-defined]
     shot(browser, "keyboard")
+
+
+def test_a_shelf_changed_after_the_plan_is_shown_and_nothing_recorded(
+    browser: object, served: Served, db: str
+) -> None:
+    """The issue's trial at the bench: plan on the page, take those lots from the
+    command line, press Dispense: the change is said first, the plan from the
+    shelf now is shown, and nothing was recorded for the patient."""
+    browser.get(f"{served.base}/plan")  # type: ignore[attr-defined]
+    fill_plan_form(browser)
+    browser.find_element(By.ID, "plan").click()  # type: ignore[attr-defined]
+    assert "JV3D08" in wait_for(browser, "#pull-list").text  # type: ignore[attr-defined]
+    import io
+
+    from dosing.cli import main
+
+    taken = ["shelf", "--db", db, "waste", "JV3D08", "--count", "2", "--reason", "dropped",
+             "--by", "bo"]  # fmt: skip
+    assert main(taken, out=io.StringIO(), err=io.StringIO()) == 0
+    browser.find_element(By.ID, "dispense").click()  # type: ignore[attr-defined]
+    said = wait_for(browser, "#error").text  # type: ignore[attr-defined]
+    assert "lot JV3D08 has 0 vials left, 1 was shown" in said
+    assert "nothing was dispensed" in said
+    assert not browser.find_elements(By.ID, "dispensed")  # type: ignore[attr-defined]
+    assert "JV3D08" not in browser.find_element(By.ID, "pull-list").text  # type: ignore[attr-defined]
+    shot(browser, "dispense-changed")
+    with open_shelf(db) as shelf:
+        assert not shelf.log(patient="P-17")
+    browser.find_element(By.ID, "dispense").click()  # type: ignore[attr-defined]
+    assert "dispense 1" in wait_for(browser, "#dispensed").text  # type: ignore[attr-defined]
+
+
+def test_a_stop_comes_first_and_the_reason_is_asked_before_dispensing(
+    browser: object, served: Served, db: str
+) -> None:
+    browser.get(f"{served.base}/plan")  # type: ignore[attr-defined]
+    fill_plan_form(browser)
+    find = browser.find_element  # type: ignore[attr-defined]
+    find(By.ID, "dose_value").clear()
+    find(By.ID, "dose_value").send_keys("150")  # 10,875 IU: over the label and 100 IU/kg
+    find(By.ID, "tolerance_pct").clear()
+    find(By.ID, "tolerance_pct").send_keys("10")
+    find(By.ID, "plan").click()
+    stops = wait_for(browser, "#stops")
+    assert "over-label-dose" in stops.text  # type: ignore[attr-defined]
+    top = browser.execute_script  # type: ignore[attr-defined]
+    y = top("return [document.getElementById('stops').getBoundingClientRect().top,"
+            " document.getElementById('pull-list').getBoundingClientRect().top]")  # fmt: skip
+    assert y[0] < y[1]  # the stop is above the pull list
+    shot(browser, "stop")
+    find(By.ID, "dispense").click()  # the reason is required: the browser does not send it
+    assert not browser.find_elements(By.ID, "dispensed")  # type: ignore[attr-defined]
+    find(By.ID, "override").send_keys("surgical loading dose, confirmed with Dr Lee")
+    find(By.ID, "dispense").click()
+    assert "dispense 1" in wait_for(browser, "#dispensed").text  # type: ignore[attr-defined]
+    recorded = wait_for(browser, "#override-recorded").text  # type: ignore[attr-defined]
+    assert "surgical loading dose, confirmed with Dr Lee" in recorded
+    with open_shelf(db) as shelf:
+        lot = shelf.log(patient="P-17")[0]["lot"]
+        assert shelf.recall(str(lot))[0].override is not None
+
+
+def test_an_inventory_file_is_received_once_unless_it_adds(
+    browser: object, served: Served, tmp_path: Path
+) -> None:
+    extra = tmp_path / "delivery.csv"
+    extra.write_text("ndc,lot,amount,count,expires,product\n,NEW7,1000,3,2027-12-31,Jivi\n")
+    browser.get(f"{served.base}/shelf")  # type: ignore[attr-defined]
+
+    def send(add: bool) -> None:
+        find = browser.find_element  # type: ignore[attr-defined]
+        find(By.ID, "inventory").send_keys(str(extra))
+        if add:
+            find(By.ID, "add").click()
+        find(By.ID, "receive-file").click()
+
+    send(False)
+    assert "Received 3 vials in 1 lot" in wait_for(browser, "#received-file").text  # type: ignore[attr-defined]
+    send(False)
+    assert "received before" in wait_for(browser, "#error").text  # type: ignore[attr-defined]
+    assert stock_count(browser, served.base, "NEW7") == 3
+    send(True)
+    assert "adding to lots on the shelf" in wait_for(browser, "#received-file").text  # type: ignore[attr-defined]
+    assert stock_count(browser, served.base, "NEW7") == 6

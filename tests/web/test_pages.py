@@ -206,7 +206,9 @@ def test_an_edited_dispense_form_is_refused_and_nothing_recorded(client: TestCli
     refused = client.post("/plan/dispense", data={"csrf": csrf(client), **edited})
     assert refused.status_code == 403 and "changed" in refused.text
     reordered = {**form, "order_json": form["order_json"].replace("72.5", "172.5")}
-    assert client.post("/plan/dispense", data={"csrf": csrf(client), **reordered}).status_code == 403
+    assert (
+        client.post("/plan/dispense", data={"csrf": csrf(client), **reordered}).status_code == 403
+    )
     assert client.app.state.shelf.recall("JV3D08") == []  # type: ignore[attr-defined]
 
 
@@ -223,8 +225,9 @@ def test_a_shelf_changed_after_the_plan_shows_the_new_plan_and_records_nothing(
     answer = client.post("/plan/dispense", data={"csrf": csrf(client), **form})
     assert answer.status_code == 409
     text = html.unescape(answer.text)
-    assert "lot JV3D08 has 0 vials left, 1 were shown" in text and "nothing was dispensed" in text
+    assert "lot JV3D08 has 0 vials left, 1 was shown" in text and "nothing was dispensed" in text
     assert 'id="dispensed"' not in answer.text
+    assert 'value="P-17"' in answer.text and 'value="72.5"' in answer.text  # the form as it was
     fresh = dispense_form(answer.text)
     assert "JV3D08" not in fresh["vials_json"] and fresh["dispense_key"] != form["dispense_key"]
     assert shelf.recall("JV5M07") == []
