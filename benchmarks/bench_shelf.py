@@ -35,9 +35,10 @@ from optimizer.inventory import with_count
 def _orders(seed: int, n: int) -> list[dict[str, object]]:
     rng = random.Random(seed)
     orders = []
-    for _ in range(n):
+    for i in range(n):
         order = prophylaxis_order(rng)
-        orders.append({**order, "patient_id": f"P-{rng.randint(1, 500)}"})
+        # one dispense a patient: a second the same day would be a stop (dosing.stops)
+        orders.append({**order, "patient_id": f"P-{seed}-{i}"})
     return orders
 
 

@@ -39,9 +39,10 @@ from dosing.stops import Stop
 from optimizer import Lot, Mode, Selection, SelectionResult, Tolerance, select
 from optimizer.errors import Described, FieldError
 from optimizer.numbers import floor_div, format_amount, to_json_number
+from optimizer.result import Pick, Status
 from optimizer.select import DEFAULT_RESOLUTION_PCT
 
-__all__ = ["Plan", "PlannedVials", "Prepared", "assemble", "plan", "prepare"]
+__all__ = ["Plan", "PlannedVials", "Prepared", "assemble", "plan", "plan_shown", "prepare"]
 
 DEFAULT_TOLERANCE = Tolerance(Fraction(10), Fraction(10))
 
@@ -277,6 +278,92 @@ def plan(
         return assemble(prepared, result, extra=(note,) if result.ok else ())
     result = choose(prepared.shelf.usable, prepared.resolution_pct, order.mode)
     return replace(assemble(prepared, result), closest=result.closest)
+
+
+#: The engine a plan of the vials shown names (no search: the vials were chosen).
+SHOWN = "shown"
+
+
+def plan_shown(
+    order: Mapping[str, object],
+    chosen: Mapping[str, int],
+    *,
+    inventory: Sequence[Lot],
+    code_set: str | Path | None = None,
+    base_dir: Path | None = None,
+    today: dt.date | None = None,
+    crosswalk: Crosswalk | None = None,
+    mue: Mapping[str, Mue] | None = None,
+    leaves: dt.date | None = None,
+    engine: str = "auto",
+) -> Plan:
+    """The plan of exactly the vials ``chosen`` (lot -> count) from ``inventory``
+    for ``order``: no search, the same amounts, claim lines, warnings and stops
+    as any plan.  The mode is the order's; for ``auto``, whole vials when the
+    total is within the tolerance window (as a plan that showed them would have
+    chosen), else an exact dose.  A lot not usable for the order (another drug,
+    expired on the day judged), vials of two products, or a selection that does
+    not meet the order is an :class:`InputError` naming ``vials``."""
+    parsed = parse_order(order, base_dir=base_dir, code_set=code_set, inventory=inventory)
+    prepared = prepare(
+        parsed,
+        code_set=code_set,
+        today=today,
+        base_dir=base_dir,
+        crosswalk=crosswalk,
+        mue=mue,
+        leaves=leaves,
+    )
+    usable = {lot.lot: lot for lot in prepared.shelf.usable}
+    day = prepared.expiry_day
+    for index, (lot, count) in enumerate(chosen.items()):
+        held = usable.get(lot)
+        if held is None:
+            raise InputError(
+                f"vials[{index}].lot", f"a lot of the ordered {prepared.shelf.ordered}", lot
+            )
+        if held.expires is not None and held.expires < day:
+            raise InputError(
+                f"vials[{index}].lot",
+                f"a lot not expired on {day.isoformat()}",
+                Described(f"lot {lot}, expired on {held.expires.isoformat()}"),
+            )
+        if count > held.count:
+            raise InputError(
+                f"vials[{index}].count", f"at most the {held.count} vials of lot {lot}", count
+            )
+    products = {
+        prepared.shelf.products[lot].name for lot in chosen if lot in prepared.shelf.products
+    }
+    if len(products) > 1:
+        raise InputError(
+            "vials", "vials of one product (a dose is not made of several brands)",
+            Described(", ".join(sorted(products))),
+        )  # fmt: skip
+    place = {lot.lot: i for i, lot in enumerate(prepared.shelf.usable)}
+    by_expiry = sorted(
+        (usable[lot] for lot in chosen), key=lambda x: (x.expires or dt.date.max, place[x.lot])
+    )
+    target = prepared.calculation.amount
+    selection = Selection(tuple(Pick(lot, chosen[lot.lot]) for lot in by_expiry), target)
+    window = prepared.tolerance.window(target)
+    mode = parsed.mode
+    if mode is Mode.AUTO:
+        mode = Mode.WHOLE_VIALS if window[0] <= selection.total <= window[1] else Mode.EXACT_DOSE
+    meets = (
+        window[0] <= selection.total <= window[1]
+        if mode is Mode.WHOLE_VIALS
+        else selection.total >= target
+    )
+    if not meets or (parsed.max_vials and selection.vials > parsed.max_vials):
+        raise InputError(
+            "vials",
+            f"vials that make the order in {mode.value} (a plan's own selection)",
+            Described(f"{format_amount(selection.total)} {prepared.code.unit} in "
+                      f"{selection.vials} vials"),
+        )  # fmt: skip
+    result = SelectionResult(Status.FEASIBLE, mode, target, window, selection, engine=SHOWN)
+    return assemble(prepared, result)
 
 
 def _brands(shelf: SortedShelf) -> dict[str, tuple[Lot, ...]]:
@@ -673,7 +760,7 @@ def _warnings(
             f"{format_amount(high)} {unit}: the exact dose is drawn and the rest "
             "discarded"
         )
-    if result.ok and not result.proven_optimal:
+    if result.ok and not result.proven_optimal and result.engine != SHOWN:
         notes.append(
             "the solver stopped at its time limit: this selection is the best "
             "found, not proven optimal"

@@ -90,8 +90,14 @@ def override_reason(value: object, field: str = "override") -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(field, "the reason for overriding the stop (text)", Described("nothing"))
     reason = value.strip()
-    if not reason.isprintable() or len(reason) > MAX_REASON:
+    if len(reason) > MAX_REASON:
         raise InputError(
-            field, f"printable text of at most {MAX_REASON} characters", Described("other text")
+            field, f"text of at most {MAX_REASON} characters", Described(f"{len(reason):,}")
+        )
+    if not reason.isprintable():
+        raise InputError(
+            field,
+            "printable text on one line",
+            Described("text with a line break, tab, control or direction character"),
         )
     return reason

@@ -14,12 +14,14 @@ from typing import Any, TextIO
 from dosing.billing import SHIPPED_CODE_SETS
 from dosing.cli.inputs import read_input, read_json
 from dosing.cli.report import Exit, Report, UsageError
-from dosing.cli.shelf import add_shelf_options, shelf_arguments
+from dosing.cli.shelf import OVERRIDE_OPTION, add_shelf_options, shelf_arguments
 from dosing.errors import InputError
-from dosing.fhir import error_outcome, plan_bundle, planned, read_bundle
+from dosing.fhir import error_outcome, plan_bundle, planned, read_bundle, stopped_outcome
 from dosing.pipeline import plan
+from dosing.shelf.clock import site_today
 from dosing.shelf.dispensing import plan_order
 from dosing.shelf.store import StockChanged, open_shelf
+from dosing.stops import Stopped
 from optimizer import Mode, read_inventory_csv
 from optimizer.errors import FieldError, at
 from optimizer.numbers import parse_number
@@ -120,8 +122,16 @@ def _from_shelf(args: argparse.Namespace, reading: Any, out: TextIO, report: Rep
                     site=args.site,
                     user=args.by if args.dispense else None,
                     engine=args.engine,
+                    override=args.override,
+                    vials=reading.shown if args.dispense else None,
+                    today=site_today(args.tz),
                 ),
             )
+        except Stopped as exc:  # the stops as an OperationOutcome; nothing recorded
+            print(json.dumps(stopped_outcome(exc)), file=out)
+            print(f"factordose: {exc}; to dispense, {OVERRIDE_OPTION}", file=report.err)
+            report.saw(Exit.NEGATIVE)
+            return
         except StockChanged as exc:
             print(f"factordose: {exc}", file=report.err)
             report.saw(Exit.NEGATIVE)

@@ -19,7 +19,13 @@ from typing import Any, TypeVar
 from dosing.errors import InputError
 from dosing.fhir.bundle import EXTENSION, FhirInputError
 from dosing.fhir.read import Reading, read_bundle
-from dosing.fhir.write import DISPENSE_SYSTEM, error_outcome, outcome, plan_bundle
+from dosing.fhir.write import (
+    DISPENSE_SYSTEM,
+    error_outcome,
+    outcome,
+    plan_bundle,
+    stopped_outcome,
+)
 from dosing.pipeline import plan
 from optimizer import Lot
 
@@ -34,6 +40,7 @@ __all__ = [
     "plan_request",
     "planned",
     "read_bundle",
+    "stopped_outcome",
 ]
 
 T = TypeVar("T")

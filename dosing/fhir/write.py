@@ -22,8 +22,9 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from dosing.errors import InputError
 from dosing.fhir.bundle import EXTENSION, HCPCS, ICD10CM, NDC, UCUM, FhirInputError
 from dosing.fhir.read import Reading
+from dosing.stops import Stopped
 
-__all__ = ["DISPENSE_SYSTEM", "error_outcome", "outcome", "plan_bundle"]
+__all__ = ["DISPENSE_SYSTEM", "error_outcome", "outcome", "plan_bundle", "stopped_outcome"]
 
 #: The identifier system of the shelf's dispense ids.
 DISPENSE_SYSTEM = "https://factordose.org/fhir/sid/dispense"
@@ -296,3 +297,21 @@ def _valid(model: Any, resource: dict[str, Any]) -> dict[str, Any]:
     """``resource`` after its model validated it (an error here is a bug: it raises)."""
     validated = model.model_validate(resource)
     return dict(validated.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def stopped_outcome(stopped: Stopped) -> dict[str, Any]:
+    """The OperationOutcome of a dispense refused by its stops (issue type
+    business-rule), naming the extension that overrides them."""
+    issues = [
+        {"severity": "error", "code": "business-rule", "diagnostics": f"{s.message} [{s.id}]"}
+        for s in stopped.stops
+    ]
+    issues.append(
+        {
+            "severity": "information",
+            "code": "business-rule",
+            "diagnostics": "nothing was dispensed; a pharmacist who has checked may dispense "
+            "with the MedicationRequest extension override-reason (valueString: why)",
+        }
+    )
+    return _valid(OperationOutcome, {"resourceType": "OperationOutcome", "issue": issues})

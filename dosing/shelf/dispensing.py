@@ -32,8 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from dosing.errors import DosingError, InputError
-from dosing.identity import sort_shelf
-from dosing.pipeline import Plan, plan
+from dosing.pipeline import Plan, plan, plan_shown
 from dosing.shelf.clock import site_today
 from dosing.shelf.store import (
     Dispense,
@@ -174,7 +173,7 @@ def plan_order(
 
     if shown is not None:
         return _dispense_shown(
-            shelf, where, user, day, shown, planned, stops_of, wanted, reason, options
+            shelf, where, user, day, shown, planned, stops_of, wanted, reason, order, options
         )
     return _dispensing(shelf, where, user, day, planned, stops_of, wanted, reason)
 
@@ -275,13 +274,22 @@ def _second_dispense(
     return (duplicate_stop(patient, service, found),) if found else ()
 
 
-def _granted(stops: Sequence[Stop], reason: str | None, user: str) -> Override | None:
-    """The override recorded for ``stops``; :class:`Stopped` when there are stops
-    and no reason to override them."""
+def _granted(
+    stops: Sequence[Stop], reason: str | None, user: str, shown: Dispensed
+) -> Override | None:
+    """The override recorded for ``stops``; :class:`Stopped` (with the plan
+    ``shown``) when there are stops and no reason to override them."""
     if not stops:
+        if reason is not None:  # never dropped without a word: nothing to override
+            raise InputError(
+                "override",
+                "given only when the plan has a stop to override (this one has none): "
+                "nothing was dispensed",
+                Described("a reason"),
+            )
         return None
     if reason is None:
-        raise Stopped(stops)
+        raise Stopped(stops, shown)
     return Override(reason, user, tuple(dict.fromkeys(s.id for s in stops)))
 
 
@@ -298,11 +306,7 @@ def _dispensing(
     result, stops = stops_of(planned(tuple(lot for lot in shelf.stock(site) if lot.count)))
     if user is None or not result.ok:
         return Dispensed(result, stops=stops, today=day)
-    try:
-        granted = _granted(stops, reason, user)
-    except Stopped as stopped:
-        stopped.shown = Dispensed(result, stops=stops, today=day)
-        raise
+    granted = _granted(stops, reason, user, Dispensed(result, stops=stops, today=day))
     try:
         return _recorded(shelf, result, wanted(result, granted), user, site, "", stops, day)
     except StockChanged as lost:
@@ -312,7 +316,7 @@ def _dispensing(
         raise StockChanged(
             f"{changed}; what is left cannot make the dose: nothing was dispensed", short
         )
-    granted = _granted(stops, reason, user)
+    granted = _granted(stops, reason, user, Dispensed(again, (), changed, stops=stops, today=day))
     try:
         return _recorded(shelf, again, wanted(again, granted), user, site, changed, stops, day)
     except StockChanged as twice:
@@ -333,6 +337,7 @@ def _dispense_shown(
     stops_of: Callable[[Plan], tuple[Plan, tuple[Stop, ...]]],
     wanted: Callable[[Plan, Override | None], list[Dispense]],
     reason: str | None,
+    order: Mapping[str, object],
     options: Mapping[str, Any],
 ) -> Dispensed:
     """Record exactly the ``shown`` vials, or say what changed (:class:`ShownChanged`)."""
@@ -340,61 +345,61 @@ def _dispense_shown(
     for index, lot in enumerate(shown):
         if lot not in stock:
             raise InputError(f"vials[{index}].lot", "a lot on the shelf at this site", lot)
-
-    def now() -> Dispensed:  # the plan the shelf gives today, for a new decision
-        result, stops = stops_of(planned(tuple(lot for lot in stock.values() if lot.count)))
-        return Dispensed(result, stops=stops, today=day)
-
-    given = tuple(replace(stock[lot], count=count) for lot, count in shown.items())
-    result = planned(given)
-    aside = sort_shelf(
-        given, result.code, product=result.order.product, crosswalk=options.get("crosswalk")
-    ).set_aside
-    for other, what in aside:
-        index = list(shown).index(other.lot)
-        raise InputError(
-            f"vials[{index}].lot", f"a lot of the ordered {result.drug}", Described(f"{what}")
-        )
-    changes, short = [], {}
-    for lot, count in shown.items():
-        held = stock[lot]
-        if held.count < count:
-            short[lot] = (held.count, count)
-            changes.append(
-                f"lot {lot} has {counted(held.count, 'vial')} left, {_were(count)} shown"
+    now_plan, now_stops = stops_of(planned(tuple(lot for lot in stock.values() if lot.count)))
+    now = Dispensed(now_plan, stops=now_stops, today=day)
+    if now_plan.ok and {v.lot: v.count for v in now_plan.vials} == dict(shown):
+        result, stops = now_plan, now_stops  # still the plan: the common case
+    else:
+        changes, short = [], {}
+        judged = now_plan.expiry_day or day
+        for lot, count in shown.items():
+            held = stock[lot]
+            if held.count < count:
+                short[lot] = (held.count, count)
+                changes.append(
+                    f"lot {lot} has {counted(held.count, 'vial')} left, {_were(count)} shown"
+                )
+            if held.expires is not None and held.expires < judged:
+                changes.append(
+                    f"lot {lot} expired on {held.expires.isoformat()} (expiry judged on "
+                    f"{judged.isoformat()})"
+                )
+        if changes:
+            raise ShownChanged(
+                "the shelf changed since the plan was shown: "
+                + "; ".join(changes)
+                + ": nothing was dispensed; here is the plan from the shelf now",
+                short,
+                now,
             )
-        if held.expires is not None and held.expires < (result.expiry_day or day):
-            changes.append(
-                f"lot {lot} expired on {held.expires.isoformat()} (expiry judged on "
-                f"{(result.expiry_day or day).isoformat()})"
-            )
-    if not changes and (not result.ok or {v.lot: v.count for v in result.vials} != shown):
-        changes.append("the vials shown are no longer this order's plan")
-    if changes:
-        raise ShownChanged(
-            "the shelf changed since the plan was shown: "
-            + "; ".join(changes)
-            + ": nothing was dispensed; here is the plan from the shelf now",
-            short,
-            now(),
+        exact = plan_shown(
+            order,
+            shown,
+            inventory=tuple(stock.values()),
+            today=day,
+            leaves=day,
+            **{k: v for k, v in options.items() if k != "engine"},
         )
-    result, stops = stops_of(result)
+        note = "these are the vials shown when the order was planned; planned now, the shelf " + (
+            f"would give {_described(now_plan)}" if now_plan.ok else "has no plan for it"
+        )
+        result, stops = stops_of(replace(exact, warnings=(*exact.warnings, note)))
     if user is None:
         return Dispensed(result, stops=stops, today=day)
-    try:
-        granted = _granted(stops, reason, user)
-    except Stopped as stopped:
-        stopped.shown = Dispensed(result, stops=stops, today=day)
-        raise
+    granted = _granted(stops, reason, user, Dispensed(result, stops=stops, today=day))
     try:
         return _recorded(shelf, result, wanted(result, granted), user, site, "", stops, day)
     except StockChanged as lost:
-        stock = {lot.lot: lot for lot in shelf.stock(site)}
         raise ShownChanged(
-            f"{_what_changed(lost)}: nothing was dispensed; here is the plan from the shelf now",
+            f"{_what_changed(lost)}: nothing was dispensed; plan again from the shelf",
             lost.short,
-            now(),
+            None,
         ) from None
+
+
+def _described(result: Plan) -> str:
+    """A plan's vials in words: "1 x JV5M07, 1 x JV3D08"."""
+    return ", ".join(f"{v.count} x {v.lot}" for v in result.vials)
 
 
 def _recorded(

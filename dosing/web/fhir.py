@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from dosing.errors import InputError
-from dosing.fhir import error_outcome, plan_bundle, planned, read_bundle
+from dosing.fhir import error_outcome, plan_bundle, planned, read_bundle, stopped_outcome
 from dosing.shelf.clock import site_today
 from dosing.shelf.dispensing import AlreadyDispensed, plan_order
 from dosing.stops import Stopped
@@ -94,21 +94,3 @@ async def _answer(request: Request, user: str | None, key: str | None) -> FhirTe
     except InputError as exc:
         return FhirText(error_outcome(exc), status_code=400)
     return FhirText(plan_bundle(reading, done.plan.to_dict(), dispense_ids=done.dispense_ids))
-
-
-def stopped_outcome(stopped: Stopped) -> dict[str, Any]:
-    """The OperationOutcome of a dispense refused by its stops (issue type
-    business-rule), naming the extension that overrides them."""
-    issues = [
-        {"severity": "error", "code": "business-rule", "diagnostics": f"{s.message} [{s.id}]"}
-        for s in stopped.stops
-    ]
-    issues.append(
-        {
-            "severity": "information",
-            "code": "business-rule",
-            "diagnostics": "nothing was dispensed; a pharmacist who has checked may dispense "
-            "with the MedicationRequest extension override-reason (valueString: why)",
-        }
-    )
-    return {"resourceType": "OperationOutcome", "issue": issues}

@@ -108,3 +108,24 @@ def test_not_json_is_refused_as_json(tmp_path: Path) -> None:
     path.write_text("{ not json")
     code, out, _ = run("fhir", "plan", str(path), "--inventory", INVENTORY)
     assert code == 2 and json.loads(out)["issue"][0]["diagnostics"].startswith("`bundle` must")
+
+
+def test_a_second_dispense_from_the_command_line_is_a_stop_until_overridden(
+    tmp_path: Path,
+) -> None:
+    from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+    url = f"sqlite:///{tmp_path / 'shelf.db'}"
+    with open_shelf(url) as shelf:
+        shelf.receive(KOVALTRY, user="receiving")
+    dispense = ("fhir", "plan", BUNDLE, "--shelf", "--db", url, "--dispense", "--by", "ana")
+    assert run(*dispense)[0] == 0
+    code, out, err = run(*dispense)
+    assert code == 1 and "[duplicate-dispense]" in err and '--override "REASON"' in err
+    outcome = json.loads(out)
+    OperationOutcome.model_validate(outcome)
+    assert outcome["issue"][0]["code"] == "business-rule"
+    code, out, _ = run(*dispense, "--override", "second infusion: bleed")
+    assert code == 0 and of(json.loads(out), "MedicationDispense")
+    with open_shelf(url) as shelf:
+        assert len({m["dispense_id"] for m in shelf.log(patient="P-1001")}) == 2

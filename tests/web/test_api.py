@@ -601,3 +601,39 @@ def test_receiving_refuses_expired_lots_and_lots_already_on_the_shelf(
     scan = "(01)00309443053025(17)261207(10)ADV9(21)SN77"  # (17) yesterday
     refused = client.post("/api/shelf/receive", json={"scan": scan, "amount": 1043})
     assert refused.status_code == 422 and "expired on 2026-12-07" in refused.text
+
+
+def test_shown_vials_that_still_make_the_order_are_recorded_even_if_no_longer_best(
+    client: TestClient, url: str
+) -> None:
+    """What the pharmacist saw and agreed to is what is recorded, as long as every
+    vial is on hand and usable and the selection makes the order; a selection that
+    does not make it is a 422, not a "the shelf changed"."""
+    stocked(url)
+    # 3,688 IU in 4 vials (the README's closest selection): within ±5%, not the plan
+    closest = [{"lot": "JV5K21", "count": 3}, {"lot": "JV2C19", "count": 1}]
+    done = client.post("/api/shelf/dispense", json={"order": shelf_order(), "vials": closest})
+    assert done.status_code == 200, done.text
+    recorded = done.json()
+    assert recorded["dispensed"] == 3688.0 and recorded["mode"] == "whole_vials"
+    assert sorted((v["lot"], v["count"]) for v in recorded["vials"]) == [
+        ("JV2C19", 1), ("JV5K21", 3)
+    ]  # fmt: skip
+    assert any("planned now, the shelf would give" in w for w in recorded["warnings"])
+    assert sum(line["units"] for line in recorded["claim_lines"]) == 15  # 3,688 / 250, up
+    short = [{"lot": "JV1A14", "count": 3}]  # 3,291 IU: below the 3,443.75 IU window
+    refused = client.post(
+        "/api/shelf/dispense", json={"order": shelf_order(patient_id="P-18"), "vials": short}
+    )
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "vials"
+    assert "3,291 IU in 3 vials" in refused.json()["error"]["message"]
+
+
+def test_an_override_with_no_stop_to_override_is_refused(client: TestClient, url: str) -> None:
+    stocked(url)
+    answer = client.post(
+        "/api/shelf/dispense", json={"order": shelf_order(), "override": "just in case"}
+    )
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "override"
+    with open_shelf(url) as shelf:
+        assert not shelf.log(patient="P-17")
