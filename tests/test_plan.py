@@ -273,3 +273,25 @@ def test_plan_invariants(
         assert ("JZ" in modifiers) == (k == 0)
     assert sum(v.amount * v.count for v in result.vials) == result.dispensed
     assert Fraction(result.to_dict()["dispensed"]).limit_denominator(1000) == result.dispensed
+
+
+def test_a_billing_note_never_drops_the_draw_warning() -> None:
+    """Found in review (issue 26): with a 340B note, an exact dose's "draw rounded"
+    warning disappeared.  1,000 IU of Kovaltry from one 1,030 IU vial of 5 mL, drawn
+    by 1 mL: 4.85 mL rounds to the whole 5 mL, so 1,030 IU is given and billed, and
+    both notes are said."""
+    order = {
+        "code": "J7211",
+        "code_set": "cms",
+        "dose": 1000,
+        "mode": "exact_dose",
+        "draw_step_ml": 1,
+        "inventory": [
+            {"lot": "K1", "amount": 1030, "count": 1, "product": "Kovaltry", "volume_ml": 5}
+        ],
+    }
+    for extra in ({}, {"340b": True}):
+        planned = plan({**order, **extra})
+        assert planned.administered == 1030
+        assert any("the draw is rounded" in w for w in planned.warnings), planned.warnings
+    assert any("340B" in w for w in plan({**order, "340b": True}).warnings)
