@@ -31,14 +31,19 @@ from dosing import plan
 from dosing.shelf import open_shelf, plan_order
 from optimizer.inventory import with_count
 
+#: Jivi's labeled most per infusion (the catalog's max_dose): doses above it are stops
+JIVI_MAX_DOSE = 6000
+
 
 def _orders(seed: int, n: int) -> list[dict[str, object]]:
     rng = random.Random(seed)
     orders = []
-    for i in range(n):
+    while len(orders) < n:
         order = prophylaxis_order(rng)
+        if float(order["weight_kg"]) * int(order["dose_per_kg"]) > JIVI_MAX_DOSE:  # type: ignore[arg-type]
+            continue  # over the label: a stop at the bench, not a dispense to time
         # one dispense a patient: a second the same day would be a stop (dosing.stops)
-        orders.append({**order, "patient_id": f"P-{seed}-{i}"})
+        orders.append({**order, "patient_id": f"P-{seed}-{len(orders)}"})
     return orders
 
 
