@@ -470,6 +470,14 @@ def _shelf_context(request: Request, recall: str, site: str) -> dict[str, Any]:
     }
 
 
+def _shelf_or_nothing(request: Request) -> dict[str, Any]:
+    """The Shelf page's context, or none when the shelf cannot be read."""
+    try:
+        return _shelf_context(request, "", "")
+    except DosingError:
+        return {}
+
+
 @router.post("/shelf/receive")
 async def receive_post(request: Request) -> Response:
     async def work(user: str, form: FormData) -> dict[str, Any]:
@@ -501,11 +509,7 @@ async def receive_post(request: Request) -> Response:
             "form": {},
         }
 
-    try:
-        context = _shelf_context(request, "", "")
-    except DosingError:
-        context = {}
-    return await _handle(request, "shelf.html", work, context)
+    return await _handle(request, "shelf.html", work, _shelf_or_nothing(request))
 
 
 @router.post("/shelf/receive-file")
@@ -536,11 +540,7 @@ async def receive_file_post(request: Request) -> Response:
             "form": {},
         }
 
-    try:
-        context = _shelf_context(request, "", "")
-    except DosingError:
-        context = {}
-    return await _handle(request, "shelf.html", work, context)
+    return await _handle(request, "shelf.html", work, _shelf_or_nothing(request))
 
 
 # -- supply --------------------------------------------------------------------
