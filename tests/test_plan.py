@@ -276,7 +276,7 @@ def test_plan_invariants(
 
 
 def test_a_billing_note_never_drops_the_draw_warning() -> None:
-    """Found in review (issue 26): with a 340B note, an exact dose's "draw rounded"
+    """Found in review: with a 340B note, an exact dose's "draw rounded"
     warning disappeared.  1,000 IU of Kovaltry from one 1,030 IU vial of 5 mL, drawn
     by 1 mL: 4.85 mL rounds to the whole 5 mL, so 1,030 IU is given and billed, and
     both notes are said."""
