@@ -13,6 +13,7 @@ __all__ = [
     "CodeSetError",
     "DosingError",
     "InputError",
+    "LedgerError",
     "NotOnRecord",
     "UnknownCodeError",
 ]
@@ -38,6 +39,12 @@ class InputError(ValueError, DosingError):
 
 class NotOnRecord(InputError, LookupError):
     """A lot, dispense or user named by the caller is not on record (HTTP 404)."""
+
+
+class LedgerError(DosingError):
+    """The shelf's database is damaged or cannot be reached (exit 4, HTTP 503): a
+    truncated or foreign file, a failed integrity check, a server that does not
+    answer.  Never mistaken for an empty ledger; the message says what to do."""
 
 
 class UnknownCodeError(LookupError, DosingError):

@@ -17,11 +17,14 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import NoReturn, TextIO
 
+from sqlalchemy import exc as sa_exc
+
 from dosing import __version__
 from dosing.billing.codesets import SHIPPED_CODE_SETS
 from dosing.cli import check, fhir, pk, plan, products, serve, shelf, supply, units
 from dosing.cli.report import Exit, Interrupted, Report, UsageError
-from dosing.errors import DosingError
+from dosing.errors import DosingError, LedgerError
+from dosing.shelf.store import database_trouble
 from optimizer.errors import OptimizerError, escape
 
 __all__ = ["build_parser", "main"]
@@ -73,6 +76,13 @@ def main(
             out.flush()  # a full disk is found here, not after the exit code is set
     except UsageError as exc:
         report.invalid(str(exc))
+    except LedgerError as exc:
+        report.ledger(str(exc))
+    except sa_exc.DBAPIError as exc:  # damage found by a query, or a server gone: not a bug
+        report.ledger(
+            f"the shelf's database cannot be read ({escape(database_trouble(exc))}): run "
+            "factordose shelf check, and restore it from a backup if it is damaged"
+        )
     except (DosingError, OptimizerError) as exc:
         report.invalid(str(exc))
     except Interrupted as exc:

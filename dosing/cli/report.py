@@ -24,6 +24,7 @@ class Exit(IntEnum):
     NEGATIVE = 1  # a valid request with a negative answer
     INVALID = 2  # invalid input or usage
     INTERNAL = 3  # a bug: an exception nothing expected
+    LEDGER = 4  # the shelf's database is damaged or cannot be reached
     INTERRUPTED = 130  # SIGINT (128 + 2)
     TERMINATED = 143  # SIGTERM (128 + 15)
 
@@ -42,6 +43,11 @@ class Report:
         """One line on stderr, exit 2."""
         print(f"factordose: error: {message}", file=self.err)
         self.saw(Exit.INVALID)
+
+    def ledger(self, message: str) -> None:
+        """One line on stderr, exit 4: the shelf's database is damaged or unreachable."""
+        print(f"factordose: ledger error: {message}", file=self.err)
+        self.saw(Exit.LEDGER)
 
 
 class UsageError(Exception):

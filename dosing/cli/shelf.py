@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from dosing.billing.catalog import load_catalog
 from dosing.cli.report import Exit, Report, UsageError
-from dosing.errors import InputError
+from dosing.errors import InputError, LedgerError
 from dosing.shelf.clock import TZ_ENV, site_today
 from dosing.shelf.dispensing import Dispensed
 from dosing.shelf.gs1 import parse_element_string
@@ -45,7 +45,8 @@ EXPIRING_DAYS = 30
 def register(commands: Any) -> None:
     shelf = commands.add_parser(
         "shelf",
-        help="the inventory ledger: receive, list, export, waste, return, void, log, recall",
+        help="the inventory ledger: receive, list, export, waste, return, void, log, recall, "
+        "check, backup",
         description="The pharmacy's shelf as a ledger (SQLite by default, PostgreSQL by URL). "
         f"The database: --db URL, else {DB_ENV}, else a file in the user's data folder.",
     )
@@ -145,6 +146,25 @@ def register(commands: Any) -> None:
     log.add_argument("--until", metavar="YYYY-MM-DD", help="up to and including this day (UTC)")
     log.add_argument("--json", action="store_true", help="JSON Lines, one movement a line")
     log.set_defaults(run=run_log)
+
+    check = action(
+        "check",
+        help="the ledger's integrity and invariants",
+        description="SQLite's full integrity check, then the ledger's own invariants: every "
+        "lot's stock is the sum of its movements, every dispense has its movements. Exit 0 "
+        "when all hold, 4 when any fails.",
+    )
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(run=run_check)
+
+    backup = action(
+        "backup",
+        help="a consistent copy of a SQLite ledger, while it is in use",
+        description="Copy the SQLite ledger to a new file with SQLite's online backup (a "
+        "consistent copy while others read and write it), readable by its owner only.",
+    )
+    backup.add_argument("target", help="the new file (it must not exist yet)")
+    backup.set_defaults(run=run_backup)
 
     recall = action("recall", help="every dispense of a lot: who received it")
     recall.add_argument("lot", help="the lot number")
@@ -453,6 +473,29 @@ def run_log(args: argparse.Namespace, out: TextIO, report: Report) -> None:
                 ),
                 file=out,
             )
+
+
+def run_check(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    try:
+        with open_shelf(args.db, check=False) as shelf:
+            problems = shelf.check()
+    except LedgerError as exc:  # too damaged to open: that is the finding
+        problems = [str(exc)]
+    if args.json:
+        print(json.dumps({"ok": not problems, "problems": problems}), file=out)
+    elif problems:
+        print(f"The ledger has {counted(len(problems), 'problem')}:", file=out)
+        for problem in problems:
+            print(f"  ! {problem}", file=out)
+    else:
+        print("The ledger is whole: its integrity check and invariants hold.", file=out)
+    report.saw(Exit.LEDGER if problems else Exit.OK)
+
+
+def run_backup(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    with _open(args) as shelf:
+        shelf.backup(Path(args.target))
+    print(f"Backed up the ledger to {args.target}.", file=out)
 
 
 def run_recall(args: argparse.Namespace, out: TextIO, report: Report) -> None:

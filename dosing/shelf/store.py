@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from dosing.billing.catalog import load_catalog
-from dosing.errors import DosingError, InputError, NotOnRecord
+from dosing.errors import DosingError, InputError, LedgerError, NotOnRecord
 from dosing.shelf.clock import site_today
 from dosing.shelf.schema import dispenses, keys, lots, movements, serials
 from dosing.stops import Override, Stop, Stopped
@@ -42,10 +42,14 @@ __all__ = [
     "Recall",
     "Shelf",
     "StockChanged",
+    "database_trouble",
     "default_url",
     "open_shelf",
     "order_text",
 ]
+
+#: The first 16 bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 #: The environment variable naming the database when ``--db`` does not.
 DB_ENV = "FACTORDOSE_DB"
@@ -162,12 +166,15 @@ def default_url() -> str:
     import platformdirs
 
     folder = Path(platformdirs.user_data_dir("factordose", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds patients: owner only
     return f"sqlite:///{folder / 'shelf.db'}"
 
 
-def open_shelf(url: str | None = None) -> Shelf:
-    """The shelf at ``url`` (see the module docstring), migrated to the newest schema."""
+def open_shelf(url: str | None = None, *, check: bool = True) -> Shelf:
+    """The shelf at ``url`` (see the module docstring), migrated to the newest schema.
+    A SQLite ledger is checked first (``PRAGMA quick_check``): a damaged one is a
+    :class:`LedgerError`, unless ``check`` is False (``shelf check`` opens it to
+    say what is wrong)."""
     field = "db" if url is not None or not os.environ.get(DB_ENV) else DB_ENV
     if url is not None and not url.strip():
         raise InputError("db", "a database URL such as sqlite:///shelf.db", Described("nothing"))
@@ -190,18 +197,77 @@ def open_shelf(url: str | None = None) -> Shelf:
                 "a database file (sqlite:///path/shelf.db): an in-memory one keeps nothing",
                 Described("an in-memory database"),
             )
+        _sqlite_file(Path(engine.url.database), field)
         _sqlite_setup(engine)
     try:
         _migrate(engine)
+        if engine.dialect.name == "sqlite" and check:
+            with engine.connect() as db:
+                checked = db.exec_driver_sql("PRAGMA quick_check").scalars().all()
+            if checked != ["ok"]:
+                raise LedgerError(
+                    f"the shelf's database {engine.url.database} fails SQLite's integrity "
+                    f"check ({counted(len(checked), 'problem')}): it is damaged; restore it "
+                    "from a backup (factordose shelf check lists the problems)"
+                )
     except sa.exc.DatabaseError as exc:  # no such folder or server, no permission, no database
         engine.dispose()
-        what = (
-            "a file that is not a factordose database"
-            if "not a database" in str(exc.orig) or "malformed" in str(exc.orig)
-            else "one that cannot be opened"
-        )
-        raise InputError(field, "a database that can be opened", Described(what)) from None
+        if "not a database" in str(exc.orig) or "malformed" in str(exc.orig):
+            raise LedgerError(
+                f"the shelf's database {engine.url.database} is damaged "
+                f"({database_trouble(exc)}): restore it from a backup"
+            ) from None
+        raise InputError(
+            field, "a database that can be opened", Described("one that cannot be opened")
+        ) from None
+    except LedgerError:
+        engine.dispose()
+        raise
     return Shelf(engine)
+
+
+def _sqlite_file(path: Path, field: str) -> None:
+    """A SQLite ledger is made only where no file is: an empty (0-byte) or foreign
+    file at the path is refused, never taken for a new, empty shelf.  A new file
+    is made readable by its owner only (it holds patients and password hashes);
+    SQLite gives its -wal and -shm files the same mode."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:  # made by another process meanwhile: a new ledger too
+            pass
+        except OSError:
+            raise InputError(
+                field, "a database that can be opened", Described("one that cannot be made")
+            ) from None
+        return
+    except IsADirectoryError:
+        raise InputError(field, "a database that can be opened", Described("a folder")) from None
+    except OSError:
+        raise InputError(
+            field, "a database that can be opened", Described("one that cannot be read")
+        ) from None
+    if not head:
+        raise LedgerError(
+            f"the shelf's database {path} is an empty file (0 bytes), not a new shelf: restore "
+            "the ledger from its backup, or remove the file to start an empty shelf"
+        )
+    if head != SQLITE_HEADER:
+        raise LedgerError(
+            f"the shelf's database {path} is not a SQLite database: name the ledger's file, "
+            "or restore it from its backup"
+        )
+
+
+def database_trouble(exc: BaseException) -> str:
+    """What the database said went wrong, in one line, without the statement
+    (SQLAlchemy's message carries the SQL and its parameters)."""
+    orig = getattr(exc, "orig", None)
+    said = str(orig if orig is not None else exc).strip().splitlines()
+    return (said[0] if said else type(exc).__name__)[:160]
 
 
 def _sqlite_setup(engine: sa.Engine) -> None:
@@ -246,6 +312,78 @@ class Shelf:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    def check(self) -> list[str]:
+        """What is wrong with the ledger (an empty list when nothing is): SQLite's
+        full integrity check, then the ledger's own invariants: every lot's stock
+        is the sum of its movements, and every dispense has its movements."""
+        problems: list[str] = []
+        try:
+            return self._check(problems)
+        except sa.exc.DatabaseError as exc:  # too damaged even to be checked
+            return [*problems, f"SQLite: {database_trouble(exc)}"]
+
+    def _check(self, problems: list[str]) -> list[str]:
+        with self.engine.connect() as db:
+            if self.engine.dialect.name == "sqlite":
+                said = db.exec_driver_sql("PRAGMA integrity_check(100)").scalars().all()
+                if said != ["ok"]:
+                    problems += [f"SQLite: {str(line)[:160]}" for line in said]
+                    return problems  # the tables cannot be trusted to be read
+            summed = (
+                sa.select(
+                    lots.c.lot,
+                    lots.c.site,
+                    lots.c.on_hand,
+                    sa.func.coalesce(sa.func.sum(movements.c.quantity), 0).label("moved"),
+                )
+                .select_from(lots.outerjoin(movements, movements.c.lot_id == lots.c.id))
+                .group_by(lots.c.id, lots.c.lot, lots.c.site, lots.c.on_hand)
+            )
+            for row in db.execute(summed):
+                if int(row.on_hand) != int(row.moved):
+                    where = f" at site {row.site}" if row.site else ""
+                    problems.append(
+                        f"lot {row.lot}{where}: {row.on_hand} on hand, but its movements "
+                        f"add up to {row.moved}"
+                    )
+            bare = (
+                sa.select(dispenses.c.id)
+                .where(~sa.exists().where(movements.c.dispense_id == dispenses.c.id))
+                .order_by(dispenses.c.id)
+            )
+            for dispense_id in db.execute(bare).scalars():
+                problems.append(f"dispense {dispense_id} has no movements")
+        return problems
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of a SQLite ledger at ``target`` (a new file, owner
+        only), made while the ledger is in use (SQLite's online backup)."""
+        if self.engine.dialect.name != "sqlite":
+            raise InputError(
+                "db",
+                'a SQLite ledger (for PostgreSQL, use pg_dump: README "Backing up")',
+                Described(self.engine.dialect.name),
+            )
+        import sqlite3
+
+        try:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            raise InputError(
+                "backup", "a file that does not exist yet", Described(str(target))
+            ) from None
+        except OSError as exc:
+            raise InputError(
+                "backup", "a file that can be made", Described(f"{target}: {exc.strerror}")
+            ) from None
+        source = sqlite3.connect(str(self.engine.url.database))
+        copy = sqlite3.connect(str(target))
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
 
     def receive(
         self,

@@ -24,7 +24,10 @@ forms carry a CSRF token.
 from __future__ import annotations
 
 import getpass
+import html
 import json
+import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from importlib import resources
@@ -33,19 +36,20 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dosing import __version__
-from dosing.errors import DosingError, NotOnRecord, UnknownCodeError
+from dosing.errors import DosingError, LedgerError, NotOnRecord, UnknownCodeError
 from dosing.fhir import outcome
 from dosing.shelf.store import StockChanged, open_shelf
 from dosing.stops import Stopped
 from dosing.web.access import BadBody, Denied, error_body
 from dosing.web.auth import Accounts
 from dosing.web.fhir import FHIR_JSON, FHIR_PREFIX
-from optimizer.errors import FieldError, OptimizerError, escape
+from optimizer.errors import FieldError, OptimizerError
 
 __all__ = ["MAX_BODY", "create_app", "from_environment"]
 
@@ -61,6 +65,10 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
+
+
+#: The service's log: each unexpected error once, under the id its answer gives.
+LOG = logging.getLogger("factordose.web")
 
 
 def create_app(url: str | None = None, *, max_body: int = MAX_BODY) -> FastAPI:
@@ -164,17 +172,43 @@ def _errors(app: FastAPI) -> None:
         body = error_body("code", "a code of the code set", exc.code, str(exc))
         return reply(request, body, 422)
 
+    @app.exception_handler(LedgerError)
+    async def ledger(request: Request, exc: LedgerError) -> Response:
+        return _failed(request, 503, str(exc))
+
     @app.exception_handler(Exception)
-    async def bug(request: Request, exc: Exception) -> JSONResponse:
-        why = escape(f"{type(exc).__name__}: {exc}")[:200]
-        body = error_body("request", "", "", f"internal error, please report: {why}")
-        return reply(request, body, 500)
+    async def bug(request: Request, exc: Exception) -> Response:
+        """No internals in the answer: an error id, and the traceback (with any SQL)
+        in the server's log under that id."""
+        error_id = secrets.token_hex(6)
+        LOG.error("error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        if isinstance(exc, sa_exc.DBAPIError):  # damage found by a query, a server gone
+            message = (
+                f"the shelf's database cannot be read (error {error_id}: the server log has "
+                "the detail); factordose shelf check says whether it is damaged"
+            )
+            return _failed(request, 503, message)
+        return _failed(request, 500, f"internal error, please report error {error_id}")
 
     @app.exception_handler(Denied)
     async def denied(request: Request, exc: Denied) -> JSONResponse:
         body = error_body("authorization", "a user allowed to do this", "none", str(exc))
         headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
         return reply(request, body, exc.status, headers)
+
+
+def _failed(request: Request, status: int, message: str) -> Response:
+    """A 5xx answer: JSON (or an OperationOutcome) for the API, HTML for a page."""
+    path = request.url.path
+    if path.startswith(("/api/", FHIR_PREFIX + "/")):
+        return reply(request, error_body("request", "", "", message), status)
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        "<title>factordose: error</title></head><body><main><h1>Something went wrong</h1>"
+        f'<p role="alert">{html.escape(message)}</p><p><a href="/plan">Back to Plan</a></p>'
+        "</main></body></html>"
+    )
+    return HTMLResponse(page, status_code=status)
 
 
 def reply(
