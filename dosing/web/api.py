@@ -12,6 +12,8 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from fractions import Fraction
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,7 +38,14 @@ from optimizer import lots_from_records
 from optimizer.errors import Described, FieldError
 from optimizer.numbers import as_fraction, parse_number
 
-__all__ = ["refuse_server_files", "router"]
+__all__ = [
+    "HTTP_MAX_DOSES",
+    "HTTP_MAX_LOTS",
+    "HTTP_MAX_WORKERS",
+    "HTTP_TIME_LIMIT",
+    "refuse_over_http",
+    "router",
+]
 
 
 class JSONText(Response):
@@ -72,9 +81,19 @@ def _schema_type(kind: str) -> str:
     return "object" if kind == "application/json" else "string"
 
 
-def refuse_server_files(data: object, where: str = "") -> None:
-    """Refuse keys that would make the server read a file: ``inventory_file``
-    anywhere, a code set or payer that is not a shipped name."""
+#: The service's own caps on what one request may make it do (docs/design.md
+#: "Web service"): the command line allows more, on the caller's own machine.
+HTTP_TIME_LIMIT = 30  # seconds, for a plan or a supply (the command line: 600)
+HTTP_MAX_DOSES = 500  # doses in one supply
+HTTP_MAX_LOTS = 1_000  # lots inline in one order or supply
+HTTP_MAX_WORKERS = 2  # CP-SAT workers for one supply
+
+
+def refuse_over_http(data: object, where: str = "") -> None:
+    """Refuse what a request may not make the service do: read a file
+    (``inventory_file`` anywhere; a code set or payer that is not a shipped name),
+    or run past the service's caps (:data:`HTTP_TIME_LIMIT`, doses, lots,
+    workers), each a 422 naming the cap."""
     if not isinstance(data, Mapping):
         return
     if "inventory_file" in data:
@@ -92,10 +111,35 @@ def refuse_server_files(data: object, where: str = "") -> None:
                 "are not read",
                 Described("another"),
             )
+    limit = data.get("time_limit")
+    numeric = isinstance(limit, int | float | Decimal | Fraction) and not isinstance(limit, bool)
+    if numeric and limit > HTTP_TIME_LIMIT:  # type: ignore[operator]
+        raise InputError(
+            f"{where}time_limit",
+            f"at most {HTTP_TIME_LIMIT} seconds over HTTP (the service's cap; the "
+            "command line allows 600)",
+            limit,
+        )
+    workers = data.get("workers")
+    if isinstance(workers, int) and not isinstance(workers, bool) and workers > HTTP_MAX_WORKERS:
+        raise InputError(
+            f"{where}workers", f"at most {HTTP_MAX_WORKERS} solver workers over HTTP", workers
+        )
+    for key, cap, what in (
+        ("inventory", HTTP_MAX_LOTS, "lots"),
+        ("doses", HTTP_MAX_DOSES, "doses"),
+    ):
+        listed = data.get(key)
+        if isinstance(listed, list) and len(listed) > cap:
+            raise InputError(
+                f"{where}{key}",
+                f"at most {cap:,} {what} in one request over HTTP (the service's cap)",
+                Described(f"{len(listed):,}"),
+            )
     doses = data.get("doses")
     if isinstance(doses, list):
         for index, dose in enumerate(doses):
-            refuse_server_files(dose, f"{where}doses[{index}].")
+            refuse_over_http(dose, f"{where}doses[{index}].")
 
 
 @router.post(
@@ -107,7 +151,7 @@ def refuse_server_files(data: object, where: str = "") -> None:
 )
 async def api_plan(request: Request, user: User) -> JSONText:
     order = await json_body(request, "order")
-    refuse_server_files(order)
+    refuse_over_http(order)
     return JSONText((await run_in_threadpool(plan, order)).to_dict())
 
 
@@ -123,9 +167,7 @@ async def api_batch(request: Request, user: User) -> StreamingResponse:
 
     def answers() -> Iterator[bytes]:
         for number, line in lines(io.BytesIO(raw)):
-            _, record = answer(
-                number, line, None, None, "auto", None, None, vet=refuse_server_files
-            )
+            _, record = answer(number, line, None, None, "auto", None, None, vet=refuse_over_http)
             yield (json.dumps(record) + "\n").encode()
 
     return StreamingResponse(answers(), media_type=JSON_LINES)
@@ -140,7 +182,7 @@ async def api_batch(request: Request, user: User) -> StreamingResponse:
 )
 async def api_supply(request: Request, user: User) -> JSONText:
     supply = await json_body(request, "supply")
-    refuse_server_files(supply)
+    refuse_over_http(supply)
     if isinstance(supply, dict) and "inventory" not in supply:  # from the shelf's stock
         planned = await run_in_threadpool(plan_doses, shelf_of(request), supply, today=site_today())
         return JSONText(planned.plan.to_dict())
@@ -283,7 +325,7 @@ async def api_receive(request: Request, user: User) -> JSONText:
 )
 async def api_shelf_plan(request: Request, user: User) -> JSONText:
     order = _object(await json_body(request, "order"), "order")
-    refuse_server_files(order)
+    refuse_over_http(order)
     done = await run_in_threadpool(plan_order, shelf_of(request), order, today=site_today())
     return JSONText(done.to_dict())
 
@@ -311,7 +353,7 @@ async def api_dispense(request: Request, user: User) -> JSONText:
             unknown[0], "one of the keys order, patient, vials, override", Described("another")
         )
     order = _object(data.get("order"), "order")
-    refuse_server_files(order)
+    refuse_over_http(order)
     key = request.headers.get("idempotency-key") or None
     override = data.get("override")
     if override is not None and not isinstance(override, str):

@@ -57,7 +57,7 @@ from dosing.web.access import (
     session_of,
     shelf_of,
 )
-from dosing.web.api import refuse_server_files
+from dosing.web.api import refuse_over_http
 from optimizer.errors import Described, FieldError, OptimizerError
 from optimizer.inventory import parse_inventory_csv
 from optimizer.numbers import format_amount, parse_number
@@ -170,8 +170,10 @@ async def signin(request: Request) -> Response:
         return HTMLResponse("the form's CSRF token is missing or stale", status_code=403)
     name, password = form.get("name"), form.get("password")
     accounts = accounts_of(request)
-    if not (isinstance(name, str) and isinstance(password, str)) or not accounts.verify(
-        name, password
+    # scrypt takes tens of milliseconds on purpose: in a worker thread, never on the
+    # event loop, so guessing passwords does not stall everyone else
+    if not (isinstance(name, str) and isinstance(password, str)) or not await run_in_threadpool(
+        accounts.verify, name, password
     ):
         return templates.TemplateResponse(
             request,
@@ -559,7 +561,7 @@ async def supply_post(request: Request) -> Response:
         if isinstance(upload, UploadFile) and upload.filename:
             text = (await upload.read()).decode("utf-8", errors="replace")
         supply = read_json(text, "supply")
-        refuse_server_files(supply)
+        refuse_over_http(supply)
         if not isinstance(supply, dict):
             raise InputError("supply", "a JSON object", type(supply).__name__)
         if "inventory" in supply:
@@ -615,11 +617,16 @@ async def check_download(request: Request) -> Response:
         if payer is not None and payer not in SHIPPED_PAYERS:
             raise InputError("payer", f"one of {', '.join(SHIPPED_PAYERS)}", payer)
         checker = Checker(payer)
-        lines = [
-            json.dumps(f.to_dict())
-            for result in checker.check_stream(io.BytesIO(await upload.read()), "claims")
-            for f in result.findings
-        ]
+        raw = await upload.read()
+
+        def checked() -> list[str]:  # a large file takes seconds: off the event loop
+            return [
+                json.dumps(f.to_dict())
+                for result in checker.check_stream(io.BytesIO(raw), "claims")
+                for f in result.findings
+            ]
+
+        lines = await run_in_threadpool(checked)
     except DosingError as exc:  # plain text: nothing in it is read as markup
         return PlainTextResponse(str(exc), status_code=422)
     lines.append(json.dumps(checker.summary.to_dict()))
