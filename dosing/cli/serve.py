@@ -41,6 +41,20 @@ def register(commands: Any) -> None:
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes (default 1; one per core)"
     )
+    serve.add_argument(
+        "--lock-after",
+        type=int,
+        default=10,
+        metavar="N",
+        help="failed sign-ins in a row that lock an account or address (default 10)",
+    )
+    serve.add_argument(
+        "--lock-minutes",
+        type=int,
+        default=15,
+        metavar="M",
+        help="how long such a lock lasts (default 15)",
+    )
     serve.set_defaults(run=run_serve)
 
     users = commands.add_parser("users", help="who may use the web service")
@@ -64,6 +78,12 @@ def register(commands: Any) -> None:
     )
     revoke.add_argument("name")
     revoke.set_defaults(run=run_revoke)
+    unlock = actions.add_parser(
+        "unlock", parents=[after], help="end the lock of too many failed sign-ins"
+    )
+    unlock.add_argument("name", nargs="?", help="the user")
+    unlock.add_argument("--address", metavar="ADDR", help="a client address instead")
+    unlock.set_defaults(run=run_unlock)
     password = actions.add_parser(
         "password", parents=[after], help="a new password (ends the user's sessions)"
     )
@@ -86,6 +106,16 @@ def run_serve(args: argparse.Namespace, out: TextIO, report: Report) -> None:
         raise InputError("port", "a port from 1 to 65535", args.port)
     if not 1 <= args.workers <= 64:
         raise InputError("workers", "a number of processes from 1 to 64", args.workers)
+    if not 1 <= args.lock_after <= 1000:
+        raise InputError(
+            "lock-after", "a number of failed sign-ins from 1 to 1,000", args.lock_after
+        )
+    if not 1 <= args.lock_minutes <= 10_080:
+        raise InputError("lock-minutes", "minutes from 1 to 10,080 (a week)", args.lock_minutes)
+    from dosing.web.throttle import LOCK_AFTER_ENV, LOCK_MINUTES_ENV
+
+    os.environ[LOCK_AFTER_ENV] = str(args.lock_after)  # each worker's too
+    os.environ[LOCK_MINUTES_ENV] = str(args.lock_minutes)
     if args.tz is not None:  # the service's and each worker's today
         site_zone(args.tz)
         os.environ[TZ_ENV] = args.tz.strip()
@@ -157,9 +187,35 @@ def run_password(args: argparse.Namespace, out: TextIO, report: Report) -> None:
     print(f"New password for {args.name}; their sessions ended.", file=out)
 
 
+def run_unlock(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    from dosing.web.throttle import Throttle
+
+    if (args.name is None) == (args.address is None):
+        raise UsageError("give a user NAME or --address ADDR, one of them")
+    with _accounts(args) as accounts:
+        if args.name is not None and args.name not in accounts.names():
+            raise InputError("name", "a user on record", Described("another"))
+        what = args.name if args.name is not None else f"address {args.address}"
+        done = Throttle(accounts.engine).unlock(
+            args.name or args.address, address=args.address is not None
+        )
+    print(
+        f"Unlocked {what}: failed sign-ins forgotten." if done else f"{what}: no failed sign-ins.",
+        file=out,
+    )
+
+
 def run_list(args: argparse.Namespace, out: TextIO, report: Report) -> None:
+    from dosing.web.throttle import Throttle
+
     with _accounts(args) as accounts:
         names = accounts.names()
+        throttle = Throttle(accounts.engine)
+        locks = {name: throttle.locked_until(name) for name in names}
+    lines = [
+        name + (f"  (locked until {until:%Y-%m-%d %H:%M} UTC)" if (until := locks[name]) else "")
+        for name in names
+    ]
     print(
-        "\n".join(names) if names else "No users: the service serves this machine only.", file=out
+        "\n".join(lines) if names else "No users: the service serves this machine only.", file=out
     )

@@ -13,6 +13,7 @@ __all__ = [
     "movements",
     "serials",
     "sessions",
+    "sign_in_failures",
     "tokens",
     "users",
 ]
@@ -58,6 +59,15 @@ dispenses = sa.Table(
     sa.Column("override_reason", sa.String(200)),
     sa.Column("override_by", sa.String(64)),
     sa.Column("override_stops", sa.String(200)),  # the stop ids overridden, comma-separated
+)
+
+#: failed sign-ins per account ("user:NAME") and client address ("address:ADDR") (0007)
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last", sa.DateTime(timezone=True), nullable=False),
 )
 
 #: secrets the service keeps (the key its pages sign Dispense forms with)

@@ -49,6 +49,7 @@ from dosing.stops import Stopped
 from dosing.web.access import BadBody, Denied, error_body
 from dosing.web.auth import Accounts
 from dosing.web.fhir import FHIR_JSON, FHIR_PREFIX
+from dosing.web.throttle import Throttle
 from optimizer.errors import FieldError, OptimizerError
 
 __all__ = ["MAX_BODY", "create_app", "from_environment"]
@@ -71,8 +72,16 @@ HEADERS = [
 LOG = logging.getLogger("factordose.web")
 
 
-def create_app(url: str | None = None, *, max_body: int = MAX_BODY) -> FastAPI:
-    """The service on the shelf at ``url`` (``--db``; see :func:`open_shelf`)."""
+def create_app(
+    url: str | None = None,
+    *,
+    max_body: int = MAX_BODY,
+    lock_after: int | None = None,
+    lock_minutes: int | None = None,
+) -> FastAPI:
+    """The service on the shelf at ``url`` (``--db``; see :func:`open_shelf`);
+    sign-ins lock after ``lock_after`` failures for ``lock_minutes``
+    (:mod:`dosing.web.throttle`; else the environment's, else the defaults)."""
     from dosing.web.api import router as api_router
     from dosing.web.fhir import router as fhir_router
     from dosing.web.pages import router as page_router
@@ -89,6 +98,7 @@ def create_app(url: str | None = None, *, max_body: int = MAX_BODY) -> FastAPI:
     )
     app.state.shelf = shelf
     app.state.accounts = Accounts(shelf.engine)
+    app.state.throttle = Throttle(shelf.engine, lock_after=lock_after, lock_minutes=lock_minutes)
     app.state.local_user = _local_user()
     app.add_middleware(_Guard, max_body=max_body)
     _errors(app)

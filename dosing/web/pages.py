@@ -58,6 +58,7 @@ from dosing.web.access import (
     shelf_of,
 )
 from dosing.web.api import refuse_over_http
+from dosing.web.throttle import Throttle
 from optimizer.errors import Described, FieldError, OptimizerError
 from optimizer.inventory import parse_inventory_csv
 from optimizer.numbers import format_amount, parse_number
@@ -170,17 +171,42 @@ async def signin(request: Request) -> Response:
         return HTMLResponse("the form's CSRF token is missing or stale", status_code=403)
     name, password = form.get("name"), form.get("password")
     accounts = accounts_of(request)
+    throttle: Throttle = request.app.state.throttle
+    who = name if isinstance(name, str) else ""
+    address = request.client.host if request.client else "unknown"
+
+    def refused(message: str, status: int, retry_s: int = 0) -> Response:
+        response = templates.TemplateResponse(
+            request, "signin.html", {"csrf": kept, "error": message, "user": None},
+            status_code=status,
+        )  # fmt: skip
+        if retry_s:
+            response.headers["retry-after"] = str(retry_s)
+        return response
+
+    verdict = await run_in_threadpool(throttle.check, who, address)
+    if not verdict.allowed:  # not even tried: guessing gets slower, then stops
+        if verdict.locked:
+            return refused(
+                "Too many failed sign-ins: this account or this computer is locked for "
+                f"{-(-verdict.retry_s // 60)} more minute(s). An administrator can unlock an "
+                "account (factordose users unlock NAME).",
+                429,
+                verdict.retry_s,
+            )
+        return refused(
+            f"Too many failed sign-ins: wait {verdict.retry_s} seconds before trying again.",
+            429,
+            verdict.retry_s,
+        )
     # scrypt takes tens of milliseconds on purpose: in a worker thread, never on the
     # event loop, so guessing passwords does not stall everyone else
     if not (isinstance(name, str) and isinstance(password, str)) or not await run_in_threadpool(
         accounts.verify, name, password
     ):
-        return templates.TemplateResponse(
-            request,
-            "signin.html",
-            {"csrf": kept, "error": "That name and password do not match a user.", "user": None},
-            status_code=401,
-        )
+        await run_in_threadpool(throttle.failed, who, address)
+        return refused("That name and password do not match a user.", 401)
+    await run_in_threadpool(throttle.succeeded, name, address)
     cookie, _ = accounts.sign_in(name)
     response = RedirectResponse("/plan", status_code=303)
     response.set_cookie(

@@ -105,7 +105,7 @@ def test_the_ledger_persists_and_migrations_run_once(db_url: str) -> None:
     again = open_shelf(db_url)
     assert counts(again) == {"A1": 4, "B1": 2}
     with again.engine.connect() as db:
-        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0007"
     again.receive([Lot("A1", Fraction(1000), 2, product="Jivi")], user="rx", add=True)  # more
     assert counts(again)["A1"] == 6
 
