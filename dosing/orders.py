@@ -304,13 +304,13 @@ def parse_order(
             date_of_service=_date(data.get("date_of_service"), "date_of_service"),
             time_limit=_seconds(data.get("time_limit", DEFAULT_TIME_LIMIT), "time_limit"),
             inventory=inventory_of(data, base_dir) if inventory is None else tuple(inventory),
-            patient_id=_optional_text(data.get("patient_id"), "patient_id"),
+            patient_id=_optional_text(data.get("patient_id"), "patient_id", limit=ID_LENGTH),
             diagnosis_codes=_texts(data.get("diagnosis_codes"), "diagnosis_codes"),
             prior_authorization=_optional_text(
                 data.get("prior_authorization"), "prior_authorization"
             ),
             prior_products=_texts(data.get("prior_products"), "prior_products"),
-            site=_optional_text(data.get("site"), "site"),
+            site=_optional_text(data.get("site"), "site", limit=ID_LENGTH),
             product=_optional_text(data.get("product"), "product"),
             recovery=_number(data.get("recovery"), "recovery"),
             acquired_340b=_flag(data.get("340b", False), "340b"),
@@ -427,8 +427,19 @@ def _text(value: object, field: str) -> str:
     return value.strip()
 
 
-def _optional_text(value: object, field: str) -> str | None:
-    return None if value is None else _text(value, field)
+#: The most characters of a patient or site id (what the shelf's ledger keeps).
+ID_LENGTH = 64
+
+
+def _optional_text(value: object, field: str, *, limit: int | None = None) -> str | None:
+    if value is None:
+        return None
+    text = _text(value, field)
+    if limit is not None and len(text) > limit:
+        raise InputError(
+            field, f"an id of at most {limit} characters", Described(f"{len(text):,} characters")
+        )
+    return text
 
 
 def _texts(value: object, field: str) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ The bench's rules (docs/design.md "Bench safety"):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -53,6 +54,7 @@ __all__ = [
     "ShownChanged",
     "plan_doses",
     "plan_order",
+    "scoped_key",
     "shown_vials",
 ]
 
@@ -148,6 +150,7 @@ def plan_order(
     shown = None if vials is None else shown_vials(vials)
     day = today or site_today()
     if key is not None and user is not None:
+        key = scoped_key(user, key)
         seen = shelf.already(key)
         if seen is not None:
             dispense_id, recorded, was_for = seen
@@ -234,6 +237,16 @@ def plan_doses(
         ]
 
     return _dispensing(shelf, where, user, day, planned, stops_of, wanted, reason)
+
+
+def scoped_key(user: str, key: str) -> str:
+    """A request key as the ledger keeps it: the caller's own (two users' equal keys
+    are two requests), as the SHA-256 of the user and the key."""
+    if not isinstance(key, str) or not key.strip() or not key.isprintable() or len(key) > 64:
+        raise InputError(
+            "Idempotency-Key", "printable text of at most 64 characters", Described("other text")
+        )
+    return hashlib.sha256(f"{user}\x00{key.strip()}".encode()).hexdigest()
 
 
 def shown_vials(vials: object, field: str = "vials") -> dict[str, int]:

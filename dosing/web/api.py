@@ -33,7 +33,7 @@ from dosing.shelf.receiving import lot_from_scan
 from dosing.shelf.store import Shelf
 from dosing.shelf.views import move_record, recall_record, received_record, stock_records
 from dosing.supply import plan_supply
-from dosing.web.access import api_user, json_body, shelf_of
+from dosing.web.access import BadBody, api_user, json_body, shelf_of
 from optimizer import lots_from_records
 from optimizer.errors import Described, FieldError
 from optimizer.numbers import as_fraction, parse_number
@@ -164,6 +164,8 @@ async def api_plan(request: Request, user: User) -> JSONText:
 )
 async def api_batch(request: Request, user: User) -> StreamingResponse:
     raw = await request.body()
+    if not raw.strip():
+        raise BadBody("batch", "JSON Lines: an order JSON per line", Described("no body"))
 
     def answers() -> Iterator[bytes]:
         for number, line in lines(io.BytesIO(raw)):
@@ -439,21 +441,34 @@ def api_log(
     lot: Annotated[str | None, Query(max_length=64)] = None,
     patient: Annotated[str | None, Query(max_length=64)] = None,
     by: Annotated[str | None, Query(alias="user", max_length=64)] = None,
-    since: Annotated[dt.date | None, Query()] = None,
-    until: Annotated[dt.date | None, Query()] = None,
+    since: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
+    until: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
 ) -> JSONText:
     shelf: Shelf = shelf_of(request)
+    first, last = _day(since, "since"), _day(until, "until")
     moves = shelf.log(
         site=site,
         lot=lot,
         patient=patient,
         user=by,
-        since=None if since is None else dt.datetime.combine(since, dt.time(), dt.UTC),
+        since=None if first is None else dt.datetime.combine(first, dt.time(), dt.UTC),
         until=None
-        if until is None or until == dt.date.max
-        else dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC),
+        if last is None or last == dt.date.max
+        else dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC),
     )
     return JSONText([move_record(m) for m in moves])
+
+
+def _day(text: str | None, field: str) -> dt.date | None:
+    """A day given as YYYY-MM-DD (never a number read as seconds since 1970)."""
+    if text is None:
+        return None
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(field, "a date YYYY-MM-DD", Described("another text")) from None
 
 
 def _shipped_code_set(code_set: str | None) -> None:

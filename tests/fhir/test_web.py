@@ -209,3 +209,13 @@ def test_a_shown_dispense_of_another_request_or_status_is_refused(client: TestCl
     bundle["entry"].append(shown)
     issue = is_outcome(client.post(DISPENSE, json=bundle, headers=FHIR), 400)["issue"][0]
     assert issue["expression"] == ["MedicationDispense[0].status"]  # type: ignore[index]
+
+
+def test_a_patient_identifier_past_the_ledgers_64_characters_is_refused_by_plan_too(
+    client: TestClient,
+) -> None:
+    bundle = example()
+    resource(bundle, "Patient")["identifier"][0]["value"] = "P" * 5_000
+    issue = is_outcome(client.post(PLAN, json=bundle, headers=FHIR), 400)["issue"][0]
+    assert issue["expression"] == ["Patient.identifier"]  # type: ignore[index]
+    assert "at most 64 characters" in issue["diagnostics"]  # type: ignore[index, operator]

@@ -461,6 +461,9 @@ def test_a_supply_without_lots_plans_from_the_shelf(client: TestClient, url: str
 # -- bench safety over HTTP (docs/design.md "Bench safety") ----------------------
 
 
+JSON_LINES = "application/x-ndjson"
+
+
 def shelf_order(**extra: object) -> dict[str, object]:
     order = {k: v for k, v in example_order().items() if k != "inventory"}
     return {**order, "patient_id": "P-17", **extra}
@@ -637,3 +640,42 @@ def test_an_override_with_no_stop_to_override_is_refused(client: TestClient, url
     assert answer.status_code == 422 and answer.json()["error"]["field"] == "override"
     with open_shelf(url) as shelf:
         assert not shelf.log(patient="P-17")
+
+
+def test_an_idempotency_key_is_its_users_own(url: str) -> None:
+    """Two users who happen to send the same key make two requests; one user's key
+    sent again is the same request."""
+    stocked(url)
+    with open_shelf(url) as shelf:
+        accounts = Accounts(shelf.engine)
+        accounts.add("ana", "correct horse battery")
+        accounts.add("bo", "another long password")
+        tokens = {name: accounts.new_token(name) for name in ("ana", "bo")}
+    with TestClient(create_app(url), base_url="http://localhost") as client:
+
+        def dispense(name: str, patient: str) -> dict[str, object]:
+            headers = {"authorization": f"Bearer {tokens[name]}", "idempotency-key": "k-1"}
+            body = {"order": shelf_order(patient_id=patient)}
+            answer = client.post("/api/shelf/dispense", json=body, headers=headers)
+            assert answer.status_code == 200, answer.text
+            return answer.json()  # type: ignore[no-any-return]
+
+        first, second = dispense("ana", "P-1"), dispense("bo", "P-2")
+        assert first["dispense_ids"] != second["dispense_ids"]  # bo's is bo's own
+        assert dispense("ana", "P-1")["repeated"] is True
+
+
+def test_small_contract_mends(client: TestClient, url: str) -> None:
+    stocked(url)
+    for bad in ("0", "1700000000", "2026-1-1", "yesterday"):
+        answer = client.get("/api/shelf/log", params={"until": bad})
+        assert answer.status_code == 422 and answer.json()["error"]["field"] in (
+            "until",
+            "query.until",
+        )
+    assert client.get("/api/shelf/log", params={"since": "2026-12-01"}).status_code == 200
+    empty = client.post("/api/plan/batch", content=b"", headers={"content-type": JSON_LINES})
+    assert empty.status_code == 400 and empty.json()["error"]["field"] == "batch"
+    long_id = client.post("/api/plan", json={**example_order(), "patient_id": "P" * 65})
+    assert long_id.status_code == 422 and long_id.json()["error"]["field"] == "patient_id"
+    assert "65 characters" in long_id.json()["error"]["message"]
