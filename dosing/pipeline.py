@@ -295,7 +295,6 @@ def plan_shown(
     crosswalk: Crosswalk | None = None,
     mue: Mapping[str, Mue] | None = None,
     leaves: dt.date | None = None,
-    engine: str = "auto",
 ) -> Plan:
     """The plan of exactly the vials ``chosen`` (lot -> count) from ``inventory``
     for ``order``: no search, the same amounts, claim lines, warnings and stops

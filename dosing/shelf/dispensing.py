@@ -391,7 +391,7 @@ def _dispense_shown(
             inventory=tuple(stock.values()),
             today=day,
             leaves=day,
-            **{k: v for k, v in options.items() if k != "engine"},
+            **{k: v for k, v in options.items() if k != "engine"},  # no search: no engine
         )
         note = "these are the vials shown when the order was planned; planned now, the shelf " + (
             f"would give {_described(now_plan)}" if now_plan.ok else "has no plan for it"

@@ -127,15 +127,25 @@ def _page(request: Request, name: str, context: Mapping[str, Any], status: int =
     return response
 
 
-async def _handle(request: Request, name: str, work: Any, context: Mapping[str, Any]) -> Response:
-    """Run ``work(user, form)`` for a posted form and render ``name`` with what it
-    returns; an input error renders the page again with the message (422)."""
+async def _posted(request: Request) -> tuple[str, FormData] | Response:
+    """The user and the posted form, or the answer to a caller who may not post
+    it: the sign-in page, or 403 for a missing CSRF token or a client off this
+    machine with no users."""
     try:
-        user, form = await _form(request)
+        return await _form(request)
     except _SignIn:
         return RedirectResponse("/signin", status_code=303)
     except _Refused as exc:
         return PlainTextResponse(str(exc), status_code=403)
+
+
+async def _handle(request: Request, name: str, work: Any, context: Mapping[str, Any]) -> Response:
+    """Run ``work(user, form)`` for a posted form and render ``name`` with what it
+    returns; an input error renders the page again with the message (422)."""
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
     try:
         return _page(request, name, {**context, "form": fields, **await work(user, form)})
@@ -312,12 +322,10 @@ async def dispense_post(request: Request) -> Response:
     with the ledger's key so no edit of the form makes another selection; a
     changed shelf shows the new plan for a new decision (409), never a silent
     re-plan; a stop without its reason shows the stop (409)."""
-    try:
-        user, form = await _form(request)
-    except _SignIn:
-        return RedirectResponse("/signin", status_code=303)
-    except _Refused as exc:
-        return PlainTextResponse(str(exc), status_code=403)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     context = _plan_context()
     shelf = shelf_of(request)
     order_text, vials_text = str(form.get("order_json") or ""), str(form.get("vials_json") or "")
@@ -629,12 +637,10 @@ async def check_post(request: Request) -> Response:
 
 @router.post("/check/download")
 async def check_download(request: Request) -> Response:
-    try:
-        _, form = await _form(request)
-    except _SignIn:
-        return RedirectResponse("/signin", status_code=303)
-    except _Refused as exc:
-        return PlainTextResponse(str(exc), status_code=403)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    _, form = posted
     upload = form.get("claims")
     if not isinstance(upload, UploadFile):
         return PlainTextResponse("choose a claims CSV file", status_code=422)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import stat
 from pathlib import Path
 
@@ -161,4 +160,3 @@ def test_opening_a_damaged_ledger_makes_no_service(tmp_path: Path) -> None:
     damage(path)
     with pytest.raises(LedgerError):
         create_app(url)
-    os.utime(path)  # untouched otherwise

@@ -3,6 +3,7 @@ dispense never over-draws, recall finds every patient."""
 
 from __future__ import annotations
 
+import datetime as dt
 from fractions import Fraction
 from pathlib import Path
 
@@ -170,3 +171,40 @@ def test_a_voided_dispense_puts_its_vials_back_and_leaves_the_recall(db_url: str
         shelf.void(given, reason="again", user="rx")
     with pytest.raises(InputError, match="why the dispense is voided"):
         shelf.void(given, reason="", user="rx")
+
+
+def test_dispenses_from_before_0006_are_caught_as_a_second_dispense(db_url: str) -> None:
+    """Migration 0006 fills the date of service and drug of older dispenses from
+    the JSON they recorded, so a second dispense that day is a stop on an old
+    ledger too."""
+    engine = sa.create_engine(db_url)
+    _migrate(engine, "0005")
+    with engine.begin() as db:
+        db.execute(sa.text("INSERT INTO lots (id, site, lot, amount, product) "
+                           "VALUES (1, '', 'A1', '1000', 'Jivi')"))  # fmt: skip
+        db.execute(
+            sa.text(
+                'INSERT INTO dispenses (id, site, "user", patient, at, order_json, plan_json) '
+                "VALUES (1, '', 'rx', 'P-1', CURRENT_TIMESTAMP, :order, :plan)"
+            ),
+            {
+                "order": '{"code": "J7208", "date_of_service": "2026-11-26"}',
+                "plan": '{"code": "J7208", "code_set": "spec"}',
+            },
+        )
+        db.execute(
+            sa.text(
+                'INSERT INTO movements (lot_id, kind, quantity, "user", at) '
+                "VALUES (1, 'receive', 4, 'rx', CURRENT_TIMESTAMP)"
+            )
+        )
+        db.execute(
+            sa.text(
+                'INSERT INTO movements (lot_id, kind, quantity, "user", patient, dispense_id, at) '
+                "VALUES (1, 'dispense', -1, 'rx', 'P-1', 1, CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    with open_shelf(db_url) as shelf:
+        assert shelf.dispensed_for("P-1", dt.date(2026, 11, 26), "jivi") == [1]
+        assert shelf.dispensed_for("P-1", dt.date(2026, 11, 27), "jivi") == []

@@ -358,10 +358,23 @@ def test_pages_need_a_sign_in_when_users_exist(url: str) -> None:
         assert response.status_code == 303 and response.headers["location"] == "/signin"
 
 
-def test_a_form_without_its_csrf_token_is_refused(client: TestClient, url: str) -> None:
+@pytest.mark.parametrize(
+    "path", ["/shelf/receive", "/shelf/receive-file", "/plan/dispense", "/check/download"]
+)
+def test_a_form_without_its_csrf_token_is_refused(client: TestClient, url: str, path: str) -> None:
     stocked(url)
-    response = client.post("/shelf/receive", data={"scan": "x", "amount": "1"})
+    response = client.post(path, data={"scan": "x", "amount": "1", "order_json": "{}"})
     assert response.status_code == 403 and "CSRF" in response.text
+    with open_shelf(url) as shelf:
+        assert not shelf.log(patient="P-17") and len(shelf.log()) == 7  # the receipt alone
+
+
+@pytest.mark.parametrize("path", ["/shelf/receive-file", "/plan/dispense"])
+def test_the_new_forms_need_a_signed_in_user_once_users_exist(url: str, path: str) -> None:
+    with_user(url)
+    with TestClient(create_app(url), base_url="http://localhost") as client:
+        answer = client.post(path, data={"csrf": "x"}, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/signin"
 
 
 def test_users_from_the_command_line(url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,9 +43,6 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    from dosing.billing.codesets import load_code_set
-    from dosing.errors import DosingError
-
     db = op.get_bind()
     table = sa.table(
         "dispenses",
@@ -57,20 +54,19 @@ def _backfill() -> None:
         sa.column("drug", sa.String(64)),
     )
     for row in db.execute(sa.select(table)).all():
-        service, drug = _recorded(row.order_json, row.plan_json, row.at, load_code_set, DosingError)
+        service, drug = _recorded(row.order_json, row.plan_json, row.at)
         db.execute(
             table.update().where(table.c.id == row.id).values(service_date=service, drug=drug)
         )
 
 
 def _recorded(
-    order_json: str | None,
-    plan_json: str | None,
-    at: dt.datetime | str | None,
-    load_code_set: object,
-    error: type[Exception],
+    order_json: str | None, plan_json: str | None, at: dt.datetime | str | None
 ) -> tuple[dt.date | None, str | None]:
     """The date of service and drug a dispense recorded before 0006 was for."""
+    from dosing.billing.codesets import load_code_set
+    from dosing.errors import DosingError
+
     order = _object(order_json)
     plan = _object(plan_json)
     service = None
@@ -86,8 +82,8 @@ def _recorded(
     code, code_set = plan.get("code"), plan.get("code_set")
     if isinstance(code, str) and isinstance(code_set, str):
         try:
-            found = load_code_set(code_set).get(code)  # type: ignore[operator]
-        except (error, OSError):
+            found = load_code_set(code_set).get(code)
+        except (DosingError, OSError):
             found = None
         drug = None if found is None else found.product
     return service, drug
